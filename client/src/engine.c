@@ -288,6 +288,46 @@ engine_settle(bm_engine *e)
 	loop_arm_timer(e);
 }
 
+/*
+ * libpq checks these values only when it connects; we connect lazily, so a
+ * typo would surface much later.  Check the enumerated ones and ports now.
+ */
+static const char *
+check_value(const char *keyword, const char *val)
+{
+	static const struct
+	{
+		const char *keyword;
+		const char *allowed;
+	}			enums[] = {
+		{"sslmode", ",disable,allow,prefer,require,verify-ca,verify-full,"},
+		{"gssencmode", ",disable,prefer,require,"},
+		{"channel_binding", ",disable,prefer,require,"},
+		{"target_session_attrs", ",any,read-write,read-only,primary,standby,prefer-standby,"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
+	{
+		char		probe[64];
+
+		if (strcmp(keyword, enums[i].keyword) != 0)
+			continue;
+		snprintf(probe, sizeof(probe), ",%s,", val);
+		if (strchr(val, ',') || strlen(val) > 40 || strstr(enums[i].allowed, probe) == NULL)
+			return enums[i].allowed;
+	}
+	if (strcmp(keyword, "port") == 0)
+	{
+		const char *p;
+
+		for (p = val; *p; p++)
+			if ((*p < '0' || *p > '9') && *p != ',')
+				return "a number (or a comma-separated list of numbers)";
+	}
+	return NULL;
+}
+
 /* parse and check the URL; NULL with the problem in *why */
 static int
 build_conninfo(bm_engine *e, const char *url, const bm_engine_options *o, char *why, size_t whylen)
@@ -318,9 +358,18 @@ build_conninfo(bm_engine *e, const char *url, const bm_engine_options *o, char *
 	}
 	for (opt = opts; opt->keyword; opt++)
 	{
+		const char *allowed;
+
 		if (opt->val == NULL)
 			continue;
 		n++;
+		if ((allowed = check_value(opt->keyword, opt->val)) != NULL)
+		{
+			snprintf(why, whylen, "invalid value \"%s\" for connection option \"%s\" (allowed: %s)",
+					 opt->val, opt->keyword, allowed);
+			PQconninfoFree(opts);
+			return -1;
+		}
 		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
 			appname = opt->val;
 		if (strcmp(opt->keyword, "options") == 0)
