@@ -163,9 +163,10 @@ pool_connect_poll(Conn *c)
 }
 
 /*
- * Fail everything the connection carried: the first unanswered request gets
- * `code` (a timeout names the statement that timed out), the others
- * BM_ERR_CONNECTION; the session holding it loses its transaction.
+ * Fail everything the connection carried with `code`: the server answers a
+ * batch only at its end, so after a timeout nobody knows which statement
+ * hung, and all of them timed out.  The session holding it loses its
+ * transaction.
  */
 void
 pool_conn_lost(Conn *c, int code, const char *message)
@@ -174,11 +175,10 @@ pool_conn_lost(Conn *c, int code, const char *message)
 	bm_session *s = c->owner;
 	ErrorBuf	eb = {0};
 	Op		   *op;
-	bool		first = true;
 	char		buf[512];
 
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
-	err_set(&eb, BM_ERR_CONNECTION, NULL, buf, NULL, NULL);
+	err_set(&eb, code, NULL, buf, NULL, NULL);
 	for (op = c->ops_head; op; op = op->next)
 	{
 		Request    *req = op->req;
@@ -186,8 +186,7 @@ pool_conn_lost(Conn *c, int code, const char *message)
 		if (req == NULL || req->state == REQ_DONE)
 			continue;
 		if (req->err.code == BM_OK)
-			err_set(&req->err, first ? code : BM_ERR_CONNECTION, NULL, buf, NULL, NULL);
-		first = false;
+			err_set(&req->err, code, NULL, buf, NULL, NULL);
 		request_done(e, req);
 	}
 	if (s)
