@@ -277,7 +277,26 @@ connection_error(PGconn *pg, const PGresult *res)
 
 	if (PQstatus(pg) == CONNECTION_BAD)
 		return true;
-	return state && (strncmp(state, "57P0", 4) == 0 || strncmp(state, "08", 2) == 0);
+	/* admin or crash shutdown; class 08 is not enough (08P01: wrong parameter count) */
+	return state && strncmp(state, "57P0", 4) == 0;
+}
+
+/*
+ * After a schema change the server refuses a prepared statement whose result
+ * type changed ("cached plan must not change result type"); this execution
+ * fails, but the next one is prepared afresh under a new name.
+ */
+static void
+forget_stale_plan(Conn *c, Request *req)
+{
+	StmtEntry  *se;
+
+	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
+		return;
+	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
+	/* the server keeps the old statement until the connection ends: names are never reused */
+	if (se && se->confirmed)
+		stmtcache_remove(&c->cache, se);
 }
 
 static void
@@ -307,7 +326,10 @@ exec_answered(Conn *c, Op *op)
 				err_set(&req->err, BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
 		}
 		else if (op->res && result_failed(op->res))
+		{
 			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
+			forget_stale_plan(c, req);
+		}
 		else
 			err_set(&req->err, BM_ERR_SQL, NULL,
 					"unsupported result (COPY and multiple statements cannot run through basemodel)",
