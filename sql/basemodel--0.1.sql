@@ -253,6 +253,8 @@ DECLARE
     added name[];
     has_pkey boolean;
     seq text;
+    list record;
+    trigger_function oid;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -328,10 +330,15 @@ BEGIN
                      WHERE i.indrelid = tbl AND i.indisunique
                        AND i.indpred IS NULL AND i.indexprs IS NULL
                        AND (i.indnkeyatts = 1 AND i.indkey[0] = att.attnum
-                            OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))) THEN
+                            OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))
+                    OR kind = 'p' AND att.attnotnull
+                       AND (att.attidentity <> ''
+                            OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)) THEN
                 RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
                     USING ERRCODE = 'invalid_table_definition',
-                          DETAIL = 'An id column must be the primary key, or unique and not null.',
+                          DETAIL = CASE WHEN kind = 'p'
+                                        THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
+                                        ELSE 'An id column must be the primary key, or unique and not null.' END,
                           HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
             END IF;
         ELSE
@@ -347,15 +354,22 @@ BEGIN
     END LOOP;
 
     -- hidden and ignored columns must exist (or be about to)
-    FOREACH col IN ARRAY hidden || ignore_columns LOOP
-        IF col IS NULL OR NOT (col = ANY (missing) OR EXISTS (
-                SELECT FROM pg_attribute a
-                 WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped)) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, basemodel._relname(tbl)
-                USING ERRCODE = 'undefined_column',
-                      DETAIL = CASE WHEN col = ANY (hidden) THEN 'It is named in hidden.'
-                                    ELSE 'It is named in ignore_columns.' END;
-        END IF;
+    FOR list IN SELECT * FROM (VALUES ('hidden', hidden),
+                                      ('ignore_columns', ignore_columns)) v(argname, cols) LOOP
+        FOREACH col IN ARRAY list.cols LOOP
+            IF col IS NULL THEN
+                RAISE EXCEPTION '% must not contain NULL', list.argname
+                    USING ERRCODE = 'null_value_not_allowed';
+            END IF;
+            IF NOT (col = ANY (missing) OR EXISTS (
+                    SELECT FROM pg_attribute a
+                     WHERE a.attrelid = tbl AND a.attname = col
+                       AND a.attnum > 0 AND NOT a.attisdropped)) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, basemodel._relname(tbl)
+                    USING ERRCODE = 'undefined_column',
+                          DETAIL = format('It is named in %s.', list.argname);
+            END IF;
+        END LOOP;
     END LOOP;
 
     IF cardinality(clauses) > 0 THEN
@@ -371,8 +385,14 @@ BEGIN
         END IF;
     END IF;
 
-    IF NOT EXISTS (SELECT FROM pg_trigger
-                    WHERE tgrelid = tbl AND tgname = 'zzz_basemodel_update') THEN
+    SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
+     WHERE t.tgrelid = tbl AND t.tgname = 'zzz_basemodel_update';
+    IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
+        RAISE EXCEPTION 'trigger "zzz_basemodel_update" for relation "%" already exists', basemodel._relname(tbl)
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
+                  HINT = 'Rename that trigger: basemodel needs the name.';
+    ELSIF NOT FOUND THEN
         EXECUTE format('CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update()', tbl);
     END IF;
