@@ -250,7 +250,10 @@ test_error_mid_session(PGconn *check)
 	}
 	/* a schema change under a prepared statement: one failure, then it works */
 	{
-XX, 0, NULL, NULL, NULL);
+		bmt_rec		a = {0},
+					b = {0};
+
+		bm_engine_execute(e, "SELECT * FROM mid", 0, NULL, NULL, NULL);
 		bm_engine_run(e);
 		bm_engine_execute(e, "ALTER TABLE mid ADD COLUMN extra int DEFAULT 5", 0, NULL, NULL, NULL);
 		bm_engine_execute(e, "SELECT * FROM mid", 0, NULL, bmt_result_cb, &a);
