@@ -8,6 +8,9 @@
  *	  bmbench pipeline DEPTH COUNT        C2 and the depth scale: batches of
  *	                                      DEPTH statements, the next batch
  *	                                      queued when the last one is answered
+ *	  bmbench batch    DEPTH COUNT        the same batches, each in a session
+ *	                                      (DEPTH statements and a COMMIT, one
+ *	                                      transaction as in pgbench's pipeline)
  *	  bmbench insert   SESSIONS ROWS      C3: sessions of ROWS inserts and a
  *	                                      commit, one session after another
  *	  bmbench burst    COUNT POOL         C4: COUNT statements queued at once
@@ -20,7 +23,8 @@
  * the id that was asked for); any error ends the program with status 1, so
  * that no figure is printed for work that was not done.  Timings start after
  * a warm-up that opens the connections, as pgbench's "without initial
- * connection time" does.
+ * connection time" does.  The line ends with the engine's traffic counters
+ * (bm_engine_get_stats), warm-up included.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -61,7 +65,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-			"usage: bmbench serial COUNT | pipeline DEPTH COUNT | insert SESSIONS ROWS |\n"
+			"usage: bmbench serial COUNT | pipeline DEPTH COUNT | batch DEPTH COUNT |\n"
+			"               insert SESSIONS ROWS |\n"
 			"               burst COUNT POOL | sessions COUNT POOL STMTS\n");
 	exit(2);
 }
@@ -146,30 +151,21 @@ queue_point_session(bm_session *s, bm_result_cb cb)
 
 	snprintf(buf, sizeof(buf), "%ld", id);
 	if (bm_session_execute(s, POINT_SQL, 1, params, cb, (void *) (intptr_t) id) != 0)
-	{
-		fprintf(stderr, "bmbench: bm_session_execute refused a statement\n");
-		exit(1);
-	}
+		fail("bm_session_execute", bm_last_error());
 }
 
 static void
 must_queue(int rc)
 {
 	if (rc != 0)
-	{
-		fprintf(stderr, "bmbench: bm_engine_execute refused a statement\n");
-		exit(1);
-	}
+		fail("bm_engine_execute", bm_last_error());
 }
 
 static void
 run_loop(void)
 {
 	if (bm_engine_run(engine) != 0)
-	{
-		fprintf(stderr, "bmbench: bm_engine_run failed\n");
-		exit(1);
-	}
+		fail("bm_engine_run", bm_last_error());
 }
 
 static void
@@ -187,10 +183,7 @@ make_engine(int pool_size)
 		fail("bm_engine_create", &err);
 	maker = bm_sessionmaker_create(engine, NULL);
 	if (maker == NULL)
-	{
-		fprintf(stderr, "bmbench: bm_sessionmaker_create failed\n");
-		exit(1);
-	}
+		fail("bm_sessionmaker_create", bm_last_error());
 }
 
 static void
@@ -219,16 +212,10 @@ warm_up(int pool_size)
 		bm_session *s = bm_session_open(maker);
 
 		if (s == NULL)
-		{
-			fprintf(stderr, "bmbench: bm_session_open failed\n");
-			exit(1);
-		}
+			fail("bm_session_open", bm_last_error());
 		queue_point_session(s, point_cb);
 		if (bm_session_commit(s, warm_commit_cb, NULL) != 0)
-		{
-			fprintf(stderr, "bmbench: bm_session_commit refused\n");
-			exit(1);
-		}
+			fail("bm_session_commit", bm_last_error());
 	}
 	must_queue(queue_point_engine(point_cb));
 	run_loop();
@@ -238,7 +225,7 @@ warm_up(int pool_size)
 static void
 print_rate(long ops, double seconds)
 {
-	printf("ops=%ld seconds=%.6f rate=%.1f\n", ops, seconds, ops / seconds);
+	printf("ops=%ld seconds=%.6f rate=%.1f", ops, seconds, ops / seconds);
 }
 
 /* C1 */
@@ -304,6 +291,49 @@ bench_pipeline(long depth, long count)
 	print_rate(answered, now() - t0);
 }
 
+/* C2 in one transaction a batch */
+static void start_batch_session(void);
+
+static void
+batch_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("commit", err);
+	bm_session_close(s);
+	if (left > 0)
+		start_batch_session();
+}
+
+static void
+start_batch_session(void)
+{
+	long		n = left < batch_depth ? left : batch_depth;
+	bm_session *s = bm_session_open(maker);
+
+	if (s == NULL)
+		fail("bm_session_open", bm_last_error());
+	left -= n;
+	for (long i = 0; i < n; i++)
+		queue_point_session(s, point_cb);
+	if (bm_session_commit(s, batch_commit_cb, NULL) != 0)
+		fail("bm_session_commit", bm_last_error());
+}
+
+static void
+bench_batch(long depth, long count)
+{
+	double		t0;
+
+	make_engine(1);
+	warm_up(1);
+	batch_depth = depth;
+	left = count;
+	t0 = now();
+	start_batch_session();
+	run_loop();
+	print_rate(answered, now() - t0);
+}
+
 /* C3 */
 static void start_insert_session(void);
 
@@ -337,10 +367,7 @@ start_insert_session(void)
 	bm_session *s = bm_session_open(maker);
 
 	if (s == NULL)
-	{
-		fprintf(stderr, "bmbench: bm_session_open failed\n");
-		exit(1);
-	}
+		fail("bm_session_open", bm_last_error());
 	left--;
 	for (long i = 0; i < rows_per_session; i++)
 	{
@@ -349,16 +376,10 @@ start_insert_session(void)
 
 		snprintf(buf, sizeof(buf), "%ld", next_id());
 		if (bm_session_execute(s, INSERT_SQL, 1, params, insert_cb, NULL) != 0)
-		{
-			fprintf(stderr, "bmbench: bm_session_execute refused an insert\n");
-			exit(1);
-		}
+			fail("bm_session_execute", bm_last_error());
 	}
 	if (bm_session_commit(s, insert_commit_cb, NULL) != 0)
-	{
-		fprintf(stderr, "bmbench: bm_session_commit refused\n");
-		exit(1);
-	}
+		fail("bm_session_commit", bm_last_error());
 }
 
 static void
@@ -380,7 +401,7 @@ bench_insert(long sessions, long rows)
 		fprintf(stderr, "bmbench: %ld inserts answered, expected %ld\n", answered, sessions * rows);
 		exit(1);
 	}
-	printf("ops=%ld seconds=%.6f rate=%.1f rows_rate=%.1f\n",
+	printf("ops=%ld seconds=%.6f rate=%.1f rows_rate=%.1f",
 		   sessions, t, sessions / t, answered / t);
 }
 
@@ -472,18 +493,12 @@ bench_sessions(long count, int pool_size, long stmts)
 		bm_session *s = bm_session_open(maker);
 
 		if (s == NULL)
-		{
-			fprintf(stderr, "bmbench: bm_session_open failed\n");
-			exit(1);
-		}
+			fail("bm_session_open", bm_last_error());
 		slots[i].opened = now();
 		for (long j = 0; j < stmts; j++)
 			queue_point_session(s, point_cb);
 		if (bm_session_commit(s, session_commit_cb, &slots[i]) != 0)
-		{
-			fprintf(stderr, "bmbench: bm_session_commit refused\n");
-			exit(1);
-		}
+			fail("bm_session_commit", bm_last_error());
 	}
 	run_loop();
 	t = now() - t0;
@@ -496,7 +511,7 @@ bench_sessions(long count, int pool_size, long stmts)
 	for (long i = 0; i < count; i++)
 		lat[i] = slots[i].latency;
 	qsort(lat, count, sizeof(double), cmp_double);
-	printf("ops=%ld seconds=%.6f rate=%.1f stmt_rate=%.1f p50_ms=%.3f p99_ms=%.3f rss_growth_kib=%ld\n",
+	printf("ops=%ld seconds=%.6f rate=%.1f stmt_rate=%.1f p50_ms=%.3f p99_ms=%.3f rss_growth_kib=%ld",
 		   count, t, count / t, answered / t,
 		   lat[(count - 1) / 2] * 1e3, lat[(count * 99 + 99) / 100 - 1] * 1e3,
 		   ru.ru_maxrss - rss_before);
@@ -508,6 +523,7 @@ int
 main(int argc, char **argv)
 {
 	const char *rows = getenv("BM_BENCH_ROWS");
+	bm_engine_stats stats;
 
 	if (argc < 3)
 		usage();
@@ -516,6 +532,8 @@ main(int argc, char **argv)
 		bench_serial(parse_count(argv[2]));
 	else if (strcmp(argv[1], "pipeline") == 0 && argc == 4)
 		bench_pipeline(parse_count(argv[2]), parse_count(argv[3]));
+	else if (strcmp(argv[1], "batch") == 0 && argc == 4)
+		bench_batch(parse_count(argv[2]), parse_count(argv[3]));
 	else if (strcmp(argv[1], "insert") == 0 && argc == 4)
 		bench_insert(parse_count(argv[2]), parse_count(argv[3]));
 	else if (strcmp(argv[1], "burst") == 0 && argc == 4)
@@ -524,6 +542,10 @@ main(int argc, char **argv)
 		bench_sessions(parse_count(argv[2]), (int) parse_count(argv[3]), parse_count(argv[4]));
 	else
 		usage();
+	/* the engine's own count of what went over the wire, warm-up included */
+	bm_engine_get_stats(engine, &stats);
+	printf(" round_trips=%ld syncs=%ld prepares=%ld connects=%ld\n",
+		   stats.round_trips, stats.syncs, stats.prepares, stats.connects);
 	bm_sessionmaker_free(maker);
 	bm_engine_free(engine);
 	return 0;
