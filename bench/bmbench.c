@@ -200,22 +200,37 @@ warm_commit_cb(bm_session *s, const bm_error *err, void *arg)
 	bm_session_close(s);
 }
 
+static void
+warm_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("warm-up", err);
+}
+
 /*
  * Open every connection of the pool and prepare the point select on it:
- * pool_size sessions at once each hold a connection of their own.
+ * pool_size sessions at once, each holding its connection for a few
+ * milliseconds so that the next one cannot reuse it, twice over.
  */
 static void
 warm_up(int pool_size)
 {
-	for (int i = 0; i < pool_size; i++)
+	for (int round = 0; round < 2; round++)
 	{
-		bm_session *s = bm_session_open(maker);
+		for (int i = 0; i < pool_size; i++)
+		{
+			bm_session *s = bm_session_open(maker);
 
-		if (s == NULL)
-			fail("bm_session_open", bm_last_error());
-		queue_point_session(s, point_cb);
-		if (bm_session_commit(s, warm_commit_cb, NULL) != 0)
-			fail("bm_session_commit", bm_last_error());
+			if (s == NULL)
+				fail("bm_session_open", bm_last_error());
+			queue_point_session(s, point_cb);
+			if (pool_size > 1 &&
+				bm_session_execute(s, "SELECT pg_sleep(0.01)", 0, NULL, warm_cb, NULL) != 0)
+				fail("bm_session_execute", bm_last_error());
+			if (bm_session_commit(s, warm_commit_cb, NULL) != 0)
+				fail("bm_session_commit", bm_last_error());
+		}
+		run_loop();
 	}
 	must_queue(queue_point_engine(point_cb));
 	run_loop();
