@@ -8,6 +8,8 @@
  *	  between, so what it measures is the server and the protocol.
  *
  *	  pqpipe DEPTH COUNT each|once
+ *	  pqpipe 1 COUNT plain        one statement at a time outside pipeline
+ *	                              mode (what pgbench -M prepared does)
  *
  * The database is $DATABASE_URL; ids are drawn from 1..$BM_BENCH_ROWS of
  * table bench_point.  Prints one key=value line, like bmbench.
@@ -81,18 +83,21 @@ main(int argc, char **argv)
 				done = 0,
 				syncs = 0;
 	int			each;
+	int			plain;
 	PGconn	   *conn;
 	PGresult   *res;
 	double		t0,
 				t;
 
 	if (argc != 4 || (depth = atol(argv[1])) < 1 || (count = atol(argv[2])) < 1 ||
-		(strcmp(argv[3], "each") != 0 && strcmp(argv[3], "once") != 0) || rows < 1)
+		(strcmp(argv[3], "each") != 0 && strcmp(argv[3], "once") != 0 &&
+		 strcmp(argv[3], "plain") != 0) || rows < 1)
 	{
-		fprintf(stderr, "usage: pqpipe DEPTH COUNT each|once\n");
+		fprintf(stderr, "usage: pqpipe DEPTH COUNT each|once|plain\n");
 		return 2;
 	}
 	each = strcmp(argv[3], "each") == 0;
+	plain = strcmp(argv[3], "plain") == 0;
 	conn = PQconnectdb(url ? url : "");
 	if (PQstatus(conn) != CONNECTION_OK)
 		die(conn, "connect");
@@ -100,6 +105,24 @@ main(int argc, char **argv)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		die(conn, "prepare");
 	PQclear(res);
+	if (plain)
+	{
+		t0 = now();
+		for (done = 0; done < count; done++)
+		{
+			char		buf[24];
+			const char *params[1] = {buf};
+
+			snprintf(buf, sizeof(buf), "%ld", next_id(rows));
+			if (!PQsendQueryPrepared(conn, "point", 1, params, NULL, NULL, 0))
+				die(conn, "send");
+			read_select(conn);
+		}
+		t = now() - t0;
+		printf("ops=%ld seconds=%.6f rate=%.1f syncs=%ld\n", done, t, done / t, done);
+		PQfinish(conn);
+		return 0;
+	}
 	if (!PQenterPipelineMode(conn))
 		die(conn, "pipeline mode");
 
