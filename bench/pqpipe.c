@@ -33,6 +33,21 @@ next_id(long rows)
 	return 1 + (long) (rng_state % (uint64_t) rows);
 }
 
+/* n in decimal into buf (24 bytes), as bmbench does it */
+static const char *
+format_id(char *buf, long n)
+{
+	char	   *p = buf + 23;
+
+	*p = '\0';
+	do
+	{
+		*--p = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	return p;
+}
+
 static double
 now(void)
 {
@@ -111,9 +126,8 @@ main(int argc, char **argv)
 		for (done = 0; done < count; done++)
 		{
 			char		buf[24];
-			const char *params[1] = {buf};
+			const char *params[1] = {format_id(buf, next_id(rows))};
 
-			snprintf(buf, sizeof(buf), "%ld", next_id(rows));
 			if (!PQsendQueryPrepared(conn, "point", 1, params, NULL, NULL, 0))
 				die(conn, "send");
 			read_select(conn);
@@ -134,9 +148,8 @@ main(int argc, char **argv)
 		for (long i = 0; i < n; i++)
 		{
 			char		buf[24];
-			const char *params[1] = {buf};
+			const char *params[1] = {format_id(buf, next_id(rows))};
 
-			snprintf(buf, sizeof(buf), "%ld", next_id(rows));
 			if (!PQsendQueryPrepared(conn, "point", 1, params, NULL, NULL, 0))
 				die(conn, "send");
 			if (each && !PQpipelineSync(conn))
