@@ -15,9 +15,11 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/tupmacs.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -272,6 +274,58 @@ ChangesRelevantColumn(ModelTriggerInfo *info, TupleDesc tupdesc,
 	return relevant;
 }
 
+/* Byte offset of attribute attnum (not null in the tuple) within the tuple's data. */
+static Size
+AttributeOffset(HeapTuple tuple, TupleDesc tupdesc, int attnum)
+{
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	bool		hasnulls = HeapTupleHasNulls(tuple);
+	bits8	   *bp = tuple->t_data->t_bits;
+	char	   *tp = (char *) tuple->t_data + tuple->t_data->t_hoff;
+	Size		off = 0;
+
+	if (!hasnulls && att->attcacheoff >= 0)
+		return att->attcacheoff;
+	for (int i = 0; i < attnum - 1; i++)
+	{
+		Form_pg_attribute prev = TupleDescAttr(tupdesc, i);
+
+		if (hasnulls && att_isnull(i, bp))
+			continue;
+		off = att_align_pointer(off, prev->attalign, prev->attlen, tp + off);
+		off = att_addlength_pointer(off, prev->attlen, tp + off);
+	}
+	return att_align_nominal(off, att->attalign);
+}
+
+/*
+ * Store a timestamp into the new row without building a new tuple, when
+ * that is safe: the tuple the trigger got is the new slot's own materialized
+ * heap tuple (so the executor keeps using it), the column is a non-null
+ * 8-byte pass-by-value one, and the slot forgets what it had deformed.
+ * Otherwise the caller builds a modified copy, as any trigger does.
+ */
+static bool
+StoreInPlace(TriggerData *trigdata, TupleDesc tupdesc, int attnum, Datum value)
+{
+	TupleTableSlot *slot = trigdata->tg_newslot;
+	HeapTuple	tuple = trigdata->tg_newtuple;
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	char	   *ptr;
+
+	if (slot == NULL || !(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) ||
+		((HeapTupleTableSlot *) slot)->tuple != tuple)
+		return false;
+	if (!att->attbyval || att->attlen != sizeof(int64) || attnum > HeapTupleHeaderGetNatts(tuple->t_data))
+		return false;
+	if (HeapTupleHasNulls(tuple) && att_isnull(attnum - 1, tuple->t_data->t_bits))
+		return false;
+	ptr = (char *) tuple->t_data + tuple->t_data->t_hoff + AttributeOffset(tuple, tupdesc, attnum);
+	store_att_byval(ptr, value, sizeof(int64));
+	slot->tts_nvalid = 0;
+	return true;
+}
+
 Datum
 basemodel_before_update(PG_FUNCTION_ARGS)
 {
@@ -351,6 +405,8 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 		if (SameValue(value, isnull, newval, newnull, TupleDescAttr(tupdesc, attnum - 1)))
 			return PointerGetDatum(newtup);
 	}
+	if (!isnull && StoreInPlace(trigdata, tupdesc, attnum, value))
+		return PointerGetDatum(newtup);
 	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &isnull);
 	return PointerGetDatum(newtup);
 }
