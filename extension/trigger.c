@@ -50,6 +50,9 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
+/* counts invalidations, so that one arriving while an entry is filled is not lost */
+static uint64 ModelTriggerInvalidations = 0;
+
 /* Drop the cached information of relid, of partitions registered through it, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
@@ -57,6 +60,7 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	ModelTriggerInfo *info;
 
+	ModelTriggerInvalidations++;
 	if (ModelTriggerCache == NULL)
 		return;
 	hash_seq_init(&status, ModelTriggerCache);
@@ -100,6 +104,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
+	uint64		invalidations = ModelTriggerInvalidations;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
@@ -145,7 +150,8 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	info->valid = true;
+	/* an invalidation that came in meanwhile makes the next row fill it again */
+	info->valid = (invalidations == ModelTriggerInvalidations);
 }
 
 static ModelTriggerInfo *
@@ -172,7 +178,7 @@ GetModelTriggerInfo(Relation rel)
 		info->natts = 0;
 		info->regrelid = InvalidOid;
 	}
-	if (!info->valid)
+	if (!info->valid || info->natts != RelationGetDescr(rel)->natts)
 		FillModelTriggerInfo(info, rel);
 	return info;
 }
