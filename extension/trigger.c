@@ -359,7 +359,14 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 
 	rel = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(rel);
-	info = GetModelTriggerInfo(rel);
+	/* hash entries never move, so the call site can keep a pointer to one */
+	info = (ModelTriggerInfo *) fcinfo->flinfo->fn_extra;
+	if (info == NULL || info->relid != RelationGetRelid(rel) || !info->valid ||
+		info->natts != tupdesc->natts)
+	{
+		info = GetModelTriggerInfo(rel);
+		fcinfo->flinfo->fn_extra = info;
+	}
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
 
