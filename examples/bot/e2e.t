@@ -1,7 +1,9 @@
 # The demo bot end to end: examples/bot/bot against the stand-in for the Bot
-# API (examples/bot/standin) serving examples/bot/conversation.json, on a
-# scratch database, stopped with SIGTERM half way and started again.  The
-# checks read the database and what the stand-in recorded.
+# API (examples/bot/standin), on scratch databases.  First the demo's
+# conversation (examples/bot/conversation.json), stopped with SIGTERM half
+# way and started again; then a crash (SIGKILL) while a reply is on its way,
+# and database connections cut under the bot.  The checks read the database
+# and what the stand-in recorded.
 use strict;
 use warnings;
 use Encode qw(encode);
@@ -16,16 +18,17 @@ my $top = "$FindBin::Bin/../..";
 my $dir = "$top/examples/bot";
 my $json = JSON::PP->new->utf8;
 my $tmp = tempdir(CLEANUP => 1);
-my $db = "basemodel_bot_$$";
-my $url = ($ENV{BM_URL_BASE} // die "BM_URL_BASE is not set: run through test/run\n") . $db;
+my $base = $ENV{BM_URL_BASE} // die "BM_URL_BASE is not set: run through test/run\n";
+my @dbs = ("basemodel_bot_$$", "basemodel_bot_crash_$$");
+my $url = $base . $dbs[0];
 
 system('make', '-s', '-C', $dir, 'bot') == 0 or BAIL_OUT('cannot build examples/bot');
-system('createdb', $db) == 0 or BAIL_OUT("cannot create database $db");
+for (@dbs) { system('createdb', $_) == 0 or BAIL_OUT("cannot create database $_"); }
 
 my @children;
 END {
 	kill 'KILL', $_ for @children;
-	system('dropdb', '--if-exists', $db) if defined $db;
+	system('dropdb', '--if-exists', $_) for @dbs;
 }
 
 # One value or rows of a query, as psql prints them unaligned.
@@ -67,35 +70,44 @@ sub spawn {
 	return $pid;
 }
 
-my $record = "$tmp/record.jsonl";
+my $record;
 sub events {
 	open(my $fh, '<', $record) or return ();
 	return map { $json->decode($_) } <$fh>;
 }
 
-my $standin = spawn("$tmp/standin.out", "$dir/standin", '--script', "$dir/conversation.json",
-	'--record', $record, '--port-file', "$tmp/port", '--check-db', $url);
-for (1 .. 100) { last if -s "$tmp/port"; sleep 0.05; }
--s "$tmp/port" or BAIL_OUT('the stand-in did not start');
-my $port = do { open(my $fh, '<', "$tmp/port") or die; <$fh> };
-chomp $port;
+# Start a stand-in serving SCRIPT to a bot on database URL; NAME names its files.
+sub start_standin {
+	my ($name, $script) = @_;
+	$record = "$tmp/$name.jsonl";
+	my $pid = spawn("$tmp/$name.standin.out", "$dir/standin", '--script', $script,
+		'--record', $record, '--port-file', "$tmp/$name.port", '--check-db', $url);
+	for (1 .. 100) { last if -s "$tmp/$name.port"; sleep 0.05; }
+	-s "$tmp/$name.port" or BAIL_OUT('the stand-in did not start');
+	my $port = do { open(my $fh, '<', "$tmp/$name.port") or die; <$fh> };
+	chomp $port;
+	$ENV{DATABASE_URL} = $url;
+	$ENV{BOT_API_URL} = "http://127.0.0.1:$port";
+	$ENV{BOT_TOKEN} = 'demo-token';
+	return $pid;
+}
 
-$ENV{DATABASE_URL} = $url;
-$ENV{BOT_API_URL} = "http://127.0.0.1:$port";
-$ENV{BOT_TOKEN} = 'demo-token';
+start_standin('demo', "$dir/conversation.json");
 
-# Run the bot until the stand-in records EVENT, stop it with SIGTERM; its exit status.
+# Run the bot until the stand-in records an entry for which WANT is true,
+# then send it SIGNAL (TERM); its exit status.
 sub run_bot_until {
-	my ($event, $out) = @_;
+	my ($event, $out, $signal, $want) = @_;
+	$want //= sub { ($_[0]{event} // '') eq $event };
 	my $pid = spawn($out, "$dir/bot");
 	my $reached = 0;
 	for (1 .. 600) {
-		if (grep { ($_->{event} // '') eq $event } events()) { $reached = 1; last; }
+		if (grep { $want->($_) } events()) { $reached = 1; last; }
 		last if waitpid($pid, WNOHANG) == $pid;
 		sleep 0.1;
 	}
 	ok($reached, "the conversation reaches \"$event\"") or diag(slurp($out));
-	kill 'TERM', $pid;
+	kill $signal // 'TERM', $pid;
 	waitpid($pid, 0);
 	@children = grep { $_ != $pid } @children;
 	return $?;
@@ -206,5 +218,50 @@ for my $table (qw(users chats messages updates)) {
 		. "  AND NOT attisdropped AND attname NOT IN ('id', 'created_at', 'updated_at'))"), 'id,created_at,updated_at',
 		"bot.$table gets id, created_at, updated_at from basemodel.register, after its own columns");
 }
+
+# --- a crash while a reply is on its way, and connections cut ---------------------------
+$url = $base . $dbs[1];
+my $script = {
+	bot => { id => 7000000002, first_name => 'Crash Test', username => 'crash_test_bot' },
+	first_update_id => 5001,
+	users => { alice => { id => 111111111, first_name => 'Alice', language_code => 'en' } },
+	chats => {},
+	steps => [
+		{ say => [ { from => 'alice', chat => 'alice', text => '/start' } ] },
+		{ say => [ { from => 'alice', chat => 'alice', text => 'Are you there?', stall_reply => JSON::PP::true } ] },
+		{ checkpoint => 'crash' },
+		{ say => [ { from => 'alice', chat => 'alice', text => '/stats' } ] },
+		{ sql => "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+			. " WHERE application_name = 'basemodel-demo-bot'" },
+		{ say => [ { from => 'alice', chat => 'alice', text => 'Still there?' } ] },
+	],
+};
+open(my $fh, '>', "$tmp/crash.json") or die;
+print $fh $json->encode($script);
+close $fh;
+start_standin('crash', "$tmp/crash.json");
+
+$status = run_bot_until('a stalled reply', "$tmp/crash1.out", 'KILL', sub { $_[0]{stalled} });
+is($status & 127, 9, 'the bot is killed (SIGKILL) while its reply to update 5002 is in flight');
+my ($stalled) = grep { $_->{stalled} } events();
+is($stalled->{db_reply_state}, 'sending', 'the stalled reply had been marked "sending" and committed before it left');
+
+$status = run_bot_until('done', "$tmp/crash2.out");
+is($status, 0, 'the restarted bot stops with exit 0');
+@events = events();
+@sends = grep { ($_->{method} // '') eq 'sendMessage' } @events;
+my @to_stalled = grep { $_->{reply_to} == $stalled->{reply_to} } @sends;
+is(scalar @to_stalled, 1, 'the reply that may have been delivered is not sent again after the restart');
+is(sql("SELECT reply_state FROM bot.updates WHERE update_id = 5002"), 'unknown',
+	'its state says it may or may not have been delivered');
+$logs = slurp("$tmp/crash2.out");
+is(scalar(() = $logs =~ /^bot: reply to update 5002 was being sent when the bot stopped/mg), 1,
+	'the restart logs that reply on one line');
+my ($cut) = grep { ($_->{event} // '') eq 'sql' } @events;
+cmp_ok($cut->{output}, '>=', 1, "the bot's database connections were cut (pg_terminate_backend)");
+is(sql('SELECT string_agg(update_id || kind || reply_state, \' \' ORDER BY update_id) FROM bot.updates'),
+	'5001messagesent 5002messageunknown 5003messagesent 5004messagesent',
+	'every update is stored once and answered once, also the one after the connections were cut');
+is(scalar(grep { $_->{status} == 200 } @sends), 3, 'three replies delivered in all: one per answered update');
 
 done_testing();
