@@ -886,6 +886,13 @@ on_counts(bot *b, const bm_result *res, const bm_error *err, void *arg)
 	if (b->replies_lost)
 		printf(", %ld replies failed", b->replies_lost);
 	printf("\n");
+	{
+		bm_engine_stats st;
+
+		bm_engine_get_stats(b->engine, &st);
+		printf("-- database: %ld round trips, %ld transactions and autocommit statements, %ld statements prepared,"
+			   " %ld connections made\n", st.round_trips, st.syncs, st.prepares, st.connects);
+	}
 	if (err)
 		bot_log("cannot count rows: %s", err->message);
 	else
