@@ -8,7 +8,11 @@ PG_CONFIG ?= pg_config
 # The server module.
 MODULE_big = basemodel
 OBJS = \
-	extension/basemodel.o
+	extension/basemodel.o \
+	extension/ddl.o \
+	extension/registry.o \
+	extension/todict.o \
+	extension/trigger.o
 MODULEDIR = extension
 DATA = extension/basemodel.control $(wildcard sql/basemodel--*.sql)
 

@@ -14,7 +14,7 @@ PG_MODULE_MAGIC;
 /* basemodel.allow_base_column_updates: let UPDATE change id and created_at */
 bool		BaseModelAllowBaseColumnUpdates = false;
 
-/* Define the extension's settings and reserve their prefix. */
+/* Define the extension's settings, reserve their prefix, set up caches. */
 void
 _PG_init(void)
 {
@@ -27,4 +27,6 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("basemodel");
+
+	BaseModelTriggerInit();
 }

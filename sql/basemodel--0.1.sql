@@ -16,3 +16,689 @@ CREATE FUNCTION basemodel.tablename(class_name text) RETURNS text
 
 COMMENT ON FUNCTION basemodel.tablename(text) IS
     'table name for a model class: lower case plus "s" (''User'' -> ''users'')';
+
+-- ---------------------------------------------------------------------------
+-- The catalog
+-- ---------------------------------------------------------------------------
+
+-- One row per registered table.  Tables are stored as regclass so that
+-- pg_dump writes their names and pg_restore resolves them again; columns are
+-- stored by name (attnums change across dump and restore when a table has
+-- dropped columns) and the ddl_command_end trigger below follows renames.
+-- C code reads the columns by position: add new ones at the end only.
+CREATE TABLE basemodel.registry (
+    tbl regclass PRIMARY KEY,
+    id_column name,
+    created_column name,
+    updated_column name,
+    hidden name[] NOT NULL DEFAULT '{}',
+    ignore_columns name[] NOT NULL DEFAULT '{}',
+    skip_unchanged boolean NOT NULL DEFAULT false,
+    added_columns name[] NOT NULL DEFAULT '{}'
+);
+SELECT pg_catalog.pg_extension_config_dump('basemodel.registry', '');
+COMMENT ON TABLE basemodel.registry IS
+    'registered tables and their options; change it through basemodel.register and basemodel.unregister';
+
+-- Schemas whose new tables are registered at creation.  Stored by name
+-- (regnamespace would block pg_upgrade); ALTER SCHEMA ... RENAME is followed.
+CREATE TABLE basemodel.auto_schemas (
+    schema_name name PRIMARY KEY
+);
+SELECT pg_catalog.pg_extension_config_dump('basemodel.auto_schemas', '');
+COMMENT ON TABLE basemodel.auto_schemas IS
+    'schemas where CREATE TABLE registers the new table; see basemodel.auto_register';
+
+-- Whether the current role may change the registration of a table: it owns
+-- the table (directly or through a role), or the table is gone.
+CREATE FUNCTION basemodel._owns_table(tbl oid) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
+                       FROM pg_catalog.pg_class c WHERE c.oid = tbl), false);
+COMMENT ON FUNCTION basemodel._owns_table(oid) IS
+    'internal: the current role owns the table';
+
+CREATE FUNCTION basemodel._may_change(tbl oid) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl)
+        OR basemodel._owns_table(tbl);
+COMMENT ON FUNCTION basemodel._may_change(oid) IS
+    'internal: the current role owns the table, or the table no longer exists';
+
+-- A table's name for messages: unqualified and unquoted, as PostgreSQL's own.
+CREATE FUNCTION basemodel._relname(tbl oid) RETURNS name
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl);
+COMMENT ON FUNCTION basemodel._relname(oid) IS
+    'internal: the name of a table, for messages';
+
+-- Whether the current role can see the table (the rule of information_schema.tables).
+CREATE FUNCTION basemodel._may_see(tbl oid) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl)
+        OR basemodel._owns_table(tbl)
+        OR pg_catalog.has_table_privilege(tbl, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+        OR pg_catalog.has_any_column_privilege(tbl, 'SELECT, INSERT, UPDATE, REFERENCES');
+COMMENT ON FUNCTION basemodel._may_see(oid) IS
+    'internal: the current role has some privilege on the table';
+
+CREATE FUNCTION basemodel._owns_schema(schema_name name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                       FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name),
+                    true);
+COMMENT ON FUNCTION basemodel._owns_schema(name) IS
+    'internal: the current role owns the schema, or the schema no longer exists';
+
+-- Nothing here is SECURITY DEFINER: register and unregister run as their
+-- caller, and row level security lets a role change only the rows of the
+-- tables (and schemas) it owns.
+ALTER TABLE basemodel.registry ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, UPDATE, DELETE ON basemodel.registry TO PUBLIC;
+CREATE POLICY registry_read ON basemodel.registry FOR SELECT
+    USING (basemodel._may_see(tbl));
+CREATE POLICY registry_insert ON basemodel.registry FOR INSERT
+    WITH CHECK (basemodel._owns_table(tbl));
+CREATE POLICY registry_update ON basemodel.registry FOR UPDATE
+    USING (basemodel._may_change(tbl)) WITH CHECK (basemodel._owns_table(tbl));
+CREATE POLICY registry_delete ON basemodel.registry FOR DELETE
+    USING (basemodel._may_change(tbl));
+
+ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
+CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
+CREATE POLICY auto_schemas_write ON basemodel.auto_schemas FOR ALL
+    USING (basemodel._owns_schema(schema_name))
+    WITH CHECK (basemodel._owns_schema(schema_name));
+
+-- The C trigger caches each table's registration; a change to the catalog
+-- invalidates the table's relcache entry, which drops that cache entry in
+-- every backend.
+CREATE FUNCTION basemodel._registry_changed() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_registry_changed';
+COMMENT ON FUNCTION basemodel._registry_changed() IS
+    'internal: invalidates the cached registration of a table whose catalog row changed';
+CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON basemodel.registry
+    FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
+
+-- ---------------------------------------------------------------------------
+-- The trigger and to_dict (C)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION basemodel.before_update() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_before_update';
+COMMENT ON FUNCTION basemodel.before_update() IS
+    'BEFORE UPDATE row trigger of registered tables: keeps updated_at current, guards id and created_at';
+
+CREATE FUNCTION basemodel.to_dict(record) RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_to_dict';
+COMMENT ON FUNCTION basemodel.to_dict(record) IS
+    'the row as jsonb, like to_jsonb(row), minus the hidden columns of its table';
+
+CREATE FUNCTION basemodel.to_dict(record, exclude text[]) RETURNS jsonb
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_to_dict_exclude';
+COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
+    'the row as jsonb, like to_jsonb(row), minus the hidden columns of its table and the excluded ones';
+
+-- ---------------------------------------------------------------------------
+-- register / unregister
+-- ---------------------------------------------------------------------------
+
+-- Check that TBL may be registered by the current role, and return its kind.
+CREATE FUNCTION basemodel._check_table(tbl regclass) RETURNS "char"
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel record;
+BEGIN
+    SELECT c.relkind, c.relpersistence, c.relowner, n.nspname
+      INTO rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF rel.nspname IN ('pg_catalog', 'information_schema', 'pg_toast') THEN
+        RAISE EXCEPTION 'permission denied: "%" is a system catalog', basemodel._relname(tbl)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION '"%" is not a table', basemodel._relname(tbl)
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = format('basemodel registers ordinary and partitioned tables; "%s" is %s.',
+                                  basemodel._relname(tbl), CASE rel.relkind
+                                           WHEN 'v' THEN 'a view'
+                                           WHEN 'm' THEN 'a materialized view'
+                                           WHEN 'f' THEN 'a foreign table'
+                                           WHEN 'S' THEN 'a sequence'
+                                           WHEN 'i' THEN 'an index'
+                                           WHEN 'I' THEN 'a partitioned index'
+                                           WHEN 'c' THEN 'a composite type'
+                                           ELSE 'not a table' END);
+    END IF;
+    IF rel.relpersistence = 't' THEN
+        RAISE EXCEPTION 'cannot register temporary table "%"', basemodel._relname(tbl)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A temporary table disappears without DROP TABLE, which would leave its registration behind.';
+    END IF;
+    IF NOT pg_has_role(rel.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', basemodel._relname(tbl)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN rel.relkind;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_table(regclass) IS
+    'internal: raises the error for a relation the current role may not register';
+
+-- Create the sequence of an id column added to a partitioned table, named
+-- like the one of a serial column, and return its quoted name.
+CREATE FUNCTION basemodel._new_sequence(tbl regclass, col name) RETURNS text
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    nsp name;
+    rel name;
+    candidate name;
+    n int := 0;
+BEGIN
+    SELECT n.nspname, c.relname INTO nsp, rel
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    LOOP
+        candidate := left(rel, 30) || '_' || left(col, 20) || '_seq'
+                     || CASE WHEN n > 0 THEN n::text ELSE '' END;
+        EXIT WHEN NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
+                               WHERE s.nspname = nsp AND c.relname = candidate);
+        n := n + 1;
+    END LOOP;
+    EXECUTE format('CREATE SEQUENCE %I.%I AS bigint', nsp, candidate);
+    RETURN format('%I.%I', nsp, candidate);
+END;
+$$;
+COMMENT ON FUNCTION basemodel._new_sequence(regclass, name) IS
+    'internal: creates the sequence for an id column added to a partitioned table';
+
+CREATE FUNCTION basemodel.register(
+    tbl regclass,
+    id_column name DEFAULT 'id',
+    created_column name DEFAULT 'created_at',
+    updated_column name DEFAULT 'updated_at',
+    hidden name[] DEFAULT '{}',
+    ignore_columns name[] DEFAULT '{}',
+    skip_unchanged boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char";
+    ancestor regclass;
+    mapped name[];
+    role text;
+    col name;
+    att record;
+    missing name[] := '{}';
+    clauses text[] := '{}';
+    prev basemodel.registry;
+    added name[];
+    has_pkey boolean;
+    seq text;
+    list record;
+    trigger_function oid;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    kind := basemodel._check_table(tbl);
+
+    -- Serialize with writers and with other registrations of this table;
+    -- ALTER TABLE below takes the stronger lock only when it adds columns.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+
+    SELECT a.relid INTO ancestor
+      FROM pg_partition_ancestors(register.tbl) a
+      JOIN basemodel.registry r ON r.tbl = a.relid
+     WHERE a.relid <> register.tbl LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table "%" is a partition of registered table "%"', basemodel._relname(tbl), basemodel._relname(ancestor)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Registering a partitioned table covers all of its partitions.';
+    END IF;
+
+    hidden := coalesce(hidden, '{}');
+    ignore_columns := coalesce(ignore_columns, '{}');
+    skip_unchanged := coalesce(skip_unchanged, false);
+
+    -- the mapping: each managed column at most once
+    FOREACH role IN ARRAY ARRAY['id', 'created', 'updated'] LOOP
+        col := CASE role WHEN 'id' THEN id_column
+                         WHEN 'created' THEN created_column
+                         ELSE updated_column END;
+        CONTINUE WHEN col IS NULL;
+        IF col = ANY (mapped) THEN
+            RAISE EXCEPTION 'column "%" is mapped to more than one base column', col
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'id_column, created_column and updated_column must name different columns.';
+        END IF;
+        mapped := mapped || col;
+
+        SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
+               a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
+          INTO att
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            missing := missing || col;
+            IF role = 'id' THEN
+                has_pkey := EXISTS (SELECT FROM pg_constraint
+                                     WHERE conrelid = tbl AND contype = 'p');
+                IF kind = 'p' THEN
+                    -- PostgreSQL 15 cannot add an identity column to a
+                    -- partitioned table, and a unique index would have to
+                    -- include the partition key: a sequence it is.
+                    seq := basemodel._new_sequence(tbl, col);
+                    clauses := clauses || format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
+                ELSIF has_pkey THEN
+                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
+                ELSE
+                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
+                END IF;
+            ELSE
+                clauses := clauses || format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
+            END IF;
+            CONTINUE;
+        END IF;
+
+        IF att.attgenerated <> '' THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'basemodel cannot manage a generated column.';
+        END IF;
+        IF role = 'id' THEN
+            IF NOT (att.attnotnull AND EXISTS (
+                    SELECT FROM pg_index i
+                     WHERE i.indrelid = tbl AND i.indisunique
+                       AND i.indpred IS NULL AND i.indexprs IS NULL
+                       AND (i.indnkeyatts = 1 AND i.indkey[0] = att.attnum
+                            OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))
+                    OR kind = 'p' AND att.attnotnull
+                       AND (att.attidentity <> ''
+                            OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
+                    USING ERRCODE = 'invalid_table_definition',
+                          DETAIL = CASE WHEN kind = 'p'
+                                        THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
+                                        ELSE 'An id column must be the primary key, or unique and not null.' END,
+                          HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
+            END IF;
+        ELSE
+            IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz', col, basemodel._relname(tbl), att.typname
+                    USING ERRCODE = 'datatype_mismatch',
+                          HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
+            END IF;
+            IF NOT att.atthasdef THEN
+                clauses := clauses || format('ALTER COLUMN %I SET DEFAULT now()', col);
+            END IF;
+        END IF;
+    END LOOP;
+
+    -- hidden and ignored columns must exist (or be about to)
+    FOR list IN SELECT * FROM (VALUES ('hidden', hidden),
+                                      ('ignore_columns', ignore_columns)) v(argname, cols) LOOP
+        FOREACH col IN ARRAY list.cols LOOP
+            IF col IS NULL THEN
+                RAISE EXCEPTION '% must not contain NULL', list.argname
+                    USING ERRCODE = 'null_value_not_allowed';
+            END IF;
+            IF NOT (col = ANY (missing) OR EXISTS (
+                    SELECT FROM pg_attribute a
+                     WHERE a.attrelid = tbl AND a.attname = col
+                       AND a.attnum > 0 AND NOT a.attisdropped)) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, basemodel._relname(tbl)
+                    USING ERRCODE = 'undefined_column',
+                          DETAIL = format('It is named in %s.', list.argname);
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    IF cardinality(clauses) > 0 THEN
+        IF id_column = ANY (missing) THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_pkey;
+            IF has_pkey THEN
+                RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
+            END IF;
+        END IF;
+        EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
+        IF seq IS NOT NULL THEN
+            EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, tbl, id_column);
+        END IF;
+    END IF;
+
+    SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
+     WHERE t.tgrelid = tbl AND t.tgname = 'zzz_basemodel_update';
+    IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
+        RAISE EXCEPTION 'trigger "zzz_basemodel_update" for relation "%" already exists', basemodel._relname(tbl)
+            USING ERRCODE = 'duplicate_object',
+                  DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
+                  HINT = 'Rename that trigger: basemodel needs the name.';
+    ELSIF NOT FOUND THEN
+        EXECUTE format('CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update()', tbl);
+    END IF;
+
+    SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = register.tbl;
+    -- columns added now, plus those added before that are still managed
+    SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') INTO added
+      FROM unnest(missing || ARRAY(SELECT unnest(prev.added_columns)
+                                   INTERSECT SELECT unnest(mapped))) c;
+    IF prev.tbl IS NULL THEN
+        INSERT INTO basemodel.registry
+            VALUES (tbl, id_column, created_column, updated_column,
+                    hidden, ignore_columns, skip_unchanged, added);
+    ELSIF (prev.id_column, prev.created_column, prev.updated_column, prev.hidden,
+           prev.ignore_columns, prev.skip_unchanged, prev.added_columns)
+          IS DISTINCT FROM (id_column, created_column, updated_column, hidden,
+                            ignore_columns, skip_unchanged, added) THEN
+        UPDATE basemodel.registry r
+           SET id_column = register.id_column,
+               created_column = register.created_column,
+               updated_column = register.updated_column,
+               hidden = register.hidden,
+               ignore_columns = register.ignore_columns,
+               skip_unchanged = register.skip_unchanged,
+               added_columns = added
+         WHERE r.tbl = register.tbl;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
+    'adds or adopts id, created_at and updated_at, installs the trigger and records the table';
+
+CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg basemodel.registry;
+    clauses text[];
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM basemodel._check_table(tbl);
+    SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table "%" is not registered', basemodel._relname(tbl)
+            USING ERRCODE = 'undefined_object';
+    END IF;
+
+    -- the catalog row goes first: the sql_drop trigger refuses to drop the
+    -- trigger or a managed column of a registered table
+    DELETE FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
+    EXECUTE format('DROP TRIGGER IF EXISTS zzz_basemodel_update ON %s', tbl);
+
+    IF coalesce(drop_columns, false) THEN
+        SELECT array_agg(format('DROP COLUMN %I', a.attname) ORDER BY a.attnum) INTO clauses
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
+           AND a.attnum > 0 AND NOT a.attisdropped;
+        IF clauses IS NOT NULL THEN
+            EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
+        END IF;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
+    'removes the trigger and the catalog entry; drops the columns register added when drop_columns';
+
+-- ---------------------------------------------------------------------------
+-- The models view
+-- ---------------------------------------------------------------------------
+
+CREATE VIEW basemodel.models AS
+SELECT r.tbl AS model,
+       n.nspname AS schema_name,
+       c.relname AS table_name,
+       r.id_column,
+       r.created_column,
+       r.updated_column,
+       r.hidden,
+       r.ignore_columns,
+       r.skip_unchanged,
+       r.added_columns,
+       c.relkind = 'p' AS partitioned
+  FROM basemodel.registry r
+  JOIN pg_catalog.pg_class c ON c.oid = r.tbl
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE basemodel._may_see(r.tbl);
+GRANT SELECT ON basemodel.models TO PUBLIC;
+COMMENT ON VIEW basemodel.models IS
+    'registered tables and their options, for tables the current role can see';
+
+-- ---------------------------------------------------------------------------
+-- Automatic registration
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION basemodel._check_schema(schema_name name) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner oid;
+BEGIN
+    SELECT n.nspowner INTO owner FROM pg_namespace n WHERE n.nspname = schema_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'schema "%" does not exist', schema_name
+            USING ERRCODE = 'invalid_schema_name';
+    END IF;
+    IF NOT pg_has_role(owner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of schema %', quote_ident(schema_name)
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_schema(name) IS
+    'internal: raises the error for a schema the current role does not own';
+
+CREATE FUNCTION basemodel.auto_register(schema name) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM basemodel._check_schema($1);
+    INSERT INTO basemodel.auto_schemas VALUES ($1) ON CONFLICT DO NOTHING;
+END;
+$$;
+COMMENT ON FUNCTION basemodel.auto_register(name) IS
+    'registers, with the default options, every table created in the schema from now on';
+
+CREATE FUNCTION basemodel.auto_register_off(schema name) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM basemodel._check_schema($1);
+    DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = $1;
+END;
+$$;
+COMMENT ON FUNCTION basemodel.auto_register_off(name) IS
+    'stops registering new tables of the schema; registered tables stay registered';
+
+-- ---------------------------------------------------------------------------
+-- DDL follow-up: event triggers
+-- ---------------------------------------------------------------------------
+
+-- A renamed column keeps its attnum: replace, in the table's registration,
+-- the one name that no longer exists by the column's new name.
+CREATE FUNCTION basemodel._follow_column_rename(tbl oid, attnum int) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg basemodel.registry;
+    newname name;
+    oldname name;
+    gone name[];
+BEGIN
+    SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = $1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT a.attname INTO newname FROM pg_attribute a
+     WHERE a.attrelid = $1 AND a.attnum = $2 AND NOT a.attisdropped;
+    SELECT array_agg(DISTINCT n) INTO gone
+      FROM unnest(ARRAY[reg.id_column, reg.created_column, reg.updated_column]
+                  || reg.hidden || reg.ignore_columns || reg.added_columns) n
+     WHERE n IS NOT NULL
+       AND NOT EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = $1 AND a.attname = n
+                          AND a.attnum > 0 AND NOT a.attisdropped);
+    IF newname IS NULL OR cardinality(gone) IS DISTINCT FROM 1 THEN
+        RETURN;
+    END IF;
+    oldname := gone[1];
+    UPDATE basemodel.registry r
+       SET id_column = CASE WHEN r.id_column = oldname THEN newname ELSE r.id_column END,
+           created_column = CASE WHEN r.created_column = oldname THEN newname ELSE r.created_column END,
+           updated_column = CASE WHEN r.updated_column = oldname THEN newname ELSE r.updated_column END,
+           hidden = array_replace(r.hidden, oldname, newname),
+           ignore_columns = array_replace(r.ignore_columns, oldname, newname),
+           added_columns = array_replace(r.added_columns, oldname, newname)
+     WHERE r.tbl = $1;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._follow_column_rename(oid, int) IS
+    'internal: follows ALTER TABLE ... RENAME COLUMN in the registration';
+
+CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cmd record;
+    gone name[];
+BEGIN
+    FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+           AND cmd.object_type = 'table' AND NOT cmd.in_extension
+           AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
+           AND EXISTS (SELECT FROM pg_class c
+                        WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'p')
+                          AND NOT c.relispartition AND c.relpersistence <> 't')
+           AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
+            PERFORM basemodel.register(cmd.objid::regclass);
+        ELSIF cmd.command_tag = 'ALTER TABLE' AND cmd.objsubid > 0
+              AND EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
+            PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+        ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
+            SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
+             WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);
+            IF cardinality(gone) = 1 THEN
+                UPDATE basemodel.auto_schemas a SET schema_name = n.nspname
+                  FROM pg_namespace n
+                 WHERE n.oid = cmd.objid AND a.schema_name = gone[1];
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
+    'internal: auto-registration of new tables, and renames of columns and schemas';
+
+CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA')
+    EXECUTE FUNCTION basemodel._on_ddl_command_end();
+
+CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    obj record;
+    reg basemodel.registry;
+    col name;
+    target regclass;
+BEGIN
+    -- dropped tables and schemas take their catalog rows with them
+    DELETE FROM basemodel.registry r
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND r.tbl = o.objid;
+    DELETE FROM basemodel.auto_schemas a
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'schema' AND a.schema_name = o.object_name;
+
+    FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
+                WHERE object_type IN ('table column', 'trigger') LOOP
+        IF obj.object_type = 'table column' THEN
+            SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
+            CONTINUE WHEN NOT FOUND;
+            col := obj.address_names[3];
+            IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
+                RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
+            END IF;
+            UPDATE basemodel.registry r
+               SET hidden = array_remove(r.hidden, col),
+                   ignore_columns = array_remove(r.ignore_columns, col),
+                   added_columns = array_remove(r.added_columns, col)
+             WHERE r.tbl = obj.objid;
+        ELSIF obj.address_names[3] = 'zzz_basemodel_update' THEN
+            target := to_regclass(format('%I.%I', obj.address_names[1], obj.address_names[2]));
+            IF EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = target) THEN
+                RAISE EXCEPTION 'cannot drop trigger "%" on table "%" because basemodel manages it', obj.address_names[3], obj.address_names[2]
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          HINT = format('Call basemodel.unregister(%L) to remove it.', target);
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._on_sql_drop() IS
+    'internal: forgets dropped tables and columns, refuses to drop managed columns and the trigger';
+
+CREATE EVENT TRIGGER basemodel_sql_drop ON sql_drop
+    EXECUTE FUNCTION basemodel._on_sql_drop();
+
+-- DROP EXTENSION basemodel must leave user tables working: before it runs,
+-- remove our trigger from every table (the C function reads the statement to
+-- act only when this extension is the one being dropped).
+CREATE FUNCTION basemodel._release_tables() RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trg record;
+BEGIN
+    DELETE FROM basemodel.registry;
+    FOR trg IN SELECT t.tgrelid::regclass AS tbl, t.tgname
+                 FROM pg_trigger t
+                WHERE t.tgfoid = 'basemodel.before_update()'::regprocedure
+                  AND t.tgparentid = 0 LOOP
+        EXECUTE format('DROP TRIGGER %I ON %s', trg.tgname, trg.tbl);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._release_tables() IS
+    'internal: removes basemodel''s triggers from every table (before DROP EXTENSION)';
+
+CREATE FUNCTION basemodel._on_drop_extension() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_on_drop_extension';
+COMMENT ON FUNCTION basemodel._on_drop_extension() IS
+    'internal: calls basemodel._release_tables() when DROP EXTENSION names basemodel';
+
+CREATE EVENT TRIGGER basemodel_drop_extension ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION basemodel._on_drop_extension();

@@ -1,0 +1,64 @@
+/*
+ * ddl.c
+ *	  The ddl_command_start event trigger that lets DROP EXTENSION basemodel
+ *	  leave user tables working.
+ *
+ * Our triggers on user tables call an extension function, so DROP EXTENSION
+ * would refuse to run (or, with CASCADE, drop them anyway).  Only C can see
+ * which extensions a DROP EXTENSION names, so this function reads the parse
+ * tree and, when basemodel is one of them, has basemodel._release_tables()
+ * drop our triggers first.  The other event triggers are PL/pgSQL (see the
+ * install script).
+ */
+#include "postgres.h"
+
+#include "commands/event_trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "nodes/parsenodes.h"
+
+#include "basemodel.h"
+
+PG_FUNCTION_INFO_V1(basemodel_on_drop_extension);
+
+/* Whether the statement is a DROP EXTENSION that names basemodel. */
+static bool
+DropsThisExtension(Node *parsetree)
+{
+	DropStmt   *stmt;
+	ListCell   *lc;
+
+	if (parsetree == NULL || !IsA(parsetree, DropStmt))
+		return false;
+	stmt = (DropStmt *) parsetree;
+	if (stmt->removeType != OBJECT_EXTENSION)
+		return false;
+	foreach(lc, stmt->objects)
+	{
+		Node	   *name = lfirst(lc);
+
+		if (IsA(name, String) && strcmp(strVal(name), "basemodel") == 0)
+			return true;
+	}
+	return false;
+}
+
+Datum
+basemodel_on_drop_extension(PG_FUNCTION_ARGS)
+{
+	EventTriggerData *trigdata;
+
+	if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("basemodel._on_drop_extension() must be called as an event trigger")));
+	trigdata = (EventTriggerData *) fcinfo->context;
+	if (!DropsThisExtension(trigdata->parsetree))
+		PG_RETURN_VOID();
+
+	SPI_connect();
+	if (SPI_execute("SELECT basemodel._release_tables()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed for basemodel._release_tables()");
+	SPI_finish();
+	PG_RETURN_VOID();
+}

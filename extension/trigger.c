@@ -1,0 +1,356 @@
+/*
+ * trigger.c
+ *	  basemodel.before_update(): the BEFORE UPDATE row trigger of registered
+ *	  tables.  It sets the updated column to the transaction timestamp
+ *	  (honouring ignore_columns and skip_unchanged) and refuses changes to the
+ *	  id and created columns unless basemodel.allow_base_column_updates is on.
+ *
+ * Everything that does not change from row to row (the registration, the
+ * attnums, which columns are ignored) is resolved once per relation and kept
+ * in a hash table; a relcache invalidation of the relation, or of the
+ * registered ancestor of a partition, drops the entry.  Registry changes
+ * send such invalidations (registry.c), and so does any change of the row type.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "basemodel.h"
+
+PG_FUNCTION_INFO_V1(basemodel_before_update);
+
+/* What the trigger knows about one relation. */
+typedef struct ModelTriggerInfo
+{
+	Oid			relid;			/* hash key: the relation the trigger fires on */
+	bool		valid;
+	Oid			regrelid;		/* the registered table (relid or an ancestor) */
+	AttrNumber	id_attnum;		/* 0: no such managed column */
+	AttrNumber	created_attnum;
+	AttrNumber	updated_attnum;
+	bool		updated_is_tz;	/* timestamptz rather than timestamp */
+	bool		skip_unchanged;
+	bool		compare;		/* must compare old and new rows column by column */
+	int			natts;
+	bool	   *ignored;		/* [natts], in TopMemoryContext */
+} ModelTriggerInfo;
+
+static HTAB *ModelTriggerCache = NULL;
+
+/* Drop the cached information of relid, of partitions registered through it, or of all. */
+static void
+ModelTriggerCacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	ModelTriggerInfo *info;
+
+	if (ModelTriggerCache == NULL)
+		return;
+	hash_seq_init(&status, ModelTriggerCache);
+	while ((info = hash_seq_search(&status)) != NULL)
+	{
+		if (relid == InvalidOid || info->relid == relid || info->regrelid == relid)
+			info->valid = false;
+	}
+}
+
+/* Called from _PG_init. */
+void
+BaseModelTriggerInit(void)
+{
+	CacheRegisterRelcacheCallback(ModelTriggerCacheCallback, (Datum) 0);
+}
+
+/* Resolve a managed column of the registration, or fail clearly. */
+static AttrNumber
+ManagedColumn(Relation rel, const char *name)
+{
+	AttrNumber	attnum;
+
+	if (name == NULL)
+		return 0;
+	attnum = BaseModelFindColumn(RelationGetDescr(rel), name);
+	if (attnum == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						name, RelationGetRelationName(rel)),
+				 errdetail("basemodel's registration of the table names it."),
+				 errhint("Call basemodel.register again with the right mapping.")));
+	return attnum;
+}
+
+static void
+FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	BaseModelRegistration reg;
+	MemoryContext tmp;
+	MemoryContext old;
+
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	if (!BaseModelFindRegistration(RelationGetRelid(rel), tmp, &reg))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("relation \"%s\" has basemodel's trigger but is not registered",
+						RelationGetRelationName(rel)),
+				 errhint("Call basemodel.register or basemodel.unregister on the table.")));
+
+	info->regrelid = reg.regrelid;
+	info->id_attnum = ManagedColumn(rel, reg.id_column);
+	info->created_attnum = ManagedColumn(rel, reg.created_column);
+	info->updated_attnum = ManagedColumn(rel, reg.updated_column);
+	info->updated_is_tz = true;
+	if (info->updated_attnum != 0)
+	{
+		Oid			typid = TupleDescAttr(tupdesc, info->updated_attnum - 1)->atttypid;
+
+		if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz",
+							reg.updated_column, RelationGetRelationName(rel),
+							format_type_be(typid))));
+		info->updated_is_tz = (typid == TIMESTAMPTZOID);
+	}
+	info->skip_unchanged = reg.skip_unchanged;
+	info->compare = reg.skip_unchanged || reg.nignored > 0;
+
+	if (info->ignored)
+		pfree(info->ignored);
+	info->natts = tupdesc->natts;
+	info->ignored = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * tupdesc->natts);
+	for (int i = 0; i < reg.nignored; i++)
+	{
+		AttrNumber	attnum = BaseModelFindColumn(tupdesc, reg.ignored[i]);
+
+		if (attnum > 0)
+			info->ignored[attnum - 1] = true;
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+	info->valid = true;
+}
+
+static ModelTriggerInfo *
+GetModelTriggerInfo(Relation rel)
+{
+	Oid			relid = RelationGetRelid(rel);
+	ModelTriggerInfo *info;
+	bool		found;
+
+	if (ModelTriggerCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ModelTriggerInfo);
+		ModelTriggerCache = hash_create("basemodel trigger cache", 64, &ctl,
+										HASH_ELEM | HASH_BLOBS);
+	}
+	info = hash_search(ModelTriggerCache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		info->valid = false;
+		info->ignored = NULL;
+		info->natts = 0;
+		info->regrelid = InvalidOid;
+	}
+	if (!info->valid)
+		FillModelTriggerInfo(info, rel);
+	return info;
+}
+
+/*
+ * Whether two values of a column are the same stored value.  Binary
+ * comparison, after detoasting when either side is toasted: an UPDATE that
+ * leaves a toasted column alone keeps the same toast pointer, and one that
+ * sets it to the same text compares the detoasted bytes.
+ */
+static bool
+SameValue(Datum a, bool anull, Datum b, bool bnull, Form_pg_attribute att)
+{
+	if (anull || bnull)
+		return anull && bnull;
+	if (att->attbyval)
+		return a == b;
+	if (att->attlen > 0)
+		return memcmp(DatumGetPointer(a), DatumGetPointer(b), att->attlen) == 0;
+	if (att->attlen == -1)
+	{
+		struct varlena *va = (struct varlena *) DatumGetPointer(a);
+		struct varlena *vb = (struct varlena *) DatumGetPointer(b);
+		bool		same;
+
+		if (VARATT_IS_EXTERNAL(va) && VARATT_IS_EXTERNAL(vb) &&
+			VARSIZE_EXTERNAL(va) == VARSIZE_EXTERNAL(vb) &&
+			memcmp(va, vb, VARSIZE_EXTERNAL(va)) == 0)
+			return true;
+		if (VARATT_IS_EXTENDED(va) && !VARATT_IS_SHORT(va))
+			va = detoast_attr(va);
+		if (VARATT_IS_EXTENDED(vb) && !VARATT_IS_SHORT(vb))
+			vb = detoast_attr(vb);
+		same = VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+			memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+		return same;
+	}
+	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
+}
+
+/* Refuse an UPDATE that changes a guarded column. */
+static void
+CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newtup)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	bool		oldnull;
+	bool		newnull;
+	Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
+	Datum		newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
+
+	if (!SameValue(oldval, oldnull, newval, newnull, att))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+				 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+						NameStr(att->attname), RelationGetRelationName(rel)),
+				 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
+				 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
+}
+
+/*
+ * Whether the UPDATE changes a column that counts: any column but the
+ * updated column itself and the ignored ones.  *changed_any says whether it
+ * changed any column at all.
+ */
+static bool
+ChangesRelevantColumn(ModelTriggerInfo *info, TupleDesc tupdesc,
+					  HeapTuple oldtup, HeapTuple newtup, bool *changed_any)
+{
+	int			natts = tupdesc->natts;
+	Datum	   *oldvals = palloc(sizeof(Datum) * natts);
+	Datum	   *newvals = palloc(sizeof(Datum) * natts);
+	bool	   *oldnulls = palloc(sizeof(bool) * natts);
+	bool	   *newnulls = palloc(sizeof(bool) * natts);
+	bool		relevant = false;
+
+	*changed_any = false;
+	heap_deform_tuple(oldtup, tupdesc, oldvals, oldnulls);
+	heap_deform_tuple(newtup, tupdesc, newvals, newnulls);
+	for (int i = 0; i < natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped || i + 1 == info->updated_attnum)
+			continue;
+		if (SameValue(oldvals[i], oldnulls[i], newvals[i], newnulls[i], att))
+			continue;
+		*changed_any = true;
+		if (!info->ignored[i])
+		{
+			relevant = true;
+			break;
+		}
+	}
+	pfree(oldvals);
+	pfree(newvals);
+	pfree(oldnulls);
+	pfree(newnulls);
+	return relevant;
+}
+
+Datum
+basemodel_before_update(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	tupdesc;
+	ModelTriggerInfo *info;
+	HeapTuple	oldtup;
+	HeapTuple	newtup;
+	bool		bump = true;
+	Datum		value;
+	bool		isnull;
+	int			attnum;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("basemodel.before_update() must be called as a trigger")));
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("basemodel.before_update() must be fired BEFORE UPDATE FOR EACH ROW")));
+
+	rel = trigdata->tg_relation;
+	tupdesc = RelationGetDescr(rel);
+	info = GetModelTriggerInfo(rel);
+	oldtup = trigdata->tg_trigtuple;
+	newtup = trigdata->tg_newtuple;
+
+	if (!BaseModelAllowBaseColumnUpdates)
+	{
+		if (info->id_attnum != 0)
+			CheckImmutable(rel, info->id_attnum, oldtup, newtup);
+		if (info->created_attnum != 0)
+			CheckImmutable(rel, info->created_attnum, oldtup, newtup);
+	}
+	if (info->updated_attnum == 0)
+		return PointerGetDatum(newtup);
+	attnum = info->updated_attnum;
+
+	if (info->compare)
+	{
+		bool		changed_any;
+
+		if (!ChangesRelevantColumn(info, tupdesc, oldtup, newtup, &changed_any))
+			bump = changed_any ? false : !info->skip_unchanged;
+	}
+
+	if (BaseModelAllowBaseColumnUpdates)
+	{
+		bool		oldnull;
+		Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
+		Datum		newval = heap_getattr(newtup, attnum, tupdesc, &isnull);
+
+		/* the escape hatch also lets a data fix set the updated column */
+		if (!SameValue(oldval, oldnull, newval, isnull, TupleDescAttr(tupdesc, attnum - 1)))
+			return PointerGetDatum(newtup);
+	}
+
+	if (bump)
+	{
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+
+		value = info->updated_is_tz ? TimestampTzGetDatum(now) :
+			DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(now));
+		isnull = false;
+	}
+	else
+	{
+		bool		newnull;
+		Datum		newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
+
+		/* the trigger owns the column: keep what the row had */
+		value = heap_getattr(oldtup, attnum, tupdesc, &isnull);
+		if (SameValue(value, isnull, newval, newnull, TupleDescAttr(tupdesc, attnum - 1)))
+			return PointerGetDatum(newtup);
+	}
+	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &isnull);
+	return PointerGetDatum(newtup);
+}

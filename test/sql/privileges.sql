@@ -1,0 +1,76 @@
+-- Registration needs ownership of the table; nothing runs with more rights
+-- than its caller; the models view shows only tables the role can see.
+\set SHOW_CONTEXT never
+DROP ROLE IF EXISTS basemodel_regress_owner;
+DROP ROLE IF EXISTS basemodel_regress_other;
+DROP ROLE IF EXISTS basemodel_regress_member;
+CREATE ROLE basemodel_regress_owner;
+CREATE ROLE basemodel_regress_other;
+CREATE ROLE basemodel_regress_member IN ROLE basemodel_regress_owner;
+CREATE SCHEMA priv AUTHORIZATION basemodel_regress_owner;
+GRANT USAGE ON SCHEMA priv TO basemodel_regress_other, basemodel_regress_member;
+
+-- no function of the extension is SECURITY DEFINER, and all set search_path
+SELECT count(*) FILTER (WHERE prosecdef) AS security_definer,
+       count(*) FILTER (WHERE NOT EXISTS (SELECT FROM unnest(proconfig) c WHERE c LIKE 'search_path=%')
+                          AND prolang <> (SELECT oid FROM pg_language WHERE lanname = 'c')) AS without_search_path
+  FROM pg_proc WHERE pronamespace = 'basemodel'::regnamespace;
+
+SET ROLE basemodel_regress_owner;
+CREATE TABLE priv.mine (v int, secret text);
+INSERT INTO priv.mine (v) VALUES (1);
+CREATE TABLE priv.shared (v int);
+SELECT basemodel.register('priv.mine', hidden => '{secret}');
+RESET ROLE;
+GRANT SELECT, UPDATE ON priv.mine TO basemodel_regress_other;
+
+-- a non-owner can neither register, nor change a registration, nor unregister
+SET ROLE basemodel_regress_other;
+SELECT basemodel.register('priv.shared');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.register('priv.mine', hidden => '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.unregister('priv.mine');
+\echo :LAST_ERROR_SQLSTATE
+-- nor get around the functions by writing the catalog directly
+INSERT INTO basemodel.registry (tbl) VALUES ('priv.shared');
+\echo :LAST_ERROR_SQLSTATE
+UPDATE basemodel.registry SET hidden = '{}' WHERE tbl = 'priv.mine'::regclass;
+DELETE FROM basemodel.registry WHERE tbl = 'priv.mine'::regclass;
+-- nor turn on auto-registration for someone else's schema
+SELECT basemodel.auto_register('priv');
+\echo :LAST_ERROR_SQLSTATE
+INSERT INTO basemodel.auto_schemas VALUES ('priv');
+\echo :LAST_ERROR_SQLSTATE
+-- but it can use the table as its privileges allow: the trigger runs for it
+UPDATE priv.mine SET v = 2 RETURNING v, updated_at = now() AS bumped;
+SELECT basemodel.to_dict(m) ? 'secret' AS shows_secret FROM priv.mine m;
+-- and it sees the registration of a table it has privileges on
+SELECT model, hidden FROM basemodel.models;
+RESET ROLE;
+SELECT hidden FROM basemodel.registry WHERE tbl = 'priv.mine'::regclass;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'priv.shared'::regclass;
+
+-- a role without any privilege on the table does not see it in models
+REVOKE ALL ON priv.mine FROM basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+SELECT count(*) AS visible FROM basemodel.models;
+RESET ROLE;
+
+-- ownership through role membership counts
+SET ROLE basemodel_regress_member;
+SELECT basemodel.register('priv.shared');
+SELECT basemodel.auto_register('priv');
+CREATE TABLE priv.later (v int);
+SELECT model FROM basemodel.models ORDER BY 1;
+SELECT basemodel.auto_register_off('priv');
+SELECT basemodel.unregister('priv.shared', drop_columns => true);
+RESET ROLE;
+-- the owner of the table owns what register added (the identity sequence)
+SELECT pg_get_userbyid(c.relowner) AS sequence_owner
+  FROM pg_class c WHERE c.oid = pg_get_serial_sequence('priv.mine', 'id')::regclass;
+
+DROP SCHEMA priv CASCADE;
+DROP ROLE basemodel_regress_member;
+DROP ROLE basemodel_regress_owner;
+DROP ROLE basemodel_regress_other;

@@ -1,0 +1,120 @@
+-- The BEFORE UPDATE trigger: updated_at follows every change, ignored columns
+-- and no-op updates follow the options, id and created_at are immutable
+-- unless basemodel.allow_base_column_updates is on, and INSERT keeps SQL's rules.
+\set SHOW_CONTEXT never
+
+CREATE TABLE items (name text, qty int, seen int DEFAULT 0);
+SELECT basemodel.register('items', ignore_columns => '{seen}');
+-- INSERT: defaults fill what the statement omits, explicit values are kept
+BEGIN;
+INSERT INTO items (name, qty) VALUES ('a', 1);
+INSERT INTO items (id, name, qty, created_at, updated_at)
+     VALUES (100, 'imported', 2, '2020-01-01 00:00+00', '2020-06-01 00:00+00');
+SELECT id, name, created_at = now() AS created_now, updated_at = now() AS updated_now
+  FROM items ORDER BY id;
+COMMIT;
+
+-- an update that changes a column moves updated_at to the transaction timestamp
+UPDATE items SET qty = qty + 1 WHERE id = 100
+RETURNING id, updated_at = now() AS bumped, created_at = '2020-01-01 00:00+00' AS created_kept;
+-- an update that changes nothing still bumps (skip_unchanged is off)
+-- (the trigger owns updated_at: without the escape hatch a value set here is replaced)
+UPDATE items SET updated_at = '2020-06-01 00:00+00' WHERE id = 100
+RETURNING updated_at = now() AS bumped;
+-- a change to an ignored column alone keeps updated_at
+BEGIN;
+UPDATE items SET seen = seen + 1 WHERE id = 100 RETURNING seen, updated_at = now() AS bumped;
+ROLLBACK;
+SET basemodel.allow_base_column_updates = on;
+UPDATE items SET updated_at = '2020-06-01 00:00+00' WHERE id = 100;
+RESET basemodel.allow_base_column_updates;
+UPDATE items SET seen = seen + 1 WHERE id = 100
+RETURNING seen, updated_at = '2020-06-01 00:00+00' AS kept;
+-- an ignored column together with another one bumps
+UPDATE items SET seen = seen + 1, qty = 7 WHERE id = 100
+RETURNING updated_at = now() AS bumped;
+
+-- skip_unchanged: an update that changes nothing keeps updated_at
+CREATE TABLE docs (body text);
+SELECT basemodel.register('docs', skip_unchanged => true);
+SET basemodel.allow_base_column_updates = on;
+INSERT INTO docs (body, updated_at) VALUES (repeat('x', 100000), '2020-01-01 00:00+00'), ('short', '2020-01-01 00:00+00');
+RESET basemodel.allow_base_column_updates;
+UPDATE docs SET body = body RETURNING updated_at = '2020-01-01 00:00+00' AS kept;
+-- also when the same long (toasted) text is written again
+UPDATE docs SET body = repeat('x', 100000) WHERE body <> 'short' RETURNING updated_at = '2020-01-01 00:00+00' AS kept;
+UPDATE docs SET body = 'changed' WHERE body = 'short' RETURNING updated_at = now() AS bumped;
+
+-- id and created_at cannot change through UPDATE
+UPDATE items SET created_at = '1999-01-01 00:00+00' WHERE id = 100;
+\echo :LAST_ERROR_SQLSTATE
+UPDATE items SET id = 101 WHERE id = 100;
+\echo :LAST_ERROR_SQLSTATE
+-- setting them to the value they have is not a change
+UPDATE items SET id = 100, created_at = created_at WHERE id = 100;
+-- the escape hatch for data fixes
+SET basemodel.allow_base_column_updates = on;
+UPDATE items SET id = 101, created_at = '1999-01-01 00:00+00' WHERE id = 100
+RETURNING id, created_at = '1999-01-01 00:00+00' AS fixed;
+RESET basemodel.allow_base_column_updates;
+
+-- the trigger runs after the user's own BEFORE UPDATE triggers (name order)
+-- and sees their changes: a user trigger that only touches an ignored column
+-- does not make the update count, one that changes a column does
+CREATE FUNCTION touch_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.seen := NEW.seen + 1; RETURN NEW; END $$;
+CREATE FUNCTION rename_item() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.name := NEW.name || '!'; RETURN NEW; END $$;
+CREATE TRIGGER audit_seen BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION touch_seen();
+SET basemodel.allow_base_column_updates = on;
+UPDATE items SET updated_at = '2020-06-01 00:00+00' WHERE id = 101;
+RESET basemodel.allow_base_column_updates;
+UPDATE items SET seen = seen WHERE id = 101 RETURNING seen, updated_at = '2020-06-01 00:00+00' AS kept;
+CREATE TRIGGER rename_it BEFORE UPDATE ON items FOR EACH ROW WHEN (OLD.qty = 0) EXECUTE FUNCTION rename_item();
+UPDATE items SET qty = 0 WHERE id = 101;
+UPDATE items SET seen = seen WHERE id = 101 RETURNING name, updated_at = now() AS bumped;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'items'::regclass ORDER BY tgname COLLATE "C";
+DROP TRIGGER audit_seen ON items;
+DROP TRIGGER rename_it ON items;
+
+-- a timestamp (without time zone) updated column gets the transaction time too
+CREATE TABLE legacy (k int PRIMARY KEY, v int, modified timestamp NOT NULL DEFAULT '2000-01-01');
+INSERT INTO legacy VALUES (1, 1);
+SELECT basemodel.register('legacy', id_column => 'k', created_column => NULL, updated_column => 'modified');
+UPDATE legacy SET v = 2 RETURNING modified = now()::timestamp AS bumped;
+
+-- changing the options takes effect at once (the per-table cache is invalidated)
+SELECT basemodel.register('legacy', id_column => 'k', created_column => NULL,
+                          updated_column => 'modified', ignore_columns => '{v}');
+BEGIN;
+UPDATE legacy SET modified = '2000-01-01';
+ROLLBACK;
+SET basemodel.allow_base_column_updates = on;
+UPDATE legacy SET modified = '2000-01-01';
+RESET basemodel.allow_base_column_updates;
+UPDATE legacy SET v = 3 RETURNING modified = '2000-01-01' AS kept;
+-- and so does adding a column (the row type changes)
+ALTER TABLE legacy ADD COLUMN extra text;
+UPDATE legacy SET extra = 'x' RETURNING modified = now()::timestamp AS bumped;
+
+-- an unregistered table keeps no trigger and gets no bump
+SELECT basemodel.unregister('legacy');
+SET basemodel.allow_base_column_updates = on;
+UPDATE legacy SET modified = '2000-01-01';
+RESET basemodel.allow_base_column_updates;
+UPDATE legacy SET v = 4 RETURNING modified = '2000-01-01' AS kept;
+
+-- the trigger function refuses to run in any other way
+CREATE TABLE misuse (a int);
+INSERT INTO misuse VALUES (0);
+CREATE TRIGGER wrong AFTER INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+INSERT INTO misuse VALUES (1);
+\echo :LAST_ERROR_SQLSTATE
+-- and on a table that is not registered
+DROP TRIGGER wrong ON misuse;
+CREATE TRIGGER wrong BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+UPDATE misuse SET a = 2;
+\echo :LAST_ERROR_SQLSTATE
+
+DROP TABLE items, docs, legacy, misuse;
+DROP FUNCTION touch_seen(), rename_item();
