@@ -26,10 +26,10 @@
 #include <string.h>
 
 #include <basemodel.h>
+#include <basemodel/adapters/libuv.h>
 #include <jansson.h>
 #include <uv.h>
 
-#include "bm_libuv.h"
 #include "http.h"
 #include "store.h"
 #include "telegram.h"
