@@ -15,7 +15,7 @@
 #include "tap.h"
 
 /* a hang is a failure with a message, not a stuck `make test` */
-static void
+static inline void
 bmt_on_alarm(int sig)
 {
 	static const char msg[] = "Bail out! test timed out (a callback never came?)\n";
@@ -26,9 +26,14 @@ bmt_on_alarm(int sig)
 	_exit(3);
 }
 
+/* BMT_SLOW (valgrind, sanitizers) stretches the guard, never a check */
 static inline void
 bmt_guard(unsigned seconds)
 {
+	const char *slow = getenv("BMT_SLOW");
+
+	if (slow && atoi(slow) > 1)
+		seconds *= (unsigned) atoi(slow);
 	signal(SIGALRM, bmt_on_alarm);
 	alarm(seconds);
 }
@@ -43,7 +48,7 @@ bmt_url(void)
 	return url;
 }
 
-static void
+static inline void
 bmt_quiet(void *arg, const char *m)
 {
 	(void) arg;
@@ -119,7 +124,7 @@ typedef struct bmt_rec
 
 static int	bmt_seq = 0;
 
-static void
+static inline void
 bmt_record_err(bmt_rec *r, const bm_error *err)
 {
 	r->calls++;
@@ -133,7 +138,7 @@ bmt_record_err(bmt_rec *r, const bm_error *err)
 }
 
 /* a bm_result_cb that records into the bmt_rec passed as arg */
-static void
+static inline void
 bmt_result_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
 	bmt_rec    *r = arg;
@@ -146,7 +151,7 @@ bmt_result_cb(bm_session *s, const bm_result *res, const bm_error *err, void *ar
 }
 
 /* a bm_done_cb that records into the bmt_rec passed as arg */
-static void
+static inline void
 bmt_done_cb(bm_session *s, const bm_error *err, void *arg)
 {
 	(void) s;

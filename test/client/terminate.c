@@ -20,6 +20,22 @@ static bmt_rec pid = {0},
 			killer = {0},
 			bystanders[NAUTO];
 
+static bm_session *first_session,
+		   *s2;
+static bmt_rec again = {0},
+			c = {0},
+			other = {0},
+			oc = {0};
+
+/* the second session's answer: now both transactions may end */
+static void
+on_second(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	bmt_result_cb(s, res, err, arg);
+	bm_session_commit(first_session, bmt_done_cb, &c);
+	bm_session_commit(s, bmt_done_cb, &oc);
+}
+
 static void
 on_pid(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
@@ -82,24 +98,23 @@ main(void)
 
 	/* the engine recovers: the same session and new work run again */
 	{
-		bmt_rec		again = {0},
-					c = {0},
-					x[8],
-					other = {0},
-					oc = {0};
-		bm_session *s2 = bm_session_open(m);
+		bmt_rec		x[8];
 
 		memset(x, 0, sizeof(x));
-		/* two open transactions at once need both connections of the pool */
+		/*
+		 * Two open transactions at once need both connections of the pool:
+		 * the first session commits only once the second has its answer.
+		 */
+		s2 = bm_session_open(m);
+		first_session = s;
 		bm_session_execute(s, "INSERT INTO term VALUES (3)", 0, NULL, bmt_result_cb, &again);
-		bm_session_execute(s2, "SELECT pg_sleep(0.1)", 0, NULL, bmt_result_cb, &other);
-		bm_session_commit(s, bmt_done_cb, &c);
-		bm_session_commit(s2, bmt_done_cb, &oc);
+		bm_session_execute(s2, "SELECT 1", 0, NULL, on_second, &other);
 		for (i = 0; i < 8; i++)
 			bm_engine_execute(engine, "SELECT 1", 0, NULL, bmt_result_cb, &x[i]);
 		bm_engine_run(engine);
 		BMT_REC_IS(again, BM_OK, "terminate: the session runs a new unit after the loss");
 		BMT_REC_IS(c, BM_OK, "terminate: and commits it");
+		BMT_REC_IS(other, BM_OK, "terminate: a second session runs beside it, on a new connection");
 		BMT_REC_IS(oc, BM_OK, "terminate: a second session commits beside it");
 		ok = 0;
 		for (i = 0; i < 8; i++)
