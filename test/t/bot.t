@@ -113,11 +113,25 @@ sub run_bot_until {
 	return $?;
 }
 
+# From a run's summary: the engine's round trips cover one per update (its
+# session's statements and commit, pipelined), two per reply (marked
+# "sending", then "sent") and four to start and stop -- not one per statement.
+sub pipelined {
+	my ($out) = @_;
+	my $text = slurp($out);
+	my ($handled, $sent) = $text =~ /^-- stopped: (\d+) updates handled.*, (\d+) replies sent/m;
+	my ($trips) = $text =~ /^-- database: (\d+) round trips/m;
+	ok(defined $trips && $handled > 0 && $trips <= $handled + 2 * $sent + 4,
+		'each update is stored in one round trip: statements and commit pipelined')
+	  or diag("updates $handled, replies $sent, round trips " . ($trips // 'not reported'));
+}
+
 sub slurp { open(my $fh, '<', shift) or return ''; local $/; return <$fh>; }
 
 # --- first run, up to the checkpoint -----------------------------------------------
 my $status = run_bot_until('checkpoint', "$tmp/bot1.out");
 is($status, 0, 'SIGTERM: the bot finishes what is in flight and exits 0');
+pipelined("$tmp/bot1.out");
 
 my ($checkpoint) = grep { ($_->{event} // '') eq 'checkpoint' } events();
 my $stored_max = sql('SELECT max(update_id) FROM bot.updates');
@@ -130,6 +144,7 @@ like($question_before, qr/\d/, 'the message that will be edited is stored');
 # --- second run, to the end --------------------------------------------------------------
 $status = run_bot_until('done', "$tmp/bot2.out");
 is($status, 0, 'SIGTERM after the restart: exit 0 again');
+pipelined("$tmp/bot2.out");
 
 my @events = events();
 my @requests = grep { $_->{method} } @events;
@@ -232,7 +247,7 @@ my $script = {
 		{ checkpoint => 'crash' },
 		{ say => [ { from => 'alice', chat => 'alice', text => '/stats' } ] },
 		{ sql => "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-			. " WHERE application_name = 'basemodel-demo-bot'" },
+			. " WHERE application_name = 'basemodel-demo-bot' AND datname = current_database()" },
 		{ say => [ { from => 'alice', chat => 'alice', text => 'Still there?' } ] },
 	],
 };
