@@ -18,12 +18,14 @@ static const char *const media_kinds[] = {
 	"document", "location", "venue", "contact", "poll", "dice", NULL
 };
 
+/* Say what is wrong with FIELD ("chat.id", NULL for the message itself). */
 static int
-malformed(bot_update *u, const char *fmt, const char *field)
+malformed(bot_update *u, const char *field, const char *what)
 {
+	snprintf(u->problem, sizeof(u->problem), "%s%s%s %s", u->kind_name, field ? "." : "",
+			 field ? field : "", what);
 	u->kind = UPD_MALFORMED;
 	u->kind_name = "malformed";
-	snprintf(u->problem, sizeof(u->problem), fmt, field);
 	return 0;
 }
 
@@ -93,42 +95,42 @@ parse_message(json_t *msg, bot_update *u, const char *bot_username)
 	long long	ignored;
 
 	if (!json_is_object(msg))
-		return malformed(u, "%s is not an object", u->kind_name);
+		return malformed(u, NULL, "is not an object");
 	if (req_int(msg, "message_id", &u->message_id, u->message_id_text) < 0)
-		return malformed(u, "%s.message_id is not an integer", u->kind_name);
+		return malformed(u, "message_id", "is not an integer");
 	if (req_int(msg, "date", &ignored, u->date_text) < 0)
-		return malformed(u, "%s.date is not an integer", u->kind_name);
+		return malformed(u, "date", "is not an integer");
 	if (u->kind == UPD_EDIT && req_int(msg, "edit_date", &ignored, u->edit_date_text) < 0)
-		return malformed(u, "%s.edit_date is not an integer", u->kind_name);
+		return malformed(u, "edit_date", "is not an integer");
 	if (!json_is_object(chat))
-		return malformed(u, "%s.chat is not an object", u->kind_name);
+		return malformed(u, "chat", "is not an object");
 	if (req_int(chat, "id", &u->chat_id, u->chat_id_text) < 0)
-		return malformed(u, "%s.chat.id is not an integer", u->kind_name);
+		return malformed(u, "chat.id", "is not an integer");
 	if (opt_string(chat, "type", &u->chat_type) < 0 || u->chat_type == NULL)
-		return malformed(u, "%s.chat.type is not a string", u->kind_name);
+		return malformed(u, "chat.type", "is not a string");
 	if (opt_string(chat, "title", &u->chat_title) < 0 ||
 		opt_string(chat, "username", &u->chat_username) < 0 ||
 		opt_string(chat, "first_name", &u->chat_first_name) < 0)
-		return malformed(u, "%s.chat has a name that is not a string", u->kind_name);
+		return malformed(u, "chat", "has a name that is not a string");
 	if (from != NULL)
 	{
 		long long	user_id;
 
 		if (!json_is_object(from))
-			return malformed(u, "%s.from is not an object", u->kind_name);
+			return malformed(u, "from", "is not an object");
 		if (req_int(from, "id", &user_id, u->user_id_text) < 0)
-			return malformed(u, "%s.from.id is not an integer", u->kind_name);
+			return malformed(u, "from.id", "is not an integer");
 		if (opt_string(from, "first_name", &u->user_first_name) < 0 || u->user_first_name == NULL)
-			return malformed(u, "%s.from.first_name is not a string", u->kind_name);
+			return malformed(u, "from.first_name", "is not a string");
 		if (opt_string(from, "last_name", &u->user_last_name) < 0 ||
 			opt_string(from, "username", &u->user_username) < 0 ||
 			opt_string(from, "language_code", &u->user_language) < 0)
-			return malformed(u, "%s.from has a name that is not a string", u->kind_name);
+			return malformed(u, "from", "has a name that is not a string");
 		u->user_is_bot = json_is_true(json_object_get(from, "is_bot"));
 		u->has_user = 1;
 	}
 	if (opt_string(msg, "text", &u->text) < 0)
-		return malformed(u, "%s.text is not a string", u->kind_name);
+		return malformed(u, "text", "is not a string");
 	if (u->text)
 		u->content = "text";
 	else
@@ -141,10 +143,10 @@ parse_message(json_t *msg, bot_update *u, const char *bot_username)
 				break;
 			}
 		if (opt_string(msg, "caption", &u->text) < 0)
-			return malformed(u, "%s.caption is not a string", u->kind_name);
+			return malformed(u, "caption", "is not a string");
 		if (strcmp(u->content, "sticker") == 0 &&
 			opt_string(json_object_get(msg, "sticker"), "emoji", &u->sticker_emoji) < 0)
-			return malformed(u, "%s.sticker.emoji is not a string", u->kind_name);
+			return malformed(u, "sticker.emoji", "is not a string");
 	}
 	if (u->kind == UPD_MESSAGE && strcmp(u->content, "text") == 0)
 		u->command = parse_command(u->text, bot_username);
