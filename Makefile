@@ -26,7 +26,8 @@ REGRESS_OPTS = --inputdir=test --load-extension=basemodel
 ISOLATION = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test/isolation/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test/isolation --load-extension=basemodel
 
-EXTRA_CLEAN = results regression.diffs regression.out output_iso test/build
+EXTRA_CLEAN = results regression.diffs regression.out output_iso test/build \
+	examples/bot/bot examples/bot/*.o
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -34,7 +35,7 @@ include $(PGXS)
 # The client library: its own compiler flags and install rules.
 include client/client.mk
 
-.PHONY: test deps bench
+.PHONY: test deps bench demo
 
 # Install the Debian packages the build and the tests need (only the missing ones).
 deps:
@@ -51,3 +52,8 @@ test: deps
 bench:
 	@scripts/install-deps gnuplot-nox $$(command -v node >/dev/null || echo nodejs npm)
 	@QUICK=$(QUICK) PG_CONFIG=$(PG_CONFIG) bench/run
+
+# The demo bot (examples/bot) against a stand-in for the Bot API, on a
+# throwaway cluster; DATABASE_URL and BOT_TOKEN change where it runs.
+demo: deps
+	@examples/bot/demo
