@@ -283,6 +283,7 @@ DECLARE
     prev basemodel.registry;
     added name[];
     has_pkey boolean;
+    has_rows boolean;
     seq text;
     list record;
     trigger_function oid;
@@ -405,8 +406,8 @@ BEGIN
 
     IF cardinality(clauses) > 0 THEN
         IF id_column = ANY (missing) THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_pkey;
-            IF has_pkey THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;
+            IF has_rows THEN
                 RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
             END IF;
         END IF;
