@@ -16,6 +16,8 @@ CLIENT_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq
 
 all: client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
 
+# The adapters in client/adapters are header-only and installed as
+# <basemodel/adapters/NAME.h>; the core links nothing but libpq.
 client/src/%.o: client/src/%.c client/include/basemodel.h $(wildcard client/src/*.h)
 	$(CC) $(CLIENT_CFLAGS) -c -o $@ $<
 
@@ -34,6 +36,8 @@ install: install-client
 install-client: client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
 	install -d '$(DESTDIR)$(CLIENT_LIBDIR)' '$(DESTDIR)$(CLIENT_INCLUDEDIR)' '$(DESTDIR)$(CLIENT_PKGCONFIGDIR)'
 	install -m 644 client/include/basemodel.h '$(DESTDIR)$(CLIENT_INCLUDEDIR)/'
+	install -d '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel/adapters'
+	install -m 644 client/adapters/libuv.h '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel/adapters/'
 	install -m 755 client/libbasemodel.so '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so.$(EXTVERSION)'
 	ln -sf libbasemodel.so.$(EXTVERSION) '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so.$(CLIENT_SOVERSION)'
 	ln -sf libbasemodel.so.$(CLIENT_SOVERSION) '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so'
@@ -43,6 +47,7 @@ install-client: client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
 
 uninstall: uninstall-client
 uninstall-client:
+	rm -rf '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel'
 	rm -f '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel.h' \
 		'$(DESTDIR)$(CLIENT_LIBDIR)'/libbasemodel.so* \
 		'$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.a' \

@@ -1,9 +1,30 @@
 /*
  * basemodel.h
- *	  The public interface of libbasemodel, the C client of basemodel.
+ *	  The public interface of libbasemodel, the C client of basemodel: an
+ *	  engine (a pool of non-blocking libpq connections in pipeline mode), a
+ *	  session maker, and async sessions whose statements are pipelined.
+ *
+ * Rules that hold for the whole interface:
+ * - Every accepted bm_session_execute, bm_session_commit, bm_session_rollback
+ *	 and bm_engine_execute (the call returned 0) gets exactly one callback,
+ *	 with a result or an error, in the order it was queued (per session; and
+ *	 among all bm_engine_execute calls of one engine), whatever happens: SQL
+ *	 error, lost connection, server restart, timeout, bm_engine_free.
+ * - Callbacks run only from the engine's loop (bm_engine_run, or the
+ *	 bm_engine_on_* entry points an event loop calls), never from inside the
+ *	 call that queued the work.  A callback may call any function here,
+ *	 bm_engine_free included (the free is finished when the callback returns).
+ * - A call that fails returns -1 (or NULL) and leaves the reason in
+ *	 bm_last_error(); misuse is BM_ERR_USAGE and never crashes.
+ * - The bm_result and bm_error given to a callback are valid only during the
+ *	 callback; copy what you keep (bm_result_copy keeps a whole result).
+ * - Threads: an engine, its sessionmakers, sessions and results belong to the
+ *	 thread that created the engine.  Several engines in several threads work.
  */
 #ifndef BASEMODEL_CLIENT_H
 #define BASEMODEL_CLIENT_H
+
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -12,8 +33,167 @@ extern "C" {
 /* version of the library, "MAJOR.MINOR" */
 const char *bm_version(void);
 
+/* error codes of bm_error.code */
+enum
+{
+	BM_OK = 0,					/* no error */
+	BM_ERR_SQL,					/* the server rejected the statement (see sqlstate) */
+	BM_ERR_CONNECTION,			/* the connection failed or was lost */
+	BM_ERR_ABORTED,				/* not run: an earlier statement of the transaction failed */
+	BM_ERR_TIMEOUT,				/* connect or statement timeout */
+	BM_ERR_CLOSED,				/* the engine was freed before the work finished */
+	BM_ERR_USAGE,				/* the call was misused (bad argument, wrong state) */
+	BM_ERR_NOMEM				/* out of memory */
+};
+
+/* the symbolic name of an error code ("BM_ERR_SQL"), "BM_ERR_UNKNOWN" if none */
+const char *bm_error_name(int code);
+
+/* an engine: a pool of connections to one database */
+typedef struct bm_engine bm_engine;
+/* a factory of sessions that share options */
+typedef struct bm_sessionmaker bm_sessionmaker;
+/* a unit-of-work session: one transaction at a time on one connection */
+typedef struct bm_session bm_session;
+/* the rows or command status of one statement */
+typedef struct bm_result bm_result;
+
+/* what went wrong; strings are valid during the callback (or until the next failing call) */
+typedef struct bm_error
+{
+	int			code;			/* BM_OK or one of BM_ERR_* */
+	char		sqlstate[6];	/* five-character SQLSTATE, "" unless the server sent one */
+	const char *message;		/* never NULL when code != BM_OK */
+	const char *detail;			/* server's DETAIL, or NULL */
+	const char *hint;			/* server's HINT, or NULL */
+} bm_error;
+
+/* called once per statement: res on success (err->code == BM_OK), else NULL */
+typedef void (*bm_result_cb) (bm_session *s, const bm_result *res, const bm_error *err, void *arg);
+/* called once per commit or rollback: err->code == BM_OK on success */
+typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
+
+/* options of bm_engine_create; zeroes (or NULL) mean the defaults */
+typedef struct bm_engine_options
+{
+	int			pool_size;		/* connections at most; 0: default 4 */
+	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
+	const char *application_name;	/* NULL: the URL's, else "basemodel" */
+	int			statement_cache_size;	/* prepared statements per connection; 0: default 256 */
+} bm_engine_options;
+
+/* transaction isolation level of a session's transactions */
+typedef enum bm_isolation
+{
+	BM_ISOLATION_DEFAULT = 0,	/* the server's default_transaction_isolation */
+	BM_ISOLATION_READ_COMMITTED,	/* READ COMMITTED */
+	BM_ISOLATION_REPEATABLE_READ,	/* REPEATABLE READ */
+	BM_ISOLATION_SERIALIZABLE	/* SERIALIZABLE */
+} bm_isolation;
+
+/* options of bm_sessionmaker_create; NULL means all zero */
+typedef struct bm_session_options
+{
+	int			read_only;		/* nonzero: transactions are READ ONLY */
+	bm_isolation isolation;		/* isolation level of each transaction */
+} bm_session_options;
+
+/* create an engine from a libpq URL or conninfo (NULL: $DATABASE_URL); connects lazily; NULL + err on failure */
+bm_engine  *bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err);
+/* fail all pending work with BM_ERR_CLOSED (callbacks run), close connections, free the engine and its sessions and makers */
+void		bm_engine_free(bm_engine *e);
+/* built-in poll loop: runs until no work is pending; 0, or -1 (bm_last_error) on misuse or a fatal error */
+int			bm_engine_run(bm_engine *e);
+/* run one statement in its own implicit transaction (autocommit); callbacks get s == NULL; 0 or -1 */
+int			bm_engine_execute(bm_engine *e, const char *sql, int nparams,
+							  const char *const *params, bm_result_cb cb, void *arg);
+
+/* create a session maker on an engine (opts copied; NULL: defaults); NULL on failure */
+bm_sessionmaker *bm_sessionmaker_create(bm_engine *e, const bm_session_options *opts);
+/* free a session maker; its open sessions stay usable */
+void		bm_sessionmaker_free(bm_sessionmaker *m);
+/* open a session; it takes a connection at its first statement; NULL on failure */
+bm_session *bm_session_open(bm_sessionmaker *m);
+/* queue one statement (BEGIN is implied before the first); params are text, NULL for SQL NULL; 0 or -1 */
+int			bm_session_execute(bm_session *s, const char *sql, int nparams,
+							   const char *const *params, bm_result_cb cb, void *arg);
+/* queue COMMIT of the open transaction (a failed one reports its failure instead); 0 or -1 */
+int			bm_session_commit(bm_session *s, bm_done_cb cb, void *arg);
+/* queue ROLLBACK of the open transaction; 0 or -1 */
+int			bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg);
+/* close: queued work still gets its callbacks, an uncommitted transaction is rolled back; s is freed later */
+void		bm_session_close(bm_session *s);
+/* the engine a session belongs to */
+bm_engine  *bm_session_engine(const bm_session *s);
+
+/* number of rows */
+int			bm_result_nrows(const bm_result *r);
+/* number of columns */
+int			bm_result_ncols(const bm_result *r);
+/* name of column col, NULL if out of range */
+const char *bm_result_colname(const bm_result *r, int col);
+/* value in text form; NULL for SQL NULL or out of range */
+const char *bm_result_value(const bm_result *r, int row, int col);
+/* 1 if the value is SQL NULL (or out of range), else 0 */
+int			bm_result_isnull(const bm_result *r, int row, int col);
+/* rows affected by INSERT/UPDATE/DELETE/MERGE/SELECT/COPY..., -1 if the command reports none */
+long		bm_result_affected(const bm_result *r);
+/* an owned copy of a result, to keep it after the callback; NULL when out of memory */
+bm_result  *bm_result_copy(const bm_result *r);
+/* free a copy made by bm_result_copy */
+void		bm_result_free(bm_result *r);
+
+/* the error of this thread's last call that returned -1 or NULL */
+const bm_error *bm_last_error(void);
+
+/* counters of an engine's traffic, for tests and monitoring */
+typedef struct bm_engine_stats
+{
+	long		round_trips;	/* batches written to a connection, each followed by waiting for replies */
+	long		syncs;			/* Sync messages sent (one per transaction end or autocommit statement) */
+	long		prepares;		/* statements prepared (cache misses) */
+	long		connects;		/* connections established */
+	long		disconnects;	/* connections lost or closed after an error */
+} bm_engine_stats;
+
+/* copy the engine's counters into *out */
+void		bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out);
+/* write libpq's protocol trace of every connection (now and later) to f, NULL to stop; 0 or -1 */
+int			bm_engine_trace(bm_engine *e, FILE *f);
+
+/*
+ * Event-loop hooks, in the style of hiredis's adapters.  An adapter fills in
+ * bm_ev_hooks and attaches it; from then on the engine tells the loop which
+ * sockets to watch and when to call back, and the program runs its own loop
+ * instead of bm_engine_run.  Sockets change across reconnects: once a socket
+ * is watched for neither reading nor writing it may be closed at once, and a
+ * new socket may come back under the same number.
+ */
+#define BM_EV_READ	1			/* socket readable */
+#define BM_EV_WRITE 2			/* socket writable */
+
+/* the loop's side of the contract; data is passed back to every hook */
+typedef struct bm_ev_hooks
+{
+	void	   *data;			/* the adapter's own state */
+	void		(*add_read) (void *data, int fd);	/* start watching fd for reading */
+	void		(*del_read) (void *data, int fd);	/* stop watching fd for reading */
+	void		(*add_write) (void *data, int fd);	/* start watching fd for writing */
+	void		(*del_write) (void *data, int fd);	/* stop watching fd for writing */
+	void		(*schedule_timer) (void *data, long ms);	/* call bm_engine_on_timer in ms (0: soon); -1: cancel */
+	void		(*cleanup) (void *data);	/* the engine is freed or detached: release everything */
+} bm_ev_hooks;
+
+/* attach an event loop (hooks copied); 0, or -1 if one is attached already or the loop is running */
+int			bm_engine_attach(bm_engine *e, const bm_ev_hooks *hooks);
+/* the loop saw fd ready for events (BM_EV_READ | BM_EV_WRITE) */
+void		bm_engine_on_ready(bm_engine *e, int fd, int events);
+/* the loop's timer fired */
+void		bm_engine_on_timer(bm_engine *e);
+
 #ifdef __cplusplus
 }
 #endif
 
-#endif /* BASEMODEL_CLIENT_H */
+#endif							/* BASEMODEL_CLIENT_H */

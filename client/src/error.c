@@ -1,0 +1,161 @@
+/*
+ * error.c
+ *	  Errors: the names of the codes, errors with owned strings carried by
+ *	  requests, and the per-thread error of the last call that failed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* the error of this thread's last failing call; its strings live here too */
+static __thread bm_error last_error;
+static __thread char last_message[512];
+
+BM_EXPORT const char *
+bm_error_name(int code)
+{
+	switch (code)
+	{
+		case BM_OK:
+			return "BM_OK";
+		case BM_ERR_SQL:
+			return "BM_ERR_SQL";
+		case BM_ERR_CONNECTION:
+			return "BM_ERR_CONNECTION";
+		case BM_ERR_ABORTED:
+			return "BM_ERR_ABORTED";
+		case BM_ERR_TIMEOUT:
+			return "BM_ERR_TIMEOUT";
+		case BM_ERR_CLOSED:
+			return "BM_ERR_CLOSED";
+		case BM_ERR_USAGE:
+			return "BM_ERR_USAGE";
+		case BM_ERR_NOMEM:
+			return "BM_ERR_NOMEM";
+	}
+	return "BM_ERR_UNKNOWN";
+}
+
+BM_EXPORT const bm_error *
+bm_last_error(void)
+{
+	return last_error_public();
+}
+
+const bm_error *
+last_error_public(void)
+{
+	if (last_error.message == NULL)
+		last_error.message = last_message;
+	return &last_error;
+}
+
+void
+set_last_error(int code, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	memset(&last_error, 0, sizeof(last_error));
+	last_error.code = code;
+	last_error.message = last_message;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+/* trim the newline libpq leaves at the end of its messages */
+static char *
+dup_trimmed(const char *s)
+{
+	char	   *d = strdup(s ? s : "");
+	size_t		n;
+
+	if (d == NULL)
+		return NULL;
+	n = strlen(d);
+	while (n > 0 && (d[n - 1] == '\n' || d[n - 1] == ' '))
+		d[--n] = '\0';
+	return d;
+}
+
+void
+err_clear(ErrorBuf *eb)
+{
+	free(eb->message);
+	free(eb->detail);
+	free(eb->hint);
+	memset(eb, 0, sizeof(*eb));
+}
+
+void
+err_set(ErrorBuf *eb, int code, const char *sqlstate, const char *message,
+		const char *detail, const char *hint)
+{
+	err_clear(eb);
+	eb->code = code;
+	if (sqlstate)
+		snprintf(eb->sqlstate, sizeof(eb->sqlstate), "%s", sqlstate);
+	eb->message = dup_trimmed(message);
+	eb->detail = dup_or_null(detail);
+	eb->hint = dup_or_null(hint);
+}
+
+/*
+ * A failed statement's error.  A cancel by our own statement_timeout (set on
+ * the server from the engine's option) is a timeout, not an SQL error.
+ */
+void
+err_from_pgresult(ErrorBuf *eb, const PGresult *res, int timeout_ms)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	int			code = BM_ERR_SQL;
+
+	if (msg == NULL)
+		msg = PQresultErrorMessage(res);
+	if (msg == NULL || *msg == '\0')
+		msg = "statement failed";
+	if (timeout_ms > 0 && state && strcmp(state, "57014") == 0 &&
+		strstr(msg, "statement timeout") != NULL)
+		code = BM_ERR_TIMEOUT;
+	err_set(eb, code, state, msg,
+			PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+			PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
+}
+
+void
+err_from_conn(ErrorBuf *eb, int code, const char *prefix, PGconn *pg)
+{
+	char		buf[512];
+	const char *m = pg ? PQerrorMessage(pg) : "";
+
+	snprintf(buf, sizeof(buf), "%s%s%s", prefix, *m ? ": " : "", m);
+	err_set(eb, code, NULL, buf, NULL, NULL);
+}
+
+void
+err_copy(ErrorBuf *dst, const ErrorBuf *src)
+{
+	err_set(dst, src->code, src->sqlstate, src->message, src->detail, src->hint);
+}
+
+/* the view a callback gets; when strdup failed the message says so */
+void
+err_public(const ErrorBuf *eb, bm_error *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->code = eb->code;
+	memcpy(out->sqlstate, eb->sqlstate, sizeof(out->sqlstate));
+	out->message = eb->message ? eb->message : (eb->code == BM_OK ? "" : "out of memory");
+	out->detail = eb->detail;
+	out->hint = eb->hint;
+}
