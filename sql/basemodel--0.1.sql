@@ -91,8 +91,16 @@ CREATE FUNCTION basemodel._owns_schema(schema_name name) RETURNS boolean
     SET search_path = pg_catalog, pg_temp
     RETURN coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
                        FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name),
-                    true);
+                    false);
 COMMENT ON FUNCTION basemodel._owns_schema(name) IS
+    'internal: the current role owns the schema';
+
+CREATE FUNCTION basemodel._may_change_schema(schema_name name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name)
+        OR basemodel._owns_schema(schema_name);
+COMMENT ON FUNCTION basemodel._may_change_schema(name) IS
     'internal: the current role owns the schema, or the schema no longer exists';
 
 -- Nothing here is SECURITY DEFINER: register and unregister run as their
@@ -112,9 +120,30 @@ CREATE POLICY registry_delete ON basemodel.registry FOR DELETE
 ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
 CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
-CREATE POLICY auto_schemas_write ON basemodel.auto_schemas FOR ALL
-    USING (basemodel._owns_schema(schema_name))
+CREATE POLICY auto_schemas_insert ON basemodel.auto_schemas FOR INSERT
     WITH CHECK (basemodel._owns_schema(schema_name));
+CREATE POLICY auto_schemas_update ON basemodel.auto_schemas FOR UPDATE
+    USING (basemodel._may_change_schema(schema_name))
+    WITH CHECK (basemodel._owns_schema(schema_name));
+CREATE POLICY auto_schemas_delete ON basemodel.auto_schemas FOR DELETE
+    USING (basemodel._may_change_schema(schema_name));
+
+COMMENT ON POLICY registry_read ON basemodel.registry IS
+    'everyone sees the registrations of the tables they have a privilege on';
+COMMENT ON POLICY registry_insert ON basemodel.registry IS
+    'only the owner of a table registers it';
+COMMENT ON POLICY registry_update ON basemodel.registry IS
+    'only the owner of a table changes its registration';
+COMMENT ON POLICY registry_delete ON basemodel.registry IS
+    'only the owner of a table, or anyone once the table is gone, removes its registration';
+COMMENT ON POLICY auto_schemas_read ON basemodel.auto_schemas IS
+    'everyone sees which schemas register new tables';
+COMMENT ON POLICY auto_schemas_insert ON basemodel.auto_schemas IS
+    'only the owner of an existing schema turns auto-registration on';
+COMMENT ON POLICY auto_schemas_update ON basemodel.auto_schemas IS
+    'only the owner of a schema changes its entry (renames are followed)';
+COMMENT ON POLICY auto_schemas_delete ON basemodel.auto_schemas IS
+    'only the owner of a schema, or anyone once the schema is gone, removes its entry';
 
 -- The C trigger caches each table's registration; a change to the catalog
 -- invalidates the table's relcache entry, which drops that cache entry in
@@ -125,6 +154,8 @@ COMMENT ON FUNCTION basemodel._registry_changed() IS
     'internal: invalidates the cached registration of a table whose catalog row changed';
 CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON basemodel.registry
     FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
+COMMENT ON TRIGGER registry_changed ON basemodel.registry IS
+    'invalidates the cached registration of the table in every backend';
 
 -- ---------------------------------------------------------------------------
 -- The trigger and to_dict (C)
@@ -252,6 +283,7 @@ DECLARE
     prev basemodel.registry;
     added name[];
     has_pkey boolean;
+    has_rows boolean;
     seq text;
     list record;
     trigger_function oid;
@@ -374,8 +406,8 @@ BEGIN
 
     IF cardinality(clauses) > 0 THEN
         IF id_column = ANY (missing) THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_pkey;
-            IF has_pkey THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;
+            IF has_rows THEN
                 RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
             END IF;
         END IF;
@@ -582,6 +614,34 @@ $$;
 COMMENT ON FUNCTION basemodel._follow_column_rename(oid, int) IS
     'internal: follows ALTER TABLE ... RENAME COLUMN in the registration';
 
+-- After ALTER TABLE on a registered table: the managed timestamp columns
+-- must still be timestamps (the trigger writes them).
+CREATE FUNCTION basemodel._check_managed_types(tbl oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typname INTO bad
+      FROM basemodel.registry r
+      JOIN pg_attribute a ON a.attrelid = r.tbl
+                         AND a.attname IN (r.created_column, r.updated_column)
+     WHERE r.tbl = $1 AND NOT a.attisdropped
+       AND a.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation "%" must stay of type timestamptz or timestamp',
+                        bad.attname, basemodel._relname($1)
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = format('basemodel manages it; the new type would be %s.', bad.typname),
+                  HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', $1::regclass);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_managed_types(oid) IS
+    'internal: refuses ALTER TABLE that changes a managed timestamp column to another type';
+
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -599,9 +659,12 @@ BEGIN
                           AND NOT c.relispartition AND c.relpersistence <> 't')
            AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
             PERFORM basemodel.register(cmd.objid::regclass);
-        ELSIF cmd.command_tag = 'ALTER TABLE' AND cmd.objsubid > 0
+        ELSIF cmd.command_tag = 'ALTER TABLE'
               AND EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
-            PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+            IF cmd.objsubid > 0 THEN
+                PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+            END IF;
+            PERFORM basemodel._check_managed_types(cmd.objid);
         ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
             SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
              WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);
@@ -620,6 +683,8 @@ COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION basemodel._on_ddl_command_end();
+COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
+    'auto-registration and renames';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
@@ -671,6 +736,8 @@ COMMENT ON FUNCTION basemodel._on_sql_drop() IS
 
 CREATE EVENT TRIGGER basemodel_sql_drop ON sql_drop
     EXECUTE FUNCTION basemodel._on_sql_drop();
+COMMENT ON EVENT TRIGGER basemodel_sql_drop IS
+    'forgets dropped tables, refuses drops of managed columns and of the trigger';
 
 -- DROP EXTENSION basemodel must leave user tables working: before it runs,
 -- remove our trigger from every table (the C function reads the statement to
@@ -702,3 +769,5 @@ COMMENT ON FUNCTION basemodel._on_drop_extension() IS
 CREATE EVENT TRIGGER basemodel_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION basemodel._on_drop_extension();
+COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
+    'removes basemodel''s triggers from user tables before DROP EXTENSION basemodel';

@@ -46,6 +46,9 @@ SELECT basemodel.to_dict(ROW(1, 'two', NULL, ARRAY[1.5]))
 SELECT basemodel.to_dict(ROW(3, 'z')::pair) AS composite;
 CREATE VIEW kinds_view AS SELECT i4, t, jb FROM kinds;
 SELECT bool_and(basemodel.to_dict(v) = to_jsonb(v)) AS view_rows_equal FROM kinds_view v;
+-- duplicate names in a record resolve as in to_jsonb
+SELECT basemodel.to_dict(x), basemodel.to_dict(x) = to_jsonb(x) AS equal
+  FROM (SELECT 1 AS a, 2 AS a, 3 AS "B", 4 AS bb, 5 AS "Ä") x;
 -- row types of different shapes through one call site
 SELECT basemodel.to_dict(x) FROM (VALUES (ROW(1, 2)), (ROW(3, 4))) s(x);
 SELECT basemodel.to_dict(CASE WHEN g = 1 THEN ROW(1)::record ELSE ROW('a', 'b')::record END)
@@ -80,3 +83,18 @@ DROP TABLE kinds, members;
 DROP TYPE mood, pair;
 DROP DOMAIN positive, label;
 RESET timezone;
+
+-- to_dict is parallel safe: workers read the registration too
+CREATE TABLE many (v int, secret text);
+SELECT basemodel.register('many', hidden => '{secret}');
+INSERT INTO many (v, secret) SELECT g, 's' FROM generate_series(1, 2000) g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*), bool_and(basemodel.to_dict(m) = to_jsonb(m) - 'secret') AS equal FROM many m;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE many;
