@@ -155,6 +155,19 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 	request_done(e, req);
 }
 
+/* an autocommit statement that did nothing goes back to the front of the unsent queue */
+void
+request_replay(bm_engine *e, Request *req)
+{
+	req->replay = false;
+	req->state = REQ_QUEUED;
+	req->send_next = e->auto_unsent_head;
+	e->auto_unsent_head = req;
+	if (e->auto_unsent_tail == NULL)
+		e->auto_unsent_tail = req;
+	engine_kick(e);
+}
+
 /* run one request's callback, then free it */
 static void
 deliver(bm_engine *e, Request *req)

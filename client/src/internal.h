@@ -90,6 +90,7 @@ extern StmtEntry *stmtcache_add(StmtCache *sc, const char *sql, uint32_t hash, l
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
+extern bool stmtcache_resets(const char *sql);
 
 /* requests */
 typedef enum ReqKind
@@ -115,6 +116,8 @@ struct Request
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute) */
 	long		unit;			/* session's unit of work it belongs to */
 	bool		internal;		/* queued by the library: no callback */
+	bool		replay;			/* autocommit: send again once its Sync is answered */
+	int			replays;		/* times it was sent again */
 	char	   *sql;
 	int			nparams;
 	char	  **params;
@@ -252,6 +255,8 @@ struct bm_engine
 	bool		attached;
 	bm_ev_hooks hooks;
 	long		timer_ms;		/* what the loop's timer is armed for, -1: nothing */
+	int64_t		retry_at;		/* no connection attempt before this (ms), 0: any time */
+	int			backoff_ms;		/* wait after the next failed attempt */
 	FILE	   *trace;
 	bm_engine_stats stats;
 };
@@ -262,6 +267,7 @@ extern Request *request_new(ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
 extern void request_done(bm_engine *e, Request *req);
 extern void request_fail(bm_engine *e, Request *req, int code, const char *message);
+extern void request_replay(bm_engine *e, Request *req);
 extern void engine_kick(bm_engine *e);
 extern void engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);

@@ -119,6 +119,20 @@ send_sync(Conn *c, SyncKind kind, Request *req)
 }
 
 /*
+ * The server is about to drop every statement we prepared (DISCARD ALL):
+ * forget the names, including those whose Parse is still unanswered.
+ */
+static void
+forget_statements(Conn *c)
+{
+	Op		   *op;
+
+	for (op = c->ops_head; op; op = op->next)
+		op->stmt = NULL;
+	stmtcache_reset(&c->cache);
+}
+
+/*
  * One statement, prepared on first use.  The Parse travels in the same batch
  * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
  * Parse was sent before an earlier Sync and is not confirmed yet may have
@@ -129,12 +143,15 @@ send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
 	uint32_t	hash = stmtcache_hash(req->sql);
-	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql, hash) : NULL;
+	bool		cacheable = sc->capacity > 0 && !stmtcache_resets(req->sql);
+	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql, hash) : NULL;
 	const char *const *params = (const char *const *) req->params;
 
+	if (!cacheable && sc->count > 0)
+		forget_statements(c);
 	if (se && (se->confirmed || se->seg == c->seg))
 		stmtcache_touch(sc, se);
-	else if (se == NULL && sc->capacity > 0)
+	else if (se == NULL && cacheable)
 	{
 		if (sc->count >= sc->capacity)
 		{
@@ -298,21 +315,28 @@ connection_error(PGconn *pg, const PGresult *res)
 }
 
 /*
- * After a schema change the server refuses a prepared statement whose result
- * type changed ("cached plan must not change result type"); this execution
- * fails, but the next one is prepared afresh under a new name.
+ * The server no longer has the statement we ran under a cached name: after a
+ * schema change it refuses the old plan ("cached plan must not change result
+ * type"), or someone deallocated the name.  Forget the entry so that the next
+ * execution is prepared afresh under a new name (the server keeps a stale
+ * statement until the connection ends: names are never reused).  The source
+ * function tells these errors from others with the same SQLSTATE, in any
+ * language.  True if the entry was forgotten.
  */
-static void
-forget_stale_plan(Conn *c, Request *req)
+static bool
+forget_stale_plan(Conn *c, Request *req, const PGresult *res)
 {
+	const char *func = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
 	StmtEntry  *se;
 
-	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
-		return;
+	if (c->cache.capacity == 0 || func == NULL ||
+		(strcmp(func, "RevalidateCachedQuery") != 0 && strcmp(func, "FetchPreparedStatement") != 0))
+		return false;
 	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
-	/* the server keeps the old statement until the connection ends: names are never reused */
-	if (se && se->confirmed)
-		stmtcache_remove(&c->cache, se);
+	if (se == NULL || !se->confirmed)
+		return false;
+	stmtcache_remove(&c->cache, se);
+	return true;
 }
 
 static void
@@ -344,7 +368,14 @@ exec_answered(Conn *c, Op *op)
 		else if (op->res && result_failed(op->res))
 		{
 			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
-			forget_stale_plan(c, req);
+			/* an autocommit statement did nothing: run it again, prepared afresh */
+			if (forget_stale_plan(c, req, op->res) && req->session == NULL &&
+				req->replays < e->pool_size)
+			{
+				err_clear(&req->err);
+				req->replays++;
+				req->replay = true;
+			}
 		}
 		else
 			err_set(&req->err, BM_ERR_SQL, NULL,
@@ -368,7 +399,10 @@ sync_answered(Conn *c, Op *op)
 	{
 		case SYNC_AUTO:
 			c->nauto--;
-			request_done(e, op->req);
+			if (op->req->replay)
+				request_replay(e, op->req);
+			else
+				request_done(e, op->req);
 			break;
 		case SYNC_END:
 			request_done(e, op->req);
@@ -408,11 +442,16 @@ op_answered(Conn *c, Op *op)
 			}
 			break;
 		case OP_PREPARE:
+			/* no stmt: a DISCARD ALL sent after the Parse dropped it */
 			if (op->res && PQresultStatus(op->res) == PGRES_COMMAND_OK)
-				op->stmt->confirmed = true;
+			{
+				if (op->stmt)
+					op->stmt->confirmed = true;
+			}
 			else
 			{
-				stmtcache_remove(&c->cache, op->stmt);
+				if (op->stmt)
+					stmtcache_remove(&c->cache, op->stmt);
 				if (result_failed(op->res) && req->err.code == BM_OK)
 				{
 					err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
