@@ -51,7 +51,15 @@ pool_close(Conn *c)
 		conn_reset(c);
 }
 
-/* the connection could not be made: if it was the last hope, fail the waiters */
+/* first and longest wait between failed connection attempts */
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+/*
+ * The connection could not be made: if it was the last hope, fail the
+ * waiters.  Either way the next attempt waits, longer after each failure, so
+ * that a server refusing connections is not hammered by a busy loop.
+ */
 static void
 connect_failed(Conn *c, int code, const char *message)
 {
@@ -60,6 +68,9 @@ connect_failed(Conn *c, int code, const char *message)
 	int			i;
 
 	conn_reset(c);
+	e->backoff_ms = e->backoff_ms == 0 ? BACKOFF_MIN_MS :
+		(e->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : e->backoff_ms * 2);
+	e->retry_at = now_ms() + e->backoff_ms;
 	engine_kick(e);
 	for (i = 0; i < e->pool_size; i++)
 		if (conn_live(&e->conns[i]))
@@ -136,6 +147,8 @@ conn_ready(Conn *c)
 		PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
 	}
 	c->state = CONN_READY;
+	e->retry_at = 0;
+	e->backoff_ms = 0;
 	e->stats.connects++;
 	engine_kick(e);
 }
@@ -298,7 +311,7 @@ pool_grow(bm_engine *e)
 	}
 	if (all_busy)
 		demand++;
-	if (demand == 0)
+	if (demand == 0 || (e->retry_at && now_ms() < e->retry_at))
 		return;
 	for (i = 0; i < e->pool_size; i++)
 		if (e->conns[i].state == CONN_CONNECTING)
@@ -364,6 +377,10 @@ pool_next_deadline(bm_engine *e)
 		if (d && (next == 0 || d < next))
 			next = d;
 	}
+	/* work waits for the next connection attempt */
+	if ((e->wait_head || e->auto_unsent_head) && e->retry_at > now_ms() &&
+		(next == 0 || e->retry_at < next))
+		next = e->retry_at;
 	return next;
 }
 

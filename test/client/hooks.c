@@ -3,10 +3,11 @@
  *	  The event-loop hooks without libuv: a tiny poll loop of the test's own
  *	  drives the engine through bm_ev_hooks.  Every add is matched by a del
  *	  before the engine goes, cleanup runs once, the timer hook carries the
- *	  work queued outside the loop, and a killed connection is replaced
- *	  under the loop.
+ *	  work queued outside the loop, a killed connection is replaced under
+ *	  the loop, and a server refusing connections is retried with a pause.
  */
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,80 @@ on_done(bm_session *s, const bm_error *err, void *arg)
 	bm_session_close(s);
 }
 
+/* allow or refuse new connections to the test database (from another one) */
+static void
+allow_connections(PGconn *check, bool allow)
+{
+	const char *const keys[] = {"dbname", "dbname", NULL};
+	const char *const vals[] = {bmt_url(), "postgres", NULL};
+	PGconn	   *other = PQconnectdbParams(keys, vals, 1);
+	char	   *db = PQescapeIdentifier(check, PQdb(check), strlen(PQdb(check)));
+	char		sql[256];
+
+	if (PQstatus(other) != CONNECTION_OK)
+		tap_bail(PQerrorMessage(other));
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s ALLOW_CONNECTIONS %s", db, allow ? "true" : "false");
+	PQfreemem(db);
+	bmt_exec(other, sql);
+	PQfinish(other);
+}
+
+/*
+ * The server refuses new connections while our one connection is busy: the
+ * session waiting for a second one retries with a growing pause, not in a
+ * busy loop that forks a backend per turn, and runs on the first connection
+ * once that is free.  A busy loop makes hundreds of attempts (each watches a
+ * new socket) during the 1.5 s sleep; backing off makes a handful.
+ */
+static void
+test_refused(void)
+{
+	bm_engine_options opts = {.pool_size = 2};
+	bm_engine  *e = bmt_engine(&opts);
+	bm_sessionmaker *m = bm_sessionmaker_create(e, NULL);
+	PGconn	   *check = bmt_check_conn();
+	loop		l;
+	bm_ev_hooks h = {&l, add_read, del_read, add_write, del_write, schedule_timer, cleanup};
+	bm_session *a,
+			   *b;
+	bmt_rec		warm = {0},
+				sleep = {0},
+				sleepc = {0},
+				other = {0},
+				otherc = {0};
+	int			adds;
+
+	memset(&l, 0, sizeof(l));
+	l.timer_ms = -1;
+	bm_engine_attach(e, &h);
+	bm_engine_execute(e, "SELECT 1", 0, NULL, bmt_result_cb, &warm);
+	while (warm.calls == 0 && turn(e, &l))
+		;
+	allow_connections(check, false);
+	a = bm_session_open(m);
+	b = bm_session_open(m);
+	bm_session_execute(a, "SELECT pg_sleep(1.5)", 0, NULL, bmt_result_cb, &sleep);
+	bm_session_commit(a, bmt_done_cb, &sleepc);
+	bm_session_execute(b, "SELECT 3", 0, NULL, bmt_result_cb, &other);
+	bm_session_commit(b, bmt_done_cb, &otherc);
+	adds = l.adds;
+	while (sleepc.calls == 0 && turn(e, &l))
+		;
+	adds = l.adds - adds;
+	while (otherc.calls == 0 && turn(e, &l))
+		;
+	allow_connections(check, true);
+	BMT_REC_IS(sleepc, BM_OK, "refused: the busy connection's session commits");
+	BMT_REC_IS(other, BM_OK, "refused: the waiting session runs once a connection is free");
+	BMT_REC_IS(otherc, BM_OK, "refused: and commits");
+	tap_ok(adds < 100, "refused: connection attempts back off while the server refuses them (no busy loop)",
+		   "expected a few attempts (under 100 socket watches) during the sleep, got %d watches", adds);
+	bm_session_close(a);
+	bm_session_close(b);
+	bm_engine_free(e);
+	PQfinish(check);
+}
+
 int
 main(void)
 {
@@ -209,5 +284,6 @@ main(void)
 	TAP_INT_EQ(watched, 0, "hooks: after bm_engine_free no socket is watched");
 	TAP_INT_EQ(l.adds, l.dels, "hooks: every add is matched by a del");
 	TAP_INT_EQ(l.cleanups, 1, "hooks: cleanup runs once");
+	test_refused();
 	return tap_done();
 }
