@@ -555,20 +555,27 @@ bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const 
 	return 0;
 }
 
+/*
+ * A request the server answered keeps its answer (a COMMIT that committed is
+ * never reported as failed); the others get BM_ERR_CLOSED.
+ */
 static void
 deliver_closed(bm_engine *e, Request *req)
 {
-	PQclear(req->res);
-	req->res = NULL;
-	err_set(&req->err, BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
-			NULL, NULL);
+	if (req->state != REQ_DONE)
+	{
+		PQclear(req->res);
+		req->res = NULL;
+		err_set(&req->err, BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
+				NULL, NULL);
+	}
 	deliver(e, req);
 }
 
 /*
- * Close every connection, then give every request still waiting for its
- * callback BM_ERR_CLOSED: first the ones already answered (they come first
- * in their owner's order), then each owner's queue.
+ * Close every connection, then call back every request still waiting for
+ * its callback: first the ones whose turn had come (they come first in their
+ * owner's order), then each owner's queue.
  */
 void
 engine_destroy(bm_engine *e)
