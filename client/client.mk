@@ -13,6 +13,7 @@ CLIENT_CFLAGS = -DBM_VERSION=\"$(EXTVERSION)\" -std=gnu11 -O2 -g -fPIC -fvisibil
 	-Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
 	-Iclient/include -Iclient/src -I$(shell $(PG_CONFIG) --includedir)
 CLIENT_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq
+OBJCOPY ?= objcopy
 
 all: client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
 
@@ -24,9 +25,13 @@ client/src/%.o: client/src/%.c client/include/basemodel.h $(wildcard client/src/
 client/libbasemodel.so: $(CLIENT_OBJS)
 	$(CC) -shared -Wl,-soname,libbasemodel.so.$(CLIENT_SOVERSION) -o $@ $^ $(CLIENT_LIBS)
 
+# One relocatable object whose hidden (internal) symbols are made local, so
+# that a program linking the archive can have its own now_ms or pool_pick.
 client/libbasemodel.a: $(CLIENT_OBJS)
 	rm -f $@
-	$(AR) rcs $@ $^
+	$(LD) -r -o client/libbasemodel.o $^
+	$(OBJCOPY) --localize-hidden client/libbasemodel.o
+	$(AR) rcs $@ client/libbasemodel.o
 
 client/basemodel.pc: client/basemodel.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(EXTVERSION)|' $< > $@
@@ -53,4 +58,4 @@ uninstall-client:
 		'$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.a' \
 		'$(DESTDIR)$(CLIENT_PKGCONFIGDIR)/basemodel.pc'
 
-EXTRA_CLEAN += client/src/*.o client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
+EXTRA_CLEAN += client/src/*.o client/libbasemodel.o client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
