@@ -1,0 +1,63 @@
+/*
+ * deferred.c
+ *	  Errors raised at the end of a transaction, not by a statement: a
+ *	  deferred unique constraint violated by an autocommit statement fails
+ *	  at its implicit commit (the server's error comes between the
+ *	  statement's result and the Sync's), and in a session it fails the
+ *	  COMMIT.  Each gets one callback with the error, and the connection
+ *	  goes on serving what is queued after it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmtest.h"
+
+int
+main(void)
+{
+	bm_engine_options opts = {.pool_size = 1};
+	bm_engine  *e;
+	bm_sessionmaker *m;
+	bm_session *s;
+	PGconn	   *check;
+	bmt_rec		dup = {0},
+				after = {0},
+				ins = {0},
+				commit = {0},
+				later = {0};
+
+	bmt_guard(60);
+	check = bmt_check_conn();
+	bmt_exec(check, "CREATE TABLE deferred (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)");
+	bmt_exec(check, "INSERT INTO deferred VALUES (1)");
+	e = bmt_engine(&opts);
+	m = bm_sessionmaker_create(e, NULL);
+	s = bm_session_open(m);
+
+	bm_engine_execute(e, "INSERT INTO deferred VALUES (1)", 0, NULL, bmt_result_cb, &dup);
+	bm_engine_execute(e, "SELECT count(*) FROM deferred", 0, NULL, bmt_result_cb, &after);
+	TAP_INT_EQ(bm_engine_run(e), 0, "autocommit: bm_engine_run returns 0");
+	tap_ok(dup.calls == 1 && dup.code == BM_ERR_SQL && strcmp(dup.sqlstate, "23505") == 0,
+		   "autocommit: a violation found at the implicit commit is BM_ERR_SQL 23505",
+		   "got %d callback(s), %s %s: %s", dup.calls, bmt_code(dup.code), dup.sqlstate, dup.message);
+	BMT_REC_IS(after, BM_OK, "autocommit: the next statement runs");
+	TAP_STR_EQ(after.value, "1", "autocommit: and the failed insert left nothing");
+
+	bm_session_execute(s, "INSERT INTO deferred VALUES (1)", 0, NULL, bmt_result_cb, &ins);
+	bm_session_commit(s, bmt_done_cb, &commit);
+	bm_engine_execute(e, "SELECT count(*) FROM deferred", 0, NULL, bmt_result_cb, &later);
+	TAP_INT_EQ(bm_engine_run(e), 0, "session: bm_engine_run returns 0");
+	BMT_REC_IS(ins, BM_OK, "session: the insert itself succeeds (the check is deferred)");
+	tap_ok(commit.calls == 1 && commit.code == BM_ERR_SQL && strcmp(commit.sqlstate, "23505") == 0,
+		   "session: the commit reports the violation, BM_ERR_SQL 23505",
+		   "got %d callback(s), %s %s: %s", commit.calls, bmt_code(commit.code), commit.sqlstate, commit.message);
+	BMT_REC_IS(later, BM_OK, "session: the connection serves the next statement");
+	TAP_STR_EQ(later.value, "1", "session: nothing was committed");
+
+	bm_session_close(s);
+	bm_engine_free(e);
+	bmt_exec(check, "DROP TABLE deferred");
+	PQfinish(check);
+	return tap_done();
+}
