@@ -97,9 +97,9 @@ start_standin('demo', "$dir/conversation.json");
 # Run the bot until the stand-in records an entry for which WANT is true,
 # then send it SIGNAL (TERM); its exit status.
 sub run_bot_until {
-	my ($event, $out, $signal, $want) = @_;
+	my ($event, $out, $signal, $want, @wrapper) = @_;
 	$want //= sub { ($_[0]{event} // '') eq $event };
-	my $pid = spawn($out, "$dir/bot");
+	my $pid = spawn($out, @wrapper, "$dir/bot");
 	my $reached = 0;
 	for (1 .. 600) {
 		if (grep { $want->($_) } events()) { $reached = 1; last; }
@@ -142,8 +142,13 @@ my $question_before = sql("SELECT created_at || ' ' || updated_at FROM bot.messa
 like($question_before, qr/\d/, 'the message that will be edited is stored');
 
 # --- second run, to the end --------------------------------------------------------------
-$status = run_bot_until('done', "$tmp/bot2.out");
-is($status, 0, 'SIGTERM after the restart: exit 0 again');
+# The second run is under valgrind: no invalid access, no leak (exit 99 otherwise).
+my @valgrind = system('valgrind --version >/dev/null 2>&1') == 0
+  ? ('valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite') : ();
+diag('valgrind is missing: the second run is not checked for memory errors') unless @valgrind;
+$status = run_bot_until('done', "$tmp/bot2.out", 'TERM', undef, @valgrind);
+is($status, 0, 'SIGTERM after the restart: exit 0 again' . (@valgrind ? ', with no memory error under valgrind' : ''))
+  or diag(slurp("$tmp/bot2.out"));
 pipelined("$tmp/bot2.out");
 
 my @events = events();
