@@ -35,7 +35,7 @@ include $(PGXS)
 # The client library: its own compiler flags and install rules.
 include client/client.mk
 
-.PHONY: test deps demo
+.PHONY: test deps bench demo
 
 # Install the Debian packages the build and the tests need (only the missing ones).
 deps:
@@ -44,6 +44,14 @@ deps:
 # Build, install and run every test suite; prints "N passed, N failed".
 test: deps
 	@PG_CONFIG=$(PG_CONFIG) test/run $(SUITES)
+
+# Benchmarks against pgbench, moddatetime, to_jsonb and postgres.js (never part
+# of `make test`).  QUICK=1: the smaller version, under a minute.  Their own
+# Debian packages come on top of the test ones; node and npm from Debian only
+# when no node is installed.
+bench:
+	@scripts/install-deps gnuplot-nox $$(command -v node >/dev/null || echo nodejs npm)
+	@QUICK=$(QUICK) PG_CONFIG=$(PG_CONFIG) bench/run
 
 # The demo bot (examples/bot) against a stand-in for the Bot API, on a
 # throwaway cluster; DATABASE_URL and BOT_TOKEN change where it runs.

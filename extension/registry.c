@@ -14,6 +14,7 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
@@ -85,7 +86,13 @@ ReadRegistryRow(Relation registry, Oid relid, MemoryContext mcxt,
 
 	ScanKeyInit(&key, Anum_registry_tbl, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/*
+	 * The latest snapshot, so that a trigger sees a registration committed
+	 * while its statement waited for register's lock (also under REPEATABLE
+	 * READ, where the table's new columns are visible too); parallel workers
+	 * (to_dict is parallel safe) may not take one and use the active snapshot.
+	 */
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
 	scan = systable_beginscan(registry, InvalidOid, false, snapshot, 1, &key);
 	tuple = systable_getnext(scan);
 	if (HeapTupleIsValid(tuple))

@@ -15,9 +15,11 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/tupmacs.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -48,6 +50,9 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
+/* counts invalidations, so that one arriving while an entry is filled is not lost */
+static uint64 ModelTriggerInvalidations = 0;
+
 /* Drop the cached information of relid, of partitions registered through it, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
@@ -55,6 +60,7 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	ModelTriggerInfo *info;
 
+	ModelTriggerInvalidations++;
 	if (ModelTriggerCache == NULL)
 		return;
 	hash_seq_init(&status, ModelTriggerCache);
@@ -98,6 +104,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
+	uint64		invalidations = ModelTriggerInvalidations;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
@@ -143,7 +150,8 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	info->valid = true;
+	/* an invalidation that came in meanwhile makes the next row fill it again */
+	info->valid = (invalidations == ModelTriggerInvalidations);
 }
 
 static ModelTriggerInfo *
@@ -170,7 +178,7 @@ GetModelTriggerInfo(Relation rel)
 		info->natts = 0;
 		info->regrelid = InvalidOid;
 	}
-	if (!info->valid)
+	if (!info->valid || info->natts != RelationGetDescr(rel)->natts)
 		FillModelTriggerInfo(info, rel);
 	return info;
 }
@@ -272,6 +280,58 @@ ChangesRelevantColumn(ModelTriggerInfo *info, TupleDesc tupdesc,
 	return relevant;
 }
 
+/* Byte offset of attribute attnum (not null in the tuple) within the tuple's data. */
+static Size
+AttributeOffset(HeapTuple tuple, TupleDesc tupdesc, int attnum)
+{
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	bool		hasnulls = HeapTupleHasNulls(tuple);
+	bits8	   *bp = tuple->t_data->t_bits;
+	char	   *tp = (char *) tuple->t_data + tuple->t_data->t_hoff;
+	Size		off = 0;
+
+	if (!hasnulls && att->attcacheoff >= 0)
+		return att->attcacheoff;
+	for (int i = 0; i < attnum - 1; i++)
+	{
+		Form_pg_attribute prev = TupleDescAttr(tupdesc, i);
+
+		if (hasnulls && att_isnull(i, bp))
+			continue;
+		off = att_align_pointer(off, prev->attalign, prev->attlen, tp + off);
+		off = att_addlength_pointer(off, prev->attlen, tp + off);
+	}
+	return att_align_nominal(off, att->attalign);
+}
+
+/*
+ * Store a timestamp into the new row without building a new tuple, when
+ * that is safe: the tuple the trigger got is the new slot's own materialized
+ * heap tuple (so the executor keeps using it), the column is a non-null
+ * 8-byte pass-by-value one, and the slot forgets what it had deformed.
+ * Otherwise the caller builds a modified copy, as any trigger does.
+ */
+static bool
+StoreInPlace(TriggerData *trigdata, TupleDesc tupdesc, int attnum, Datum value)
+{
+	TupleTableSlot *slot = trigdata->tg_newslot;
+	HeapTuple	tuple = trigdata->tg_newtuple;
+	Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+	char	   *ptr;
+
+	if (slot == NULL || !(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) ||
+		((HeapTupleTableSlot *) slot)->tuple != tuple)
+		return false;
+	if (!att->attbyval || att->attlen != sizeof(int64) || attnum > HeapTupleHeaderGetNatts(tuple->t_data))
+		return false;
+	if (HeapTupleHasNulls(tuple) && att_isnull(attnum - 1, tuple->t_data->t_bits))
+		return false;
+	ptr = (char *) tuple->t_data + tuple->t_data->t_hoff + AttributeOffset(tuple, tupdesc, attnum);
+	store_att_byval(ptr, value, sizeof(int64));
+	slot->tts_nvalid = 0;
+	return true;
+}
+
 Datum
 basemodel_before_update(PG_FUNCTION_ARGS)
 {
@@ -299,7 +359,14 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 
 	rel = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(rel);
-	info = GetModelTriggerInfo(rel);
+	/* hash entries never move, so the call site can keep a pointer to one */
+	info = (ModelTriggerInfo *) fcinfo->flinfo->fn_extra;
+	if (info == NULL || info->relid != RelationGetRelid(rel) || !info->valid ||
+		info->natts != tupdesc->natts)
+	{
+		info = GetModelTriggerInfo(rel);
+		fcinfo->flinfo->fn_extra = info;
+	}
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
 
@@ -351,6 +418,8 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 		if (SameValue(value, isnull, newval, newnull, TupleDescAttr(tupdesc, attnum - 1)))
 			return PointerGetDatum(newtup);
 	}
+	if (!isnull && StoreInPlace(trigdata, tupdesc, attnum, value))
+		return PointerGetDatum(newtup);
 	newtup = heap_modify_tuple_by_cols(newtup, tupdesc, 1, &attnum, &value, &isnull);
 	return PointerGetDatum(newtup);
 }

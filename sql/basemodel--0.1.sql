@@ -91,8 +91,16 @@ CREATE FUNCTION basemodel._owns_schema(schema_name name) RETURNS boolean
     SET search_path = pg_catalog, pg_temp
     RETURN coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
                        FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name),
-                    true);
+                    false);
 COMMENT ON FUNCTION basemodel._owns_schema(name) IS
+    'internal: the current role owns the schema';
+
+CREATE FUNCTION basemodel._may_change_schema(schema_name name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name)
+        OR basemodel._owns_schema(schema_name);
+COMMENT ON FUNCTION basemodel._may_change_schema(name) IS
     'internal: the current role owns the schema, or the schema no longer exists';
 
 -- Nothing here is SECURITY DEFINER: register and unregister run as their
@@ -112,9 +120,30 @@ CREATE POLICY registry_delete ON basemodel.registry FOR DELETE
 ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
 CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
-CREATE POLICY auto_schemas_write ON basemodel.auto_schemas FOR ALL
-    USING (basemodel._owns_schema(schema_name))
+CREATE POLICY auto_schemas_insert ON basemodel.auto_schemas FOR INSERT
     WITH CHECK (basemodel._owns_schema(schema_name));
+CREATE POLICY auto_schemas_update ON basemodel.auto_schemas FOR UPDATE
+    USING (basemodel._may_change_schema(schema_name))
+    WITH CHECK (basemodel._owns_schema(schema_name));
+CREATE POLICY auto_schemas_delete ON basemodel.auto_schemas FOR DELETE
+    USING (basemodel._may_change_schema(schema_name));
+
+COMMENT ON POLICY registry_read ON basemodel.registry IS
+    'everyone sees the registrations of the tables they have a privilege on';
+COMMENT ON POLICY registry_insert ON basemodel.registry IS
+    'only the owner of a table registers it';
+COMMENT ON POLICY registry_update ON basemodel.registry IS
+    'only the owner of a table changes its registration';
+COMMENT ON POLICY registry_delete ON basemodel.registry IS
+    'only the owner of a table, or anyone once the table is gone, removes its registration';
+COMMENT ON POLICY auto_schemas_read ON basemodel.auto_schemas IS
+    'everyone sees which schemas register new tables';
+COMMENT ON POLICY auto_schemas_insert ON basemodel.auto_schemas IS
+    'only the owner of an existing schema turns auto-registration on';
+COMMENT ON POLICY auto_schemas_update ON basemodel.auto_schemas IS
+    'only the owner of a schema changes its entry (renames are followed)';
+COMMENT ON POLICY auto_schemas_delete ON basemodel.auto_schemas IS
+    'only the owner of a schema, or anyone once the schema is gone, removes its entry';
 
 -- The C trigger caches each table's registration; a change to the catalog
 -- invalidates the table's relcache entry, which drops that cache entry in
@@ -125,6 +154,8 @@ COMMENT ON FUNCTION basemodel._registry_changed() IS
     'internal: invalidates the cached registration of a table whose catalog row changed';
 CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON basemodel.registry
     FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
+COMMENT ON TRIGGER registry_changed ON basemodel.registry IS
+    'invalidates the cached registration of the table in every backend';
 
 -- ---------------------------------------------------------------------------
 -- The trigger and to_dict (C)
@@ -620,6 +651,8 @@ COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA')
     EXECUTE FUNCTION basemodel._on_ddl_command_end();
+COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
+    'auto-registration and renames';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
@@ -671,6 +704,8 @@ COMMENT ON FUNCTION basemodel._on_sql_drop() IS
 
 CREATE EVENT TRIGGER basemodel_sql_drop ON sql_drop
     EXECUTE FUNCTION basemodel._on_sql_drop();
+COMMENT ON EVENT TRIGGER basemodel_sql_drop IS
+    'forgets dropped tables, refuses drops of managed columns and of the trigger';
 
 -- DROP EXTENSION basemodel must leave user tables working: before it runs,
 -- remove our trigger from every table (the C function reads the statement to
@@ -702,3 +737,5 @@ COMMENT ON FUNCTION basemodel._on_drop_extension() IS
 CREATE EVENT TRIGGER basemodel_drop_extension ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION')
     EXECUTE FUNCTION basemodel._on_drop_extension();
+COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
+    'removes basemodel''s triggers from user tables before DROP EXTENSION basemodel';

@@ -77,8 +77,8 @@ typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
 typedef struct bm_engine_options
 {
 	int			pool_size;		/* connections at most; 0: default 4 */
-	int			connect_timeout_ms; /* per connection attempt; 0: none */
-	int			statement_timeout_ms;	/* per statement; 0: none */
+	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
 	int			statement_cache_size;	/* prepared statements per connection; 0: default 256 */
 } bm_engine_options;

@@ -374,6 +374,9 @@ build_conninfo(bm_engine *e, const char *url, const bm_engine_options *o, char *
 			appname = opt->val;
 		if (strcmp(opt->keyword, "options") == 0)
 			user_options = opt->val;
+		/* libpq enforces connect_timeout only when it blocks; we enforce it */
+		if (strcmp(opt->keyword, "connect_timeout") == 0 && e->connect_timeout_ms == 0)
+			e->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
 	}
 	if (appname == NULL)
 		appname = "basemodel";

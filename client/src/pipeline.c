@@ -65,6 +65,21 @@ pipeline_drop_ops(Conn *c)
 		op_free(op_pop(c));
 }
 
+/*
+ * No memory for an Op: what is on the wire can no longer be matched with its
+ * answers, so the connection goes; a request not queued on it yet is failed
+ * here, since the connection's failure cannot reach it.
+ */
+static void
+lost_nomem(Conn *c, Request *req)
+{
+	bm_engine  *e = c->engine;
+
+	pool_conn_lost(c, BM_ERR_NOMEM, "out of memory");
+	if (req && req->state != REQ_DONE)
+		request_fail(e, req, BM_ERR_NOMEM, "out of memory");
+}
+
 /* a send failed or memory ran out: the connection cannot be trusted any more */
 static bool
 send_failed(Conn *c, int ok)
@@ -80,7 +95,7 @@ send_simple(Conn *c, OpKind kind, Request *req, const char *sql)
 {
 	if (op_push(c, kind, req) == NULL)
 	{
-		pool_conn_lost(c, BM_ERR_NOMEM, "out of memory");
+		lost_nomem(c, req);
 		return false;
 	}
 	return !send_failed(c, PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0));
@@ -93,7 +108,7 @@ send_sync(Conn *c, SyncKind kind, Request *req)
 
 	if (op == NULL)
 	{
-		pool_conn_lost(c, BM_ERR_NOMEM, "out of memory");
+		lost_nomem(c, req);
 		return false;
 	}
 	op->sync = kind;
@@ -141,7 +156,8 @@ send_exec(Conn *c, Request *req)
 
 			if (op == NULL)
 			{
-				pool_conn_lost(c, BM_ERR_NOMEM, "out of memory");
+				stmtcache_remove(sc, se);
+				lost_nomem(c, req);
 				return false;
 			}
 			op->stmt = se;
@@ -155,7 +171,7 @@ send_exec(Conn *c, Request *req)
 
 	if (op_push(c, OP_EXEC, req) == NULL)
 	{
-		pool_conn_lost(c, BM_ERR_NOMEM, "out of memory");
+		lost_nomem(c, req);
 		return false;
 	}
 	req->state = REQ_SENT;
@@ -277,7 +293,26 @@ connection_error(PGconn *pg, const PGresult *res)
 
 	if (PQstatus(pg) == CONNECTION_BAD)
 		return true;
-	return state && (strncmp(state, "57P0", 4) == 0 || strncmp(state, "08", 2) == 0);
+	/* admin or crash shutdown; class 08 is not enough (08P01: wrong parameter count) */
+	return state && strncmp(state, "57P0", 4) == 0;
+}
+
+/*
+ * After a schema change the server refuses a prepared statement whose result
+ * type changed ("cached plan must not change result type"); this execution
+ * fails, but the next one is prepared afresh under a new name.
+ */
+static void
+forget_stale_plan(Conn *c, Request *req)
+{
+	StmtEntry  *se;
+
+	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
+		return;
+	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
+	/* the server keeps the old statement until the connection ends: names are never reused */
+	if (se && se->confirmed)
+		stmtcache_remove(&c->cache, se);
 }
 
 static void
@@ -307,7 +342,10 @@ exec_answered(Conn *c, Op *op)
 				err_set(&req->err, BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
 		}
 		else if (op->res && result_failed(op->res))
+		{
 			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
+			forget_stale_plan(c, req);
+		}
 		else
 			err_set(&req->err, BM_ERR_SQL, NULL,
 					"unsupported result (COPY and multiple statements cannot run through basemodel)",
@@ -455,6 +493,13 @@ pipeline_read(Conn *c)
 			sync_answered(c, op);
 			op_free(op);
 			continue;
+		}
+		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+		{
+			/* can't happen: our queue of ops and libpq's disagree */
+			PQclear(res);
+			pool_conn_lost(c, BM_ERR_CONNECTION, "internal error: pipeline out of step; connection dropped");
+			return;
 		}
 		if (res != NULL)
 		{

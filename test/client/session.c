@@ -230,6 +230,41 @@ test_error_mid_session(PGconn *check)
 			   "expected 42601, got %s %s: %s", bmt_code(p2.code), p2.sqlstate, p2.message);
 		BMT_REC_IS(c4, BM_OK, "error: rolling back a failed transaction succeeds");
 	}
+	/* too few parameters for the statement: the server's 08P01 is an SQL error */
+	{
+		bmt_rec		p1 = {0},
+					p2 = {0},
+					c5 = {0};
+		bm_engine_stats st;
+
+		bm_session_execute(s, "SELECT $1::int + $2::int", 1, (const char *const[]) {"1"}, bmt_result_cb, &p1);
+		bm_session_rollback(s, NULL, NULL);
+		bm_session_execute(s, "SELECT $1::int + $2::int", 2, (const char *const[]) {"1", "2"}, bmt_result_cb, &p2);
+		bm_session_commit(s, bmt_done_cb, &c5);
+		bm_engine_run(e);
+		tap_ok(p1.calls == 1 && p1.code == BM_ERR_SQL, "error: a wrong parameter count is BM_ERR_SQL",
+			   "got %s %s: %s", bmt_code(p1.code), p1.sqlstate, p1.message);
+		TAP_STR_EQ(p2.value, "3", "error: the statement then runs with the right parameters");
+		bm_engine_get_stats(e, &st);
+		TAP_INT_EQ(st.connects, 1, "error: and the connection survived");
+	}
+	/* a schema change under a prepared statement: one failure, then it works */
+	{
+		bmt_rec		a = {0},
+					b = {0};
+
+		bm_engine_execute(e, "SELECT * FROM mid", 0, NULL, NULL, NULL);
+		bm_engine_run(e);
+		bm_engine_execute(e, "ALTER TABLE mid ADD COLUMN extra int DEFAULT 5", 0, NULL, NULL, NULL);
+		bm_engine_execute(e, "SELECT * FROM mid", 0, NULL, bmt_result_cb, &a);
+		bm_engine_run(e);
+		bm_engine_execute(e, "SELECT * FROM mid", 0, NULL, bmt_result_cb, &b);
+		bm_engine_run(e);
+		tap_ok(a.calls == 1 && (a.code == BM_OK || strcmp(a.sqlstate, "0A000") == 0),
+			   "error: after ALTER TABLE a prepared SELECT * answers or fails with 0A000",
+			   "got %s %s: %s", bmt_code(a.code), a.sqlstate, a.message);
+		BMT_REC_IS(b, BM_OK, "error: the next execution is prepared afresh and works");
+	}
 	bm_session_close(s);
 	bm_engine_free(e);
 }

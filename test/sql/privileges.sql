@@ -74,3 +74,11 @@ DROP SCHEMA priv CASCADE;
 DROP ROLE basemodel_regress_member;
 DROP ROLE basemodel_regress_owner;
 DROP ROLE basemodel_regress_other;
+
+-- nobody can switch auto-registration on for a schema that does not exist yet
+CREATE ROLE basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+INSERT INTO basemodel.auto_schemas VALUES ('future_schema');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP ROLE basemodel_regress_other;

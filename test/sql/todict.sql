@@ -80,3 +80,18 @@ DROP TABLE kinds, members;
 DROP TYPE mood, pair;
 DROP DOMAIN positive, label;
 RESET timezone;
+
+-- to_dict is parallel safe: workers read the registration too
+CREATE TABLE many (v int, secret text);
+SELECT basemodel.register('many', hidden => '{secret}');
+INSERT INTO many (v, secret) SELECT g, 's' FROM generate_series(1, 2000) g;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*), bool_and(basemodel.to_dict(m) = to_jsonb(m) - 'secret') AS equal FROM many m;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE many;

@@ -118,3 +118,22 @@ UPDATE misuse SET a = 2;
 
 DROP TABLE items, docs, legacy, misuse;
 DROP FUNCTION touch_seen(), rename_item();
+
+-- the new updated_at reaches indexes, later triggers and RETURNING alike
+CREATE TABLE indexed (v int);
+SELECT basemodel.register('indexed');
+CREATE INDEX indexed_updated ON indexed (updated_at);
+CREATE FUNCTION times_ten() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.v := NEW.v * 10; RETURN NEW; END $$;
+-- fires after ours (its name sorts later) and sees the bumped value
+CREATE TRIGGER zzzz_after BEFORE UPDATE ON indexed FOR EACH ROW
+    WHEN (NEW.updated_at = now()) EXECUTE FUNCTION times_ten();
+INSERT INTO indexed (v) VALUES (1);
+BEGIN;
+UPDATE indexed SET v = 2 RETURNING v, updated_at = now() AS bumped;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT v FROM indexed WHERE updated_at = now();
+COMMIT;
+DROP TABLE indexed;
+DROP FUNCTION times_ten();

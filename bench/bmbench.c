@@ -1,0 +1,581 @@
+/*
+ * bmbench.c
+ *	  The basemodel side of `make bench`: drives libbasemodel through one
+ *	  workload and prints one line of key=value figures that bench/run reads.
+ *
+ *	  bmbench serial   COUNT              C1: one statement at a time, the next
+ *	                                      queued from the previous callback
+ *	  bmbench pipeline DEPTH COUNT        C2 and the depth scale: batches of
+ *	                                      DEPTH statements, the next batch
+ *	                                      queued when the last one is answered
+ *	  bmbench batch    DEPTH COUNT        the same batches, each in a session
+ *	                                      (DEPTH statements and a COMMIT, one
+ *	                                      transaction as in pgbench's pipeline)
+ *	  bmbench insert   SESSIONS ROWS      C3: sessions of ROWS inserts and a
+ *	                                      commit, one session after another
+ *	  bmbench burst    COUNT POOL         C4: COUNT statements queued at once
+ *	  bmbench sessions COUNT POOL STMTS   C5 and the session scale: COUNT
+ *	                                      sessions opened at once, STMTS
+ *	                                      statements and a commit each
+ *
+ * The database is $DATABASE_URL; point selects draw ids from
+ * 1..$BM_BENCH_ROWS of table bench_point.  Every answer is checked (one row,
+ * the id that was asked for); any error ends the program with status 1, so
+ * that no figure is printed for work that was not done.  Timings start after
+ * a warm-up that opens the connections, as pgbench's "without initial
+ * connection time" does.  The line ends with the engine's traffic counters
+ * (bm_engine_get_stats), warm-up included.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <basemodel.h>
+
+#define POINT_SQL "SELECT id, v FROM bench_point WHERE id = $1"
+#define INSERT_SQL "INSERT INTO bench_ins AS t (v) VALUES ($1) RETURNING basemodel.to_dict(t)"
+
+static bm_engine *engine;
+static bm_sessionmaker *maker;
+static long table_rows;
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+
+/* what the running workload still has to do */
+static long left;				/* statements or sessions not yet queued */
+static long answered;			/* statements answered */
+static long batch_left;			/* statements of the current batch not answered */
+static long batch_depth;
+static long rows_per_session;
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+			"usage: bmbench serial COUNT | pipeline DEPTH COUNT | batch DEPTH COUNT |\n"
+			"               insert SESSIONS ROWS |\n"
+			"               burst COUNT POOL | sessions COUNT POOL STMTS\n");
+	exit(2);
+}
+
+static long
+parse_count(const char *s)
+{
+	char	   *end;
+	long		n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n < 1)
+		usage();
+	return n;
+}
+
+static void
+fail(const char *what, const bm_error *err)
+{
+	fprintf(stderr, "bmbench: %s failed: %s", what,
+			err && err->message ? err->message : "(no message)");
+	if (err && err->sqlstate[0])
+		fprintf(stderr, " (SQLSTATE %s)", err->sqlstate);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static inline int
+is_error(const bm_error *err)
+{
+	return err != NULL && err->code != BM_OK;
+}
+
+/* xorshift64: uniform enough for picking rows, and free of libc state */
+static long
+next_id(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return 1 + (long) (rng_state % (uint64_t) table_rows);
+}
+
+/* n in decimal into buf (24 bytes): snprintf would cost more than the rest of the loop */
+static const char *
+format_id(char *buf, long n)
+{
+	char	   *p = buf + 23;
+
+	*p = '\0';
+	do
+	{
+		*--p = (char) ('0' + n % 10);
+		n /= 10;
+	} while (n > 0);
+	return p;
+}
+
+/* A point select answered: one row carrying the id that was asked for. */
+static void
+check_point(const bm_result *res, const bm_error *err, void *arg)
+{
+	long		want = (long) (intptr_t) arg;
+	const char *got;
+
+	if (is_error(err))
+		fail("point select", err);
+	got = bm_result_nrows(res) == 1 ? bm_result_value(res, 0, 0) : NULL;
+	if (got == NULL || strtol(got, NULL, 10) != want)
+	{
+		fprintf(stderr, "bmbench: point select for id %ld returned %d rows (first id %s)\n",
+				want, bm_result_nrows(res), got ? got : "none");
+		exit(1);
+	}
+	answered++;
+}
+
+static int
+queue_point_engine(bm_result_cb cb)
+{
+	long		id = next_id();
+	char		buf[24];
+	const char *params[1] = {format_id(buf, id)};
+
+	return bm_engine_execute(engine, POINT_SQL, 1, params, cb, (void *) (intptr_t) id);
+}
+
+static void
+queue_point_session(bm_session *s, bm_result_cb cb)
+{
+	long		id = next_id();
+	char		buf[24];
+	const char *params[1] = {format_id(buf, id)};
+
+	if (bm_session_execute(s, POINT_SQL, 1, params, cb, (void *) (intptr_t) id) != 0)
+		fail("bm_session_execute", bm_last_error());
+}
+
+static void
+must_queue(int rc)
+{
+	if (rc != 0)
+		fail("bm_engine_execute", bm_last_error());
+}
+
+static void
+run_loop(void)
+{
+	if (bm_engine_run(engine) != 0)
+		fail("bm_engine_run", bm_last_error());
+}
+
+static void
+make_engine(int pool_size)
+{
+	bm_engine_options opts;
+	bm_error	err;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.pool_size = pool_size;
+	opts.application_name = "bmbench";
+	memset(&err, 0, sizeof(err));
+	engine = bm_engine_create(NULL, &opts, &err);
+	if (engine == NULL)
+		fail("bm_engine_create", &err);
+	maker = bm_sessionmaker_create(engine, NULL);
+	if (maker == NULL)
+		fail("bm_sessionmaker_create", bm_last_error());
+}
+
+static void
+point_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	check_point(res, err, arg);
+}
+
+static void
+warm_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("warm-up commit", err);
+	bm_session_close(s);
+}
+
+static void
+warm_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("warm-up", err);
+}
+
+/*
+ * Open every connection of the pool and prepare the point select on it:
+ * pool_size sessions at once, each holding its connection for a few
+ * milliseconds so that the next one cannot reuse it, twice over.  Each runs
+ * the select 10 times, past the server's first five custom plans, so that a
+ * short measurement does not pay for planning that a long one amortises.
+ */
+static void
+warm_up(int pool_size)
+{
+	for (int round = 0; round < 2; round++)
+	{
+		for (int i = 0; i < pool_size; i++)
+		{
+			bm_session *s = bm_session_open(maker);
+
+			if (s == NULL)
+				fail("bm_session_open", bm_last_error());
+			for (int j = 0; j < 10; j++)
+				queue_point_session(s, point_cb);
+			if (pool_size > 1 &&
+				bm_session_execute(s, "SELECT pg_sleep(0.01)", 0, NULL, warm_cb, NULL) != 0)
+				fail("bm_session_execute", bm_last_error());
+			if (bm_session_commit(s, warm_commit_cb, NULL) != 0)
+				fail("bm_session_commit", bm_last_error());
+		}
+		run_loop();
+	}
+	must_queue(queue_point_engine(point_cb));
+	run_loop();
+	answered = 0;
+}
+
+static void
+print_rate(long ops, double seconds)
+{
+	printf("ops=%ld seconds=%.6f rate=%.1f", ops, seconds, ops / seconds);
+}
+
+/* C1 */
+static void
+serial_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	check_point(res, err, arg);
+	if (left > 0)
+	{
+		left--;
+		must_queue(queue_point_engine(serial_cb));
+	}
+}
+
+static void
+bench_serial(long count)
+{
+	double		t0;
+
+	make_engine(1);
+	warm_up(1);
+	t0 = now();
+	left = count - 1;
+	must_queue(queue_point_engine(serial_cb));
+	run_loop();
+	print_rate(answered, now() - t0);
+}
+
+/* C2 and the depth scale */
+static void queue_batch(void);
+
+static void
+batch_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	check_point(res, err, arg);
+	if (--batch_left == 0 && left > 0)
+		queue_batch();
+}
+
+static void
+queue_batch(void)
+{
+	long		n = left < batch_depth ? left : batch_depth;
+
+	left -= n;
+	batch_left = n;
+	for (long i = 0; i < n; i++)
+		must_queue(queue_point_engine(batch_cb));
+}
+
+static void
+bench_pipeline(long depth, long count)
+{
+	double		t0;
+
+	make_engine(1);
+	warm_up(1);
+	batch_depth = depth;
+	left = count;
+	t0 = now();
+	queue_batch();
+	run_loop();
+	print_rate(answered, now() - t0);
+}
+
+/* C2 in one transaction a batch */
+static void start_batch_session(void);
+
+static void
+batch_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("commit", err);
+	bm_session_close(s);
+	if (left > 0)
+		start_batch_session();
+}
+
+static void
+start_batch_session(void)
+{
+	long		n = left < batch_depth ? left : batch_depth;
+	bm_session *s = bm_session_open(maker);
+
+	if (s == NULL)
+		fail("bm_session_open", bm_last_error());
+	left -= n;
+	for (long i = 0; i < n; i++)
+		queue_point_session(s, point_cb);
+	if (bm_session_commit(s, batch_commit_cb, NULL) != 0)
+		fail("bm_session_commit", bm_last_error());
+}
+
+static void
+bench_batch(long depth, long count)
+{
+	double		t0;
+
+	make_engine(1);
+	warm_up(1);
+	batch_depth = depth;
+	left = count;
+	t0 = now();
+	start_batch_session();
+	run_loop();
+	print_rate(answered, now() - t0);
+}
+
+/* C3 */
+static void start_insert_session(void);
+
+static void
+insert_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("insert", err);
+	if (bm_result_nrows(res) != 1 || bm_result_isnull(res, 0, 0))
+	{
+		fprintf(stderr, "bmbench: insert returned %d rows, expected one to_dict row\n",
+				bm_result_nrows(res));
+		exit(1);
+	}
+	answered++;
+}
+
+static void
+insert_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("commit", err);
+	bm_session_close(s);
+	if (left > 0)
+		start_insert_session();
+}
+
+static void
+start_insert_session(void)
+{
+	bm_session *s = bm_session_open(maker);
+
+	if (s == NULL)
+		fail("bm_session_open", bm_last_error());
+	left--;
+	for (long i = 0; i < rows_per_session; i++)
+	{
+		char		buf[24];
+		const char *params[1] = {format_id(buf, next_id())};
+
+		if (bm_session_execute(s, INSERT_SQL, 1, params, insert_cb, NULL) != 0)
+			fail("bm_session_execute", bm_last_error());
+	}
+	if (bm_session_commit(s, insert_commit_cb, NULL) != 0)
+		fail("bm_session_commit", bm_last_error());
+}
+
+static void
+bench_insert(long sessions, long rows)
+{
+	double		t0,
+				t;
+
+	make_engine(1);
+	warm_up(1);
+	rows_per_session = rows;
+	t0 = now();
+	left = sessions;
+	start_insert_session();
+	run_loop();
+	t = now() - t0;
+	if (answered != sessions * rows)
+	{
+		fprintf(stderr, "bmbench: %ld inserts answered, expected %ld\n", answered, sessions * rows);
+		exit(1);
+	}
+	printf("ops=%ld seconds=%.6f rate=%.1f rows_rate=%.1f",
+		   sessions, t, sessions / t, answered / t);
+}
+
+/* C4 */
+static void
+bench_burst(long count, int pool_size)
+{
+	double		t0,
+				t;
+
+	make_engine(pool_size);
+	warm_up(pool_size);
+	t0 = now();
+	for (long i = 0; i < count; i++)
+		must_queue(queue_point_engine(point_cb));
+	run_loop();
+	t = now() - t0;
+	if (answered != count)
+	{
+		fprintf(stderr, "bmbench: %ld statements answered, expected %ld\n", answered, count);
+		exit(1);
+	}
+	print_rate(count, t);
+}
+
+/* C5 and the session scale */
+typedef struct session_slot
+{
+	double		opened;
+	double		latency;
+} session_slot;
+
+static void
+session_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	session_slot *slot = arg;
+
+	if (is_error(err))
+		fail("commit", err);
+	slot->latency = now() - slot->opened;
+	bm_session_close(s);
+}
+
+static long
+rss_kib(void)
+{
+	long		pages = 0;
+	FILE	   *f = fopen("/proc/self/statm", "r");
+
+	if (f == NULL || fscanf(f, "%*s %ld", &pages) != 1)
+	{
+		fprintf(stderr, "bmbench: cannot read /proc/self/statm\n");
+		exit(1);
+	}
+	fclose(f);
+	return pages * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+bench_sessions(long count, int pool_size, long stmts)
+{
+	session_slot *slots = calloc(count, sizeof(session_slot));
+	double	   *lat = calloc(count, sizeof(double));
+	double		t0,
+				t;
+	long		rss_before;
+	struct rusage ru;
+
+	if (slots == NULL || lat == NULL)
+	{
+		fprintf(stderr, "bmbench: out of memory\n");
+		exit(1);
+	}
+	make_engine(pool_size);
+	warm_up(pool_size);
+	rss_before = rss_kib();
+	t0 = now();
+	for (long i = 0; i < count; i++)
+	{
+		bm_session *s = bm_session_open(maker);
+
+		if (s == NULL)
+			fail("bm_session_open", bm_last_error());
+		slots[i].opened = now();
+		for (long j = 0; j < stmts; j++)
+			queue_point_session(s, point_cb);
+		if (bm_session_commit(s, session_commit_cb, &slots[i]) != 0)
+			fail("bm_session_commit", bm_last_error());
+	}
+	run_loop();
+	t = now() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	if (answered != count * stmts)
+	{
+		fprintf(stderr, "bmbench: %ld statements answered, expected %ld\n", answered, count * stmts);
+		exit(1);
+	}
+	for (long i = 0; i < count; i++)
+		lat[i] = slots[i].latency;
+	qsort(lat, count, sizeof(double), cmp_double);
+	printf("ops=%ld seconds=%.6f rate=%.1f stmt_rate=%.1f p50_ms=%.3f p99_ms=%.3f rss_growth_kib=%ld",
+		   count, t, count / t, answered / t,
+		   lat[(count - 1) / 2] * 1e3, lat[(count * 99 + 99) / 100 - 1] * 1e3,
+		   ru.ru_maxrss - rss_before);
+	free(slots);
+	free(lat);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *rows = getenv("BM_BENCH_ROWS");
+	bm_engine_stats stats;
+
+	if (argc < 3)
+		usage();
+	table_rows = rows ? parse_count(rows) : 100000;
+	if (strcmp(argv[1], "serial") == 0 && argc == 3)
+		bench_serial(parse_count(argv[2]));
+	else if (strcmp(argv[1], "pipeline") == 0 && argc == 4)
+		bench_pipeline(parse_count(argv[2]), parse_count(argv[3]));
+	else if (strcmp(argv[1], "batch") == 0 && argc == 4)
+		bench_batch(parse_count(argv[2]), parse_count(argv[3]));
+	else if (strcmp(argv[1], "insert") == 0 && argc == 4)
+		bench_insert(parse_count(argv[2]), parse_count(argv[3]));
+	else if (strcmp(argv[1], "burst") == 0 && argc == 4)
+		bench_burst(parse_count(argv[2]), (int) parse_count(argv[3]));
+	else if (strcmp(argv[1], "sessions") == 0 && argc == 5)
+		bench_sessions(parse_count(argv[2]), (int) parse_count(argv[3]), parse_count(argv[4]));
+	else
+		usage();
+	/* the engine's own count of what went over the wire, warm-up included */
+	bm_engine_get_stats(engine, &stats);
+	printf(" round_trips=%ld syncs=%ld prepares=%ld connects=%ld\n",
+		   stats.round_trips, stats.syncs, stats.prepares, stats.connects);
+	bm_sessionmaker_free(maker);
+	bm_engine_free(engine);
+	return 0;
+}
