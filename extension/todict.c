@@ -75,6 +75,7 @@ typedef struct DictCache
 	TupleDesc	tupdesc;
 	int			natts;
 	DictColumn *columns;
+	int		   *order;			/* columns in jsonb key order (length, then bytes) */
 	bool	   *skip;			/* hidden, excluded or dropped, per column */
 	Datum	   *values;
 	bool	   *nulls;
@@ -350,6 +351,29 @@ PushValue(JsonbParseState **state, JsonbIteratorToken seq, DictType *type,
 	pushJsonbValue(state, seq, &v);
 }
 
+/*
+ * jsonb keeps object keys sorted by length, then bytes; pushing them in that
+ * order makes the sort at the end of each object a check.  Equal names keep
+ * their column order, so duplicates resolve as in to_jsonb.
+ */
+static int
+CompareKeys(const void *a, const void *b, void *arg)
+{
+	DictColumn *columns = (DictColumn *) arg;
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+	JsonbValue *ka = &columns[ia].key;
+	JsonbValue *kb = &columns[ib].key;
+	int			cmp;
+
+	if (ka->val.string.len != kb->val.string.len)
+		return ka->val.string.len < kb->val.string.len ? -1 : 1;
+	cmp = memcmp(ka->val.string.val, kb->val.string.val, ka->val.string.len);
+	if (cmp != 0)
+		return cmp;
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
 /* Build the cache for rows of typid/typmod. */
 static DictCache *
 BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
@@ -395,6 +419,10 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 		}
 		ClassifyType(&col->type, att->atttypid, att->atttypmod, att->attcollation, mcxt);
 	}
+	cache->order = MemoryContextAlloc(mcxt, sizeof(int) * Max(cache->natts, 1));
+	for (int i = 0; i < cache->natts; i++)
+		cache->order[i] = i;
+	qsort_arg(cache->order, cache->natts, sizeof(int), CompareKeys, cache->columns);
 	return cache;
 }
 
@@ -466,8 +494,9 @@ ToDict(FunctionCallInfo fcinfo, ArrayType *exclude)
 	heap_deform_tuple(&tuple, cache->tupdesc, cache->values, cache->nulls);
 
 	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-	for (int i = 0; i < cache->natts; i++)
+	for (int n = 0; n < cache->natts; n++)
 	{
+		int			i = cache->order[n];
 		DictColumn *col = &cache->columns[i];
 
 		if (cache->skip[i])

@@ -283,6 +283,7 @@ DECLARE
     prev basemodel.registry;
     added name[];
     has_pkey boolean;
+    has_rows boolean;
     seq text;
     list record;
     trigger_function oid;
@@ -405,8 +406,8 @@ BEGIN
 
     IF cardinality(clauses) > 0 THEN
         IF id_column = ANY (missing) THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_pkey;
-            IF has_pkey THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;
+            IF has_rows THEN
                 RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
             END IF;
         END IF;
@@ -613,6 +614,34 @@ $$;
 COMMENT ON FUNCTION basemodel._follow_column_rename(oid, int) IS
     'internal: follows ALTER TABLE ... RENAME COLUMN in the registration';
 
+-- After ALTER TABLE on a registered table: the managed timestamp columns
+-- must still be timestamps (the trigger writes them).
+CREATE FUNCTION basemodel._check_managed_types(tbl oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS typname INTO bad
+      FROM basemodel.registry r
+      JOIN pg_attribute a ON a.attrelid = r.tbl
+                         AND a.attname IN (r.created_column, r.updated_column)
+     WHERE r.tbl = $1 AND NOT a.attisdropped
+       AND a.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'column "%" of relation "%" must stay of type timestamptz or timestamp',
+                        bad.attname, basemodel._relname($1)
+            USING ERRCODE = 'datatype_mismatch',
+                  DETAIL = format('basemodel manages it; the new type would be %s.', bad.typname),
+                  HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', $1::regclass);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_managed_types(oid) IS
+    'internal: refuses ALTER TABLE that changes a managed timestamp column to another type';
+
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -630,9 +659,12 @@ BEGIN
                           AND NOT c.relispartition AND c.relpersistence <> 't')
            AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
             PERFORM basemodel.register(cmd.objid::regclass);
-        ELSIF cmd.command_tag = 'ALTER TABLE' AND cmd.objsubid > 0
+        ELSIF cmd.command_tag = 'ALTER TABLE'
               AND EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
-            PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+            IF cmd.objsubid > 0 THEN
+                PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+            END IF;
+            PERFORM basemodel._check_managed_types(cmd.objid);
         ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
             SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
              WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);

@@ -32,6 +32,11 @@ UPDATE "Shop Ñ" SET born = now() - interval '1 day';
 \echo :LAST_ERROR_SQLSTATE
 ALTER TABLE "Shop Ñ" DROP COLUMN "Modified At";
 \echo :LAST_ERROR_SQLSTATE
+-- a managed timestamp column must stay a timestamp; timestamp without time zone is fine
+ALTER TABLE "Shop Ñ" ALTER COLUMN "Modified At" TYPE text;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE "Shop Ñ" ALTER COLUMN born TYPE timestamp;
+UPDATE "Shop Ñ" SET price = 2.5 RETURNING "Modified At" = now() AS bumped;
 -- moving it to another schema too
 CREATE SCHEMA other;
 ALTER TABLE "Shop Ñ" SET SCHEMA other;

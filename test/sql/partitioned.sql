@@ -30,6 +30,10 @@ UPDATE measurements SET id = 99 WHERE sensor = 1;
 SELECT basemodel.to_dict(p) ? 'sensor' AS shows_hidden FROM measurements_2024 p UNION ALL
 SELECT basemodel.to_dict(p) ? 'sensor' FROM measurements_2025 p LIMIT 1;
 SELECT bool_and(basemodel.to_dict(m) = to_jsonb(m) - 'sensor') AS equal FROM measurements m;
+-- renaming a managed column of the parent renames it everywhere, and is followed
+ALTER TABLE measurements RENAME COLUMN updated_at TO touched;
+UPDATE measurements SET value = value + 1 WHERE sensor = 2 RETURNING touched = now() AS bumped;
+ALTER TABLE measurements RENAME COLUMN touched TO updated_at;
 -- a partition cannot be registered on its own
 SELECT basemodel.register('measurements_2024');
 \echo :LAST_ERROR_SQLSTATE

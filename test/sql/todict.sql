@@ -46,6 +46,9 @@ SELECT basemodel.to_dict(ROW(1, 'two', NULL, ARRAY[1.5]))
 SELECT basemodel.to_dict(ROW(3, 'z')::pair) AS composite;
 CREATE VIEW kinds_view AS SELECT i4, t, jb FROM kinds;
 SELECT bool_and(basemodel.to_dict(v) = to_jsonb(v)) AS view_rows_equal FROM kinds_view v;
+-- duplicate names in a record resolve as in to_jsonb
+SELECT basemodel.to_dict(x), basemodel.to_dict(x) = to_jsonb(x) AS equal
+  FROM (SELECT 1 AS a, 2 AS a, 3 AS "B", 4 AS bb, 5 AS "Ä") x;
 -- row types of different shapes through one call site
 SELECT basemodel.to_dict(x) FROM (VALUES (ROW(1, 2)), (ROW(3, 4))) s(x);
 SELECT basemodel.to_dict(CASE WHEN g = 1 THEN ROW(1)::record ELSE ROW('a', 'b')::record END)
