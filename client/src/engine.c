@@ -60,25 +60,29 @@ check_statement(const char *sql, int nparams, const char *const *params)
 	return 0;
 }
 
-/* a request and copies of its SQL and parameters, in one allocation */
+/*
+ * A request, with copies of its parameters in the same allocation; the SQL
+ * text is interned in the engine's table (the caller's copy need not outlive
+ * the call).
+ */
 Request *
-request_new(ReqKind kind, const char *sql, int nparams, const char *const *params)
+request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
 	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
 	Request    *req;
 	char	   *p;
 	int			i;
 
-	if (sql)
-		size += strlen(sql) + 1;
 	for (i = 0; i < nparams; i++)
 		if (params[i])
 			size += strlen(params[i]) + 1;
 	req = calloc(1, size);
 	if (req == NULL)
+		goto nomem;
+	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
 	{
-		set_last_error(BM_ERR_NOMEM, "out of memory");
-		return NULL;
+		free(req);
+		goto nomem;
 	}
 	req->kind = kind;
 	req->nparams = nparams;
@@ -86,18 +90,20 @@ request_new(ReqKind kind, const char *sql, int nparams, const char *const *param
 	p = (char *) (req->params + nparams);
 	for (i = 0; i < nparams; i++)
 	{
+		size_t		len;
+
 		if (params[i] == NULL)
 			continue;
+		len = strlen(params[i]) + 1;
 		req->params[i] = p;
-		strcpy(p, params[i]);
-		p += strlen(p) + 1;
-	}
-	if (sql)
-	{
-		req->sql = p;
-		strcpy(p, sql);
+		memcpy(p, params[i], len);
+		p += len;
 	}
 	return req;
+
+nomem:
+	set_last_error(BM_ERR_NOMEM, "out of memory");
+	return NULL;
 }
 
 static void
@@ -189,6 +195,7 @@ deliver(bm_engine *e, Request *req)
 	e->pending--;
 	PQclear(req->res);
 	err_clear(&req->err);
+	sqltext_release(&e->texts, req->sql);
 	free(req);
 }
 
@@ -458,6 +465,7 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 		for (i = 0; e->conns && i < e->pool_size; i++)
 			free(e->conns[i].cache.buckets);
 		free(e->conns);
+		sqltable_free(&e->texts);
 		free(e);
 	}
 	set_last_error(code, "%s", message);
@@ -506,7 +514,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	{
 		e->conns[i].engine = e;
 		e->conns[i].watch_fd = -1;
-		if (stmtcache_init(&e->conns[i].cache, e->cache_size) != 0)
+		if (stmtcache_init(&e->conns[i].cache, e->cache_size, &e->texts) != 0)
 			return create_failed(e, err, BM_ERR_NOMEM, "out of memory");
 	}
 	if (err)
@@ -522,7 +530,7 @@ bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const 
 
 	if (check_engine(e) != 0 || check_statement(sql, nparams, params) != 0)
 		return -1;
-	req = request_new(REQ_EXEC, sql, nparams, params);
+	req = request_new(e, REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
 	req->rcb = cb;
@@ -612,6 +620,7 @@ engine_destroy(bm_engine *e)
 	for (i = 0; i < e->pool_size; i++)
 		free(e->conns[i].cache.buckets);
 	free(e->conns);
+	sqltable_free(&e->texts);
 	free_conninfo(e);
 	free(e);
 }

@@ -58,11 +58,33 @@ struct bm_result
 };
 extern long result_affected_of(const PGresult *res);
 
-/* stmtcache.c: per-connection names of prepared statements, bounded, LRU */
+/*
+ * stmtcache.c: SQL texts, interned per engine (one refcounted copy of each
+ * distinct text however many requests and caches use it), and per-connection
+ * names of prepared statements, bounded, LRU.
+ */
+typedef struct SqlText
+{
+	struct SqlText *hnext;
+	uint32_t	hash;
+	uint32_t	refs;
+	char		text[];
+} SqlText;
+
+typedef struct SqlTable
+{
+	SqlText   **buckets;
+	uint32_t	nbuckets;
+	uint32_t	count;
+} SqlTable;
+
+extern SqlText *sqltext_get(SqlTable *st, const char *sql);
+extern void sqltext_release(SqlTable *st, SqlText *t);
+extern void sqltable_free(SqlTable *st);
+
 typedef struct StmtEntry
 {
-	char	   *sql;
-	uint32_t	hash;
+	SqlText    *sql;			/* holds a reference */
 	char		name[24];
 	bool		confirmed;		/* the server answered the Parse */
 	long		seg;			/* Sync segment the Parse was sent in */
@@ -80,13 +102,13 @@ typedef struct StmtCache
 	long		next_id;
 	StmtEntry  *newest;
 	StmtEntry  *oldest;
+	SqlTable   *texts;			/* the engine's, which the entries refer to */
 } StmtCache;
 
-extern int	stmtcache_init(StmtCache *sc, int capacity);
+extern int	stmtcache_init(StmtCache *sc, int capacity, SqlTable *texts);
 extern void stmtcache_reset(StmtCache *sc);
-extern uint32_t stmtcache_hash(const char *sql);
-extern StmtEntry *stmtcache_lookup(StmtCache *sc, const char *sql, uint32_t hash);
-extern StmtEntry *stmtcache_add(StmtCache *sc, const char *sql, uint32_t hash, long seg);
+extern StmtEntry *stmtcache_lookup(StmtCache *sc, const SqlText *sql);
+extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
@@ -115,7 +137,7 @@ struct Request
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute) */
 	long		unit;			/* session's unit of work it belongs to */
 	bool		internal;		/* queued by the library: no callback */
-	char	   *sql;
+	SqlText    *sql;			/* interned; holds a reference */
 	int			nparams;
 	char	  **params;
 	bm_result_cb rcb;
@@ -254,11 +276,12 @@ struct bm_engine
 	long		timer_ms;		/* what the loop's timer is armed for, -1: nothing */
 	FILE	   *trace;
 	bm_engine_stats stats;
+	SqlTable	texts;			/* interned SQL of requests and statement caches */
 };
 
 /* engine.c */
 extern int64_t now_ms(void);
-extern Request *request_new(ReqKind kind, const char *sql, int nparams,
+extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
 extern void request_done(bm_engine *e, Request *req);
 extern void request_fail(bm_engine *e, Request *req, int code, const char *message);

@@ -128,8 +128,7 @@ static bool
 send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
-	uint32_t	hash = stmtcache_hash(req->sql);
-	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql, hash) : NULL;
+	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql) : NULL;
 	const char *const *params = (const char *const *) req->params;
 
 	if (se && (se->confirmed || se->seg == c->seg))
@@ -150,7 +149,7 @@ send_exec(Conn *c, Request *req)
 			}
 		}
 		if (sc->count < sc->capacity &&
-			(se = stmtcache_add(sc, req->sql, hash, c->seg)) != NULL)
+			(se = stmtcache_add(sc, req->sql, c->seg)) != NULL)
 		{
 			Op		   *op = op_push(c, OP_PREPARE, req);
 
@@ -162,7 +161,7 @@ send_exec(Conn *c, Request *req)
 			}
 			op->stmt = se;
 			c->engine->stats.prepares++;
-			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql, 0, NULL)))
+			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql->text, 0, NULL)))
 				return false;
 		}
 	}
@@ -178,7 +177,7 @@ send_exec(Conn *c, Request *req)
 	if (se)
 		return !send_failed(c, PQsendQueryPrepared(c->pg, se->name, req->nparams,
 												   params, NULL, NULL, 0));
-	return !send_failed(c, PQsendQueryParams(c->pg, req->sql, req->nparams, NULL,
+	return !send_failed(c, PQsendQueryParams(c->pg, req->sql->text, req->nparams, NULL,
 											 params, NULL, NULL, 0));
 }
 
@@ -309,7 +308,7 @@ forget_stale_plan(Conn *c, Request *req)
 
 	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
 		return;
-	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
+	se = stmtcache_lookup(&c->cache, req->sql);
 	/* the server keeps the old statement until the connection ends: names are never reused */
 	if (se && se->confirmed)
 		stmtcache_remove(&c->cache, se);
