@@ -86,8 +86,7 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 	}
 	req->kind = kind;
 	req->nparams = nparams;
-	req->params = (char **) (req + 1);
-	p = (char *) (req->params + nparams);
+	p = (char *) (REQUEST_PARAMS(req) + nparams);
 	for (i = 0; i < nparams; i++)
 	{
 		size_t		len;
@@ -95,7 +94,7 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 		if (params[i] == NULL)
 			continue;
 		len = strlen(params[i]) + 1;
-		req->params[i] = p;
+		REQUEST_PARAMS(req)[i] = p;
 		memcpy(p, params[i], len);
 		p += len;
 	}
@@ -104,6 +103,35 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 nomem:
 	set_last_error(BM_ERR_NOMEM, "out of memory");
 	return NULL;
+}
+
+/* what a request reports when there was no memory for its own error */
+static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
+
+/*
+ * The request's error, made on its first failure, for err_set and friends to
+ * fill in.  NULL when out of memory: the request then fails with
+ * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
+ */
+ErrorBuf *
+request_error(Request *req)
+{
+	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
+		req->err = (ErrorBuf *) &nomem_error;
+	return req->err == &nomem_error ? NULL : req->err;
+}
+
+static void
+request_free(bm_engine *e, Request *req)
+{
+	PQclear(req->res);
+	if (req->err != &nomem_error)
+	{
+		err_clear(req->err);
+		free(req->err);
+	}
+	sqltext_release(&e->texts, req->sql);
+	free(req);
 }
 
 static void
@@ -152,11 +180,11 @@ request_done(bm_engine *e, Request *req)
 void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
-	if (req->err.code == BM_OK)
+	if (request_code(req) == BM_OK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
-		err_set(&req->err, code, NULL, message, NULL, NULL);
+		err_set(request_error(req), code, NULL, message, NULL, NULL);
 	}
 	request_done(e, req);
 }
@@ -165,25 +193,26 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 static void
 deliver(bm_engine *e, Request *req)
 {
+	static const ErrorBuf ok = {0};
 	bm_session *s = req->session;
 	bm_error	err;
 	bm_result	res;
 
 	if (!req->internal)
 	{
-		err_public(&req->err, &err);
+		err_public(req->err ? req->err : &ok, &err);
 		e->depth++;
 		if (req->kind == REQ_EXEC)
 		{
-			if (req->rcb)
+			if (req->cb.result)
 			{
 				res.pg = req->res;
 				res.affected = req->res ? result_affected_of(req->res) : -1;
-				req->rcb(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
+				req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 			}
 		}
-		else if (req->dcb)
-			req->dcb(s, &err, req->arg);
+		else if (req->cb.done)
+			req->cb.done(s, &err, req->arg);
 		e->depth--;
 	}
 	if (s)
@@ -193,10 +222,7 @@ deliver(bm_engine *e, Request *req)
 			e->reap_needed = true;
 	}
 	e->pending--;
-	PQclear(req->res);
-	err_clear(&req->err);
-	sqltext_release(&e->texts, req->sql);
-	free(req);
+	request_free(e, req);
 }
 
 /* something changed: the loop must run the pump soon */
@@ -533,7 +559,7 @@ bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const 
 	req = request_new(e, REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
-	req->rcb = cb;
+	req->cb.result = cb;
 	req->arg = arg;
 	if (e->auto_tail)
 		e->auto_tail->next = req;
@@ -555,7 +581,7 @@ deliver_closed(bm_engine *e, Request *req)
 {
 	PQclear(req->res);
 	req->res = NULL;
-	err_set(&req->err, BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
+	err_set(request_error(req), BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
 			NULL, NULL);
 	deliver(e, req);
 }

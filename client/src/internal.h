@@ -128,24 +128,40 @@ typedef enum ReqState
 	REQ_DONE					/* answered; waits for its turn to call back */
 } ReqState;
 
+/*
+ * Thousands may wait at once (every statement of every session opened ahead
+ * of its connection), so a request is kept small: 80 bytes, then its
+ * parameters (nparams pointers and their text) in the same allocation.
+ */
 struct Request
 {
 	Request    *next;			/* owner's FIFO, then the ready list */
 	Request    *send_next;		/* owner's queue of unsent requests */
-	ReqKind		kind;
-	ReqState	state;
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute) */
 	long		unit;			/* session's unit of work it belongs to */
-	bool		internal;		/* queued by the library: no callback */
-	SqlText    *sql;			/* interned; holds a reference */
-	int			nparams;
-	char	  **params;
-	bm_result_cb rcb;
-	bm_done_cb	dcb;
+	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
+	union
+	{
+		bm_result_cb result;	/* REQ_EXEC */
+		bm_done_cb	done;		/* REQ_COMMIT, REQ_ROLLBACK */
+	}			cb;
 	void	   *arg;
 	PGresult   *res;			/* the answer, when it succeeded */
-	ErrorBuf	err;
+	ErrorBuf   *err;			/* NULL until something fails (request_error) */
+	uint16_t	nparams;
+	uint8_t		kind;			/* ReqKind */
+	uint8_t		state;			/* ReqState */
+	bool		internal;		/* queued by the library: no callback */
 };
+
+#define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+
+/* BM_OK, or the code of what failed the request */
+static inline int
+request_code(const Request *req)
+{
+	return req->err ? req->err->code : BM_OK;
+}
 
 /* ops: what a connection expects back, in order */
 typedef enum OpKind
@@ -230,7 +246,7 @@ struct bm_session
 	bm_session *wait_next;		/* engine's queue of sessions waiting for a connection */
 	bool		waiting;
 	bool		closed;
-	char		begin_sql[96];
+	const char *begin_sql;		/* a constant string */
 	Request    *head;			/* requests not yet called back, in order */
 	Request    *tail;
 	Request    *unsent_head;
@@ -283,6 +299,7 @@ struct bm_engine
 extern int64_t now_ms(void);
 extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
+extern ErrorBuf *request_error(Request *req);
 extern void request_done(bm_engine *e, Request *req);
 extern void request_fail(bm_engine *e, Request *req, int code, const char *message);
 extern void engine_kick(bm_engine *e);

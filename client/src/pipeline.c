@@ -129,7 +129,7 @@ send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
 	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql) : NULL;
-	const char *const *params = (const char *const *) req->params;
+	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 
 	if (se && (se->confirmed || se->seg == c->seg))
 		stmtcache_touch(sc, se);
@@ -306,7 +306,7 @@ forget_stale_plan(Conn *c, Request *req)
 {
 	StmtEntry  *se;
 
-	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
+	if (strcmp(req->err->sqlstate, "0A000") != 0 || c->cache.capacity == 0)
 		return;
 	se = stmtcache_lookup(&c->cache, req->sql);
 	/* the server keeps the old statement until the connection ends: names are never reused */
@@ -321,7 +321,7 @@ exec_answered(Conn *c, Op *op)
 	bm_engine  *e = c->engine;
 	ExecStatusType st = op->res ? PQresultStatus(op->res) : PGRES_FATAL_ERROR;
 
-	if (req->err.code == BM_OK)
+	if (request_code(req) == BM_OK)
 	{
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
 		{
@@ -335,25 +335,25 @@ exec_answered(Conn *c, Op *op)
 				char		msg[512];
 
 				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", req->session->failure.message);
-				err_set(&req->err, BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
 			}
 			else
-				err_set(&req->err, BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
 		}
 		else if (op->res && result_failed(op->res))
 		{
-			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
+			err_from_pgresult(request_error(req), op->res, e->statement_timeout_ms);
 			forget_stale_plan(c, req);
 		}
 		else
-			err_set(&req->err, BM_ERR_SQL, NULL,
+			err_set(request_error(req), BM_ERR_SQL, NULL,
 					"unsupported result (COPY and multiple statements cannot run through basemodel)",
 					NULL, NULL);
 	}
 	if (req->session)
 	{
-		if (req->err.code != BM_OK)
-			session_fail(req->session, &req->err, false);
+		if (request_code(req) != BM_OK)
+			session_fail(req->session, req->err, false);
 		request_done(e, req);
 	}
 }
@@ -412,11 +412,11 @@ op_answered(Conn *c, Op *op)
 			else
 			{
 				stmtcache_remove(&c->cache, op->stmt);
-				if (result_failed(op->res) && req->err.code == BM_OK)
+				if (result_failed(op->res) && request_code(req) == BM_OK)
 				{
-					err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+					err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 					if (req->session)
-						session_fail(req->session, &req->err, false);
+						session_fail(req->session, req->err, false);
 				}
 			}
 			break;
@@ -424,18 +424,18 @@ op_answered(Conn *c, Op *op)
 			exec_answered(c, op);
 			break;
 		case OP_END:
-			if (req->err.code != BM_OK)
+			if (request_code(req) != BM_OK)
 				break;
 			if (op->res && PQresultStatus(op->res) == PGRES_PIPELINE_ABORTED)
 			{
 				if (req->kind == REQ_COMMIT && s)
-					err_copy(&req->err, &s->failure);
+					err_copy(request_error(req), &s->failure);
 			}
 			else if (result_failed(op->res))
 			{
-				err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+				err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 				if (s)
-					session_fail(s, &req->err, false);
+					session_fail(s, req->err, false);
 			}
 			break;
 		case OP_CLEANUP:
@@ -482,8 +482,8 @@ pipeline_read(Conn *c)
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 			{
 				/* an error at the implicit commit of an autocommit statement */
-				if (op->req && op->req->err.code == BM_OK && result_failed(res))
-					err_from_pgresult(&op->req->err, res, e->statement_timeout_ms);
+				if (op->req && request_code(op->req) == BM_OK && result_failed(res))
+					err_from_pgresult(request_error(op->req), res, e->statement_timeout_ms);
 				PQclear(res);
 				continue;
 			}

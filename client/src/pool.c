@@ -72,7 +72,7 @@ connect_failed(Conn *c, int code, const char *message)
 
 		e->auto_unsent_head = req->send_next;
 		req->send_next = NULL;
-		err_copy(&req->err, &eb);
+		err_copy(request_error(req), &eb);
 		request_done(e, req);
 	}
 	e->auto_unsent_tail = NULL;
@@ -185,8 +185,8 @@ pool_conn_lost(Conn *c, int code, const char *message)
 
 		if (req == NULL || req->state == REQ_DONE)
 			continue;
-		if (req->err.code == BM_OK)
-			err_set(&req->err, code, NULL, buf, NULL, NULL);
+		if (request_code(req) == BM_OK)
+			err_set(request_error(req), code, NULL, buf, NULL, NULL);
 		request_done(e, req);
 	}
 	if (s)
