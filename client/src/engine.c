@@ -69,6 +69,7 @@ Request *
 request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
 	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
+	size_t		cls;
 	Request    *req;
 	char	   *p;
 	int			i;
@@ -76,9 +77,21 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 	for (i = 0; i < nparams; i++)
 		if (params[i])
 			size += strlen(params[i]) + 1;
-	req = calloc(1, size);
+	cls = (size - sizeof(Request) + 15) / 16;
+	if (cls < REQ_SIZE_CLASSES && e->free_reqs[cls])
+	{
+		req = e->free_reqs[cls];
+		e->free_reqs[cls] = req->next;
+		e->nfree_reqs[cls]--;
+		memset(req, 0, sizeof(Request) + (size_t) nparams * sizeof(char *));
+	}
+	else if (cls < REQ_SIZE_CLASSES)
+		req = calloc(1, sizeof(Request) + cls * 16);
+	else
+		req = calloc(1, size);
 	if (req == NULL)
 		goto nomem;
+	req->size_class = cls < REQ_SIZE_CLASSES ? cls : REQ_UNPOOLED;
 	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
 	{
 		free(req);
@@ -131,7 +144,41 @@ request_free(bm_engine *e, Request *req)
 		free(req->err);
 	}
 	sqltext_release(&e->texts, req->sql);
-	free(req);
+	if (req->size_class != REQ_UNPOOLED && e->nfree_reqs[req->size_class] < FREE_LIST_MAX)
+	{
+		req->next = e->free_reqs[req->size_class];
+		e->free_reqs[req->size_class] = req;
+		e->nfree_reqs[req->size_class]++;
+	}
+	else
+		free(req);
+}
+
+/* give the recycled requests and ops back to malloc */
+void
+engine_free_lists(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < REQ_SIZE_CLASSES; i++)
+	{
+		while (e->free_reqs[i])
+		{
+			Request    *req = e->free_reqs[i];
+
+			e->free_reqs[i] = req->next;
+			free(req);
+		}
+		e->nfree_reqs[i] = 0;
+	}
+	while (e->free_ops)
+	{
+		Op		   *op = e->free_ops;
+
+		e->free_ops = op->next;
+		free(op);
+	}
+	e->nfree_ops = 0;
 }
 
 static void
@@ -207,7 +254,7 @@ deliver(bm_engine *e, Request *req)
 			if (req->cb.result)
 			{
 				res.pg = req->res;
-				res.affected = req->res ? result_affected_of(req->res) : -1;
+				res.affected = req->res ? AFFECTED_UNREAD : -1;
 				req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 			}
 		}
@@ -646,6 +693,7 @@ engine_destroy(bm_engine *e)
 	for (i = 0; i < e->pool_size; i++)
 		free(e->conns[i].cache.buckets);
 	free(e->conns);
+	engine_free_lists(e);
 	sqltable_free(&e->texts);
 	free_conninfo(e);
 	free(e);

@@ -12,6 +12,7 @@
 #ifndef BM_INTERNAL_H
 #define BM_INTERNAL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,8 +55,10 @@ extern const bm_error *last_error_public(void);
 struct bm_result
 {
 	PGresult   *pg;
-	long		affected;
+	long		affected;		/* AFFECTED_UNREAD: read pg's when asked */
 };
+
+#define AFFECTED_UNREAD LONG_MIN
 extern long result_affected_of(const PGresult *res);
 
 /*
@@ -76,6 +79,7 @@ typedef struct SqlTable
 	SqlText   **buckets;
 	uint32_t	nbuckets;
 	uint32_t	count;
+	SqlText    *last;			/* the text asked for last, tried first */
 } SqlTable;
 
 extern SqlText *sqltext_get(SqlTable *st, const char *sql);
@@ -151,8 +155,19 @@ struct Request
 	uint16_t	nparams;
 	uint8_t		kind;			/* ReqKind */
 	uint8_t		state;			/* ReqState */
+	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
 	bool		internal;		/* queued by the library: no callback */
 };
+
+/*
+ * Freed requests and ops are kept for reuse, a bounded number per engine, so
+ * that a steady stream of statements costs no malloc/free of the library's
+ * own.  Requests are pooled by size: class k holds sizeof(Request) + 16 k
+ * bytes (up to 48 bytes of parameters: a few short values).
+ */
+#define REQ_SIZE_CLASSES 4
+#define REQ_UNPOOLED 255
+#define FREE_LIST_MAX 512
 
 #define REQUEST_PARAMS(req) ((char **) ((req) + 1))
 
@@ -293,6 +308,10 @@ struct bm_engine
 	FILE	   *trace;
 	bm_engine_stats stats;
 	SqlTable	texts;			/* interned SQL of requests and statement caches */
+	Request    *free_reqs[REQ_SIZE_CLASSES];	/* linked by next */
+	int			nfree_reqs[REQ_SIZE_CLASSES];
+	Op		   *free_ops;
+	int			nfree_ops;
 };
 
 /* engine.c */
@@ -306,6 +325,7 @@ extern void engine_kick(bm_engine *e);
 extern void engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
+extern void engine_free_lists(bm_engine *e);
 extern int	check_engine(bm_engine *e);
 extern int	check_statement(const char *sql, int nparams, const char *const *params);
 

@@ -18,9 +18,16 @@
 static Op *
 op_push(Conn *c, OpKind kind, Request *req)
 {
-	Op		   *op = calloc(1, sizeof(*op));
+	bm_engine  *e = c->engine;
+	Op		   *op = e->free_ops;
 
-	if (op == NULL)
+	if (op)
+	{
+		e->free_ops = op->next;
+		e->nfree_ops--;
+		memset(op, 0, sizeof(*op));
+	}
+	else if ((op = calloc(1, sizeof(*op))) == NULL)
 		return NULL;
 	op->kind = kind;
 	op->req = req;
@@ -52,17 +59,26 @@ op_pop(Conn *c)
 }
 
 static void
-op_free(Op *op)
+op_free(Conn *c, Op *op)
 {
+	bm_engine  *e = c->engine;
+
 	PQclear(op->res);
-	free(op);
+	if (e->nfree_ops < FREE_LIST_MAX)
+	{
+		op->next = e->free_ops;
+		e->free_ops = op;
+		e->nfree_ops++;
+	}
+	else
+		free(op);
 }
 
 void
 pipeline_drop_ops(Conn *c)
 {
 	while (c->ops_head)
-		op_free(op_pop(c));
+		op_free(c, op_pop(c));
 }
 
 /*
@@ -454,6 +470,7 @@ void
 pipeline_read(Conn *c)
 {
 	bm_engine  *e = c->engine;
+	int64_t		now = 0;		/* read once: everything here arrived together */
 
 	if (!PQconsumeInput(c->pg))
 	{
@@ -465,7 +482,9 @@ pipeline_read(Conn *c)
 		PGresult   *res = PQgetResult(c->pg);
 		Op		   *op = c->ops_head;
 
-		c->progress_at = now_ms();
+		if (now == 0)
+			now = now_ms();
+		c->progress_at = now;
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
 		{
 			char		msg[512];
@@ -490,7 +509,7 @@ pipeline_read(Conn *c)
 			PQclear(res);
 			op = op_pop(c);
 			sync_answered(c, op);
-			op_free(op);
+			op_free(c, op);
 			continue;
 		}
 		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC)
@@ -516,7 +535,7 @@ pipeline_read(Conn *c)
 		}
 		op = op_pop(c);
 		op_answered(c, op);
-		op_free(op);
+		op_free(c, op);
 	}
 	if (c->state == CONN_READY && PQstatus(c->pg) == CONNECTION_BAD)
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));

@@ -61,14 +61,22 @@ SqlText *
 sqltext_get(SqlTable *st, const char *sql)
 {
 	size_t		len;
-	uint32_t	hash = hash_text(sql, &len);
+	uint32_t	hash;
 	SqlText    *t;
 
+	/* a program mostly repeats its last statement: one strcmp, no hashing */
+	if (st->last && strcmp(st->last->text, sql) == 0)
+	{
+		st->last->refs++;
+		return st->last;
+	}
+	hash = hash_text(sql, &len);
 	if (st->nbuckets)
 		for (t = st->buckets[hash & (st->nbuckets - 1)]; t; t = t->hnext)
 			if (t->hash == hash && strcmp(t->text, sql) == 0)
 			{
 				t->refs++;
+				st->last = t;
 				return t;
 			}
 	if (st->count >= st->nbuckets && !sqltable_grow(st) && st->nbuckets == 0)
@@ -82,6 +90,7 @@ sqltext_get(SqlTable *st, const char *sql)
 	t->hnext = st->buckets[hash & (st->nbuckets - 1)];
 	st->buckets[hash & (st->nbuckets - 1)] = t;
 	st->count++;
+	st->last = t;
 	return t;
 }
 
@@ -96,6 +105,8 @@ sqltext_release(SqlTable *st, SqlText *t)
 		;
 	*p = t->hnext;
 	st->count--;
+	if (st->last == t)
+		st->last = NULL;
 	free(t);
 }
 
