@@ -336,6 +336,8 @@ pump(bm_engine *e)
 void
 engine_settle(bm_engine *e)
 {
+	int			i;
+
 	while (!e->free_requested)
 	{
 		if (e->pump_needed)
@@ -363,6 +365,8 @@ engine_settle(bm_engine *e)
 		return;
 	if (e->reap_needed)
 		session_reap(e, false);
+	for (i = 0; i < e->pool_size; i++)
+		e->conns[i].read_this_turn = false;
 	loop_sync_watches(e);
 	loop_arm_timer(e);
 }

@@ -230,6 +230,7 @@ struct Conn
 	bool		batch_open;		/* sent messages that no Sync or Flush ends */
 	bool		wrote;			/* sent something since the last flush */
 	bool		out_pending;	/* PQflush said: more to write */
+	bool		read_this_turn; /* input read since the loop last woke: alive */
 	long		seg;			/* Syncs sent so far */
 	/* the session holding the connection, and its unit on the wire */
 	bm_session *owner;

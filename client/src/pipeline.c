@@ -477,6 +477,7 @@ pipeline_read(Conn *c)
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
 		return;
 	}
+	c->read_this_turn = true;
 	while (c->state == CONN_READY && c->ops_head && !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);

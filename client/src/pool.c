@@ -37,7 +37,7 @@ conn_reset(Conn *c)
 	c->state = CONN_EMPTY;
 	c->owner = NULL;
 	c->nauto = 0;
-	c->batch_open = c->wrote = c->out_pending = false;
+	c->batch_open = c->wrote = c->out_pending = c->read_this_turn = false;
 	c->begun = c->unit_end_sent = false;
 	c->need_fail_sync = c->need_cleanup = c->send_cleanup = false;
 	c->connect_deadline = 0;
@@ -251,7 +251,8 @@ pool_pick(bm_engine *e, bool for_session)
 
 		if (c->state != CONN_READY || c->owner != NULL)
 			continue;
-		if (c->nops == 0 &&
+		/* unless it was read in this very turn (the next statement queued from a callback) */
+		if (c->nops == 0 && !c->read_this_turn &&
 			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
 		{
 			pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
