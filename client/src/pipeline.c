@@ -18,9 +18,16 @@
 static Op *
 op_push(Conn *c, OpKind kind, Request *req)
 {
-	Op		   *op = calloc(1, sizeof(*op));
+	bm_engine  *e = c->engine;
+	Op		   *op = e->free_ops;
 
-	if (op == NULL)
+	if (op)
+	{
+		e->free_ops = op->next;
+		e->nfree_ops--;
+		memset(op, 0, sizeof(*op));
+	}
+	else if ((op = calloc(1, sizeof(*op))) == NULL)
 		return NULL;
 	op->kind = kind;
 	op->req = req;
@@ -52,17 +59,26 @@ op_pop(Conn *c)
 }
 
 static void
-op_free(Op *op)
+op_free(Conn *c, Op *op)
 {
+	bm_engine  *e = c->engine;
+
 	PQclear(op->res);
-	free(op);
+	if (e->nfree_ops < FREE_LIST_MAX)
+	{
+		op->next = e->free_ops;
+		e->free_ops = op;
+		e->nfree_ops++;
+	}
+	else
+		free(op);
 }
 
 void
 pipeline_drop_ops(Conn *c)
 {
 	while (c->ops_head)
-		op_free(op_pop(c));
+		op_free(c, op_pop(c));
 }
 
 /*
@@ -128,9 +144,8 @@ static bool
 send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
-	uint32_t	hash = stmtcache_hash(req->sql);
-	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql, hash) : NULL;
-	const char *const *params = (const char *const *) req->params;
+	StmtEntry  *se = sc->capacity > 0 ? stmtcache_lookup(sc, req->sql) : NULL;
+	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 
 	if (se && (se->confirmed || se->seg == c->seg))
 		stmtcache_touch(sc, se);
@@ -150,7 +165,7 @@ send_exec(Conn *c, Request *req)
 			}
 		}
 		if (sc->count < sc->capacity &&
-			(se = stmtcache_add(sc, req->sql, hash, c->seg)) != NULL)
+			(se = stmtcache_add(sc, req->sql, c->seg)) != NULL)
 		{
 			Op		   *op = op_push(c, OP_PREPARE, req);
 
@@ -162,7 +177,7 @@ send_exec(Conn *c, Request *req)
 			}
 			op->stmt = se;
 			c->engine->stats.prepares++;
-			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql, 0, NULL)))
+			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql->text, 0, NULL)))
 				return false;
 		}
 	}
@@ -178,7 +193,7 @@ send_exec(Conn *c, Request *req)
 	if (se)
 		return !send_failed(c, PQsendQueryPrepared(c->pg, se->name, req->nparams,
 												   params, NULL, NULL, 0));
-	return !send_failed(c, PQsendQueryParams(c->pg, req->sql, req->nparams, NULL,
+	return !send_failed(c, PQsendQueryParams(c->pg, req->sql->text, req->nparams, NULL,
 											 params, NULL, NULL, 0));
 }
 
@@ -307,9 +322,9 @@ forget_stale_plan(Conn *c, Request *req)
 {
 	StmtEntry  *se;
 
-	if (strcmp(req->err.sqlstate, "0A000") != 0 || c->cache.capacity == 0)
+	if (strcmp(req->err->sqlstate, "0A000") != 0 || c->cache.capacity == 0)
 		return;
-	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
+	se = stmtcache_lookup(&c->cache, req->sql);
 	/* the server keeps the old statement until the connection ends: names are never reused */
 	if (se && se->confirmed)
 		stmtcache_remove(&c->cache, se);
@@ -322,7 +337,7 @@ exec_answered(Conn *c, Op *op)
 	bm_engine  *e = c->engine;
 	ExecStatusType st = op->res ? PQresultStatus(op->res) : PGRES_FATAL_ERROR;
 
-	if (req->err.code == BM_OK)
+	if (request_code(req) == BM_OK)
 	{
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
 		{
@@ -336,25 +351,25 @@ exec_answered(Conn *c, Op *op)
 				char		msg[512];
 
 				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", req->session->failure.message);
-				err_set(&req->err, BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
 			}
 			else
-				err_set(&req->err, BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
 		}
 		else if (op->res && result_failed(op->res))
 		{
-			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
+			err_from_pgresult(request_error(req), op->res, e->statement_timeout_ms);
 			forget_stale_plan(c, req);
 		}
 		else
-			err_set(&req->err, BM_ERR_SQL, NULL,
+			err_set(request_error(req), BM_ERR_SQL, NULL,
 					"unsupported result (COPY and multiple statements cannot run through basemodel)",
 					NULL, NULL);
 	}
 	if (req->session)
 	{
-		if (req->err.code != BM_OK)
-			session_fail(req->session, &req->err, false);
+		if (request_code(req) != BM_OK)
+			session_fail(req->session, req->err, false);
 		request_done(e, req);
 	}
 }
@@ -413,11 +428,11 @@ op_answered(Conn *c, Op *op)
 			else
 			{
 				stmtcache_remove(&c->cache, op->stmt);
-				if (result_failed(op->res) && req->err.code == BM_OK)
+				if (result_failed(op->res) && request_code(req) == BM_OK)
 				{
-					err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+					err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 					if (req->session)
-						session_fail(req->session, &req->err, false);
+						session_fail(req->session, req->err, false);
 				}
 			}
 			break;
@@ -425,18 +440,18 @@ op_answered(Conn *c, Op *op)
 			exec_answered(c, op);
 			break;
 		case OP_END:
-			if (req->err.code != BM_OK)
+			if (request_code(req) != BM_OK)
 				break;
 			if (op->res && PQresultStatus(op->res) == PGRES_PIPELINE_ABORTED)
 			{
 				if (req->kind == REQ_COMMIT && s)
-					err_copy(&req->err, &s->failure);
+					err_copy(request_error(req), &s->failure);
 			}
 			else if (result_failed(op->res))
 			{
-				err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+				err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 				if (s)
-					session_fail(s, &req->err, false);
+					session_fail(s, req->err, false);
 			}
 			break;
 		case OP_CLEANUP:
@@ -455,18 +470,22 @@ void
 pipeline_read(Conn *c)
 {
 	bm_engine  *e = c->engine;
+	int64_t		now = 0;		/* read once: everything here arrived together */
 
 	if (!PQconsumeInput(c->pg))
 	{
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
 		return;
 	}
+	c->read_this_turn = true;
 	while (c->state == CONN_READY && c->ops_head && !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
 		Op		   *op = c->ops_head;
 
-		c->progress_at = now_ms();
+		if (now == 0)
+			now = now_ms();
+		c->progress_at = now;
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
 		{
 			char		msg[512];
@@ -483,15 +502,15 @@ pipeline_read(Conn *c)
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 			{
 				/* an error at the implicit commit of an autocommit statement */
-				if (op->req && op->req->err.code == BM_OK && result_failed(res))
-					err_from_pgresult(&op->req->err, res, e->statement_timeout_ms);
+				if (op->req && request_code(op->req) == BM_OK && result_failed(res))
+					err_from_pgresult(request_error(op->req), res, e->statement_timeout_ms);
 				PQclear(res);
 				continue;
 			}
 			PQclear(res);
 			op = op_pop(c);
 			sync_answered(c, op);
-			op_free(op);
+			op_free(c, op);
 			continue;
 		}
 		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC)
@@ -517,7 +536,7 @@ pipeline_read(Conn *c)
 		}
 		op = op_pop(c);
 		op_answered(c, op);
-		op_free(op);
+		op_free(c, op);
 	}
 	if (c->state == CONN_READY && PQstatus(c->pg) == CONNECTION_BAD)
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
