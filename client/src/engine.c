@@ -60,44 +60,125 @@ check_statement(const char *sql, int nparams, const char *const *params)
 	return 0;
 }
 
-/* a request and copies of its SQL and parameters, in one allocation */
+/*
+ * A request, with copies of its parameters in the same allocation; the SQL
+ * text is interned in the engine's table (the caller's copy need not outlive
+ * the call).
+ */
 Request *
-request_new(ReqKind kind, const char *sql, int nparams, const char *const *params)
+request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
 	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
+	size_t		cls;
 	Request    *req;
 	char	   *p;
 	int			i;
 
-	if (sql)
-		size += strlen(sql) + 1;
 	for (i = 0; i < nparams; i++)
 		if (params[i])
 			size += strlen(params[i]) + 1;
-	req = calloc(1, size);
-	if (req == NULL)
+	cls = (size - sizeof(Request) + 15) / 16;
+	if (cls < REQ_SIZE_CLASSES && e->free_reqs[cls])
 	{
-		set_last_error(BM_ERR_NOMEM, "out of memory");
-		return NULL;
+		req = e->free_reqs[cls];
+		e->free_reqs[cls] = req->next;
+		e->nfree_reqs[cls]--;
+		memset(req, 0, sizeof(Request) + (size_t) nparams * sizeof(char *));
+	}
+	else if (cls < REQ_SIZE_CLASSES)
+		req = calloc(1, sizeof(Request) + cls * 16);
+	else
+		req = calloc(1, size);
+	if (req == NULL)
+		goto nomem;
+	req->size_class = cls < REQ_SIZE_CLASSES ? cls : REQ_UNPOOLED;
+	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
+	{
+		free(req);
+		goto nomem;
 	}
 	req->kind = kind;
 	req->nparams = nparams;
-	req->params = (char **) (req + 1);
-	p = (char *) (req->params + nparams);
+	p = (char *) (REQUEST_PARAMS(req) + nparams);
 	for (i = 0; i < nparams; i++)
 	{
+		size_t		len;
+
 		if (params[i] == NULL)
 			continue;
-		req->params[i] = p;
-		strcpy(p, params[i]);
-		p += strlen(p) + 1;
-	}
-	if (sql)
-	{
-		req->sql = p;
-		strcpy(p, sql);
+		len = strlen(params[i]) + 1;
+		REQUEST_PARAMS(req)[i] = p;
+		memcpy(p, params[i], len);
+		p += len;
 	}
 	return req;
+
+nomem:
+	set_last_error(BM_ERR_NOMEM, "out of memory");
+	return NULL;
+}
+
+/* what a request reports when there was no memory for its own error */
+static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
+
+/*
+ * The request's error, made on its first failure, for err_set and friends to
+ * fill in.  NULL when out of memory: the request then fails with
+ * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
+ */
+ErrorBuf *
+request_error(Request *req)
+{
+	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
+		req->err = (ErrorBuf *) &nomem_error;
+	return req->err == &nomem_error ? NULL : req->err;
+}
+
+static void
+request_free(bm_engine *e, Request *req)
+{
+	PQclear(req->res);
+	if (req->err != &nomem_error)
+	{
+		err_clear(req->err);
+		free(req->err);
+	}
+	sqltext_release(&e->texts, req->sql);
+	if (req->size_class != REQ_UNPOOLED && e->nfree_reqs[req->size_class] < FREE_LIST_MAX)
+	{
+		req->next = e->free_reqs[req->size_class];
+		e->free_reqs[req->size_class] = req;
+		e->nfree_reqs[req->size_class]++;
+	}
+	else
+		free(req);
+}
+
+/* give the recycled requests and ops back to malloc */
+void
+engine_free_lists(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < REQ_SIZE_CLASSES; i++)
+	{
+		while (e->free_reqs[i])
+		{
+			Request    *req = e->free_reqs[i];
+
+			e->free_reqs[i] = req->next;
+			free(req);
+		}
+		e->nfree_reqs[i] = 0;
+	}
+	while (e->free_ops)
+	{
+		Op		   *op = e->free_ops;
+
+		e->free_ops = op->next;
+		free(op);
+	}
+	e->nfree_ops = 0;
 }
 
 static void
@@ -146,11 +227,11 @@ request_done(bm_engine *e, Request *req)
 void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
-	if (req->err.code == BM_OK)
+	if (request_code(req) == BM_OK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
-		err_set(&req->err, code, NULL, message, NULL, NULL);
+		err_set(request_error(req), code, NULL, message, NULL, NULL);
 	}
 	request_done(e, req);
 }
@@ -161,6 +242,12 @@ request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
 	req->state = REQ_QUEUED;
+	if (req->err != NULL && req->err != &nomem_error)
+	{
+		err_clear(req->err);
+		free(req->err);
+	}
+	req->err = NULL;
 	req->send_next = e->auto_unsent_head;
 	e->auto_unsent_head = req;
 	if (e->auto_unsent_tail == NULL)
@@ -172,25 +259,26 @@ request_replay(bm_engine *e, Request *req)
 static void
 deliver(bm_engine *e, Request *req)
 {
+	static const ErrorBuf ok = {0};
 	bm_session *s = req->session;
 	bm_error	err;
 	bm_result	res;
 
 	if (!req->internal)
 	{
-		err_public(&req->err, &err);
+		err_public(req->err ? req->err : &ok, &err);
 		e->depth++;
 		if (req->kind == REQ_EXEC)
 		{
-			if (req->rcb)
+			if (req->cb.result)
 			{
 				res.pg = req->res;
-				res.affected = req->res ? result_affected_of(req->res) : -1;
-				req->rcb(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
+				res.affected = req->res ? AFFECTED_UNREAD : -1;
+				req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 			}
 		}
-		else if (req->dcb)
-			req->dcb(s, &err, req->arg);
+		else if (req->cb.done)
+			req->cb.done(s, &err, req->arg);
 		e->depth--;
 	}
 	if (s)
@@ -200,9 +288,7 @@ deliver(bm_engine *e, Request *req)
 			e->reap_needed = true;
 	}
 	e->pending--;
-	PQclear(req->res);
-	err_clear(&req->err);
-	free(req);
+	request_free(e, req);
 }
 
 /* something changed: the loop must run the pump soon */
@@ -269,6 +355,8 @@ pump(bm_engine *e)
 void
 engine_settle(bm_engine *e)
 {
+	int			i;
+
 	while (!e->free_requested)
 	{
 		if (e->pump_needed)
@@ -296,6 +384,8 @@ engine_settle(bm_engine *e)
 		return;
 	if (e->reap_needed)
 		session_reap(e, false);
+	for (i = 0; i < e->pool_size; i++)
+		e->conns[i].read_this_turn = false;
 	loop_sync_watches(e);
 	loop_arm_timer(e);
 }
@@ -471,6 +561,7 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 		for (i = 0; e->conns && i < e->pool_size; i++)
 			free(e->conns[i].cache.buckets);
 		free(e->conns);
+		sqltable_free(&e->texts);
 		free(e);
 	}
 	set_last_error(code, "%s", message);
@@ -519,7 +610,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	{
 		e->conns[i].engine = e;
 		e->conns[i].watch_fd = -1;
-		if (stmtcache_init(&e->conns[i].cache, e->cache_size) != 0)
+		if (stmtcache_init(&e->conns[i].cache, e->cache_size, &e->texts) != 0)
 			return create_failed(e, err, BM_ERR_NOMEM, "out of memory");
 	}
 	if (err)
@@ -535,10 +626,10 @@ bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const 
 
 	if (check_engine(e) != 0 || check_statement(sql, nparams, params) != 0)
 		return -1;
-	req = request_new(REQ_EXEC, sql, nparams, params);
+	req = request_new(e, REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
-	req->rcb = cb;
+	req->cb.result = cb;
 	req->arg = arg;
 	if (e->auto_tail)
 		e->auto_tail->next = req;
@@ -566,7 +657,7 @@ deliver_closed(bm_engine *e, Request *req)
 	{
 		PQclear(req->res);
 		req->res = NULL;
-		err_set(&req->err, BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
+		err_set(request_error(req), BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
 				NULL, NULL);
 	}
 	deliver(e, req);
@@ -632,6 +723,8 @@ engine_destroy(bm_engine *e)
 	for (i = 0; i < e->pool_size; i++)
 		free(e->conns[i].cache.buckets);
 	free(e->conns);
+	engine_free_lists(e);
+	sqltable_free(&e->texts);
 	free_conninfo(e);
 	free(e);
 }

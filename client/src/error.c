@@ -90,6 +90,8 @@ dup_trimmed(const char *s)
 void
 err_clear(ErrorBuf *eb)
 {
+	if (eb == NULL)
+		return;
 	free(eb->message);
 	free(eb->detail);
 	free(eb->hint);
@@ -100,6 +102,8 @@ void
 err_set(ErrorBuf *eb, int code, const char *sqlstate, const char *message,
 		const char *detail, const char *hint)
 {
+	if (eb == NULL)
+		return;					/* no memory for the error: it reads BM_ERR_NOMEM */
 	err_clear(eb);
 	eb->code = code;
 	if (sqlstate)

@@ -12,6 +12,7 @@
 #ifndef BM_INTERNAL_H
 #define BM_INTERNAL_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,15 +55,40 @@ extern const bm_error *last_error_public(void);
 struct bm_result
 {
 	PGresult   *pg;
-	long		affected;
+	long		affected;		/* AFFECTED_UNREAD: read pg's when asked */
 };
+
+#define AFFECTED_UNREAD LONG_MIN
 extern long result_affected_of(const PGresult *res);
 
-/* stmtcache.c: per-connection names of prepared statements, bounded, LRU */
+/*
+ * stmtcache.c: SQL texts, interned per engine (one refcounted copy of each
+ * distinct text however many requests and caches use it), and per-connection
+ * names of prepared statements, bounded, LRU.
+ */
+typedef struct SqlText
+{
+	struct SqlText *hnext;
+	uint32_t	hash;
+	uint32_t	refs;
+	char		text[];
+} SqlText;
+
+typedef struct SqlTable
+{
+	SqlText   **buckets;
+	uint32_t	nbuckets;
+	uint32_t	count;
+	SqlText    *last;			/* the text asked for last, tried first */
+} SqlTable;
+
+extern SqlText *sqltext_get(SqlTable *st, const char *sql);
+extern void sqltext_release(SqlTable *st, SqlText *t);
+extern void sqltable_free(SqlTable *st);
+
 typedef struct StmtEntry
 {
-	char	   *sql;
-	uint32_t	hash;
+	SqlText    *sql;			/* holds a reference */
 	char		name[24];
 	bool		confirmed;		/* the server answered the Parse */
 	long		seg;			/* Sync segment the Parse was sent in */
@@ -80,13 +106,13 @@ typedef struct StmtCache
 	long		next_id;
 	StmtEntry  *newest;
 	StmtEntry  *oldest;
+	SqlTable   *texts;			/* the engine's, which the entries refer to */
 } StmtCache;
 
-extern int	stmtcache_init(StmtCache *sc, int capacity);
+extern int	stmtcache_init(StmtCache *sc, int capacity, SqlTable *texts);
 extern void stmtcache_reset(StmtCache *sc);
-extern uint32_t stmtcache_hash(const char *sql);
-extern StmtEntry *stmtcache_lookup(StmtCache *sc, const char *sql, uint32_t hash);
-extern StmtEntry *stmtcache_add(StmtCache *sc, const char *sql, uint32_t hash, long seg);
+extern StmtEntry *stmtcache_lookup(StmtCache *sc, const SqlText *sql);
+extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
@@ -107,26 +133,53 @@ typedef enum ReqState
 	REQ_DONE					/* answered; waits for its turn to call back */
 } ReqState;
 
+/*
+ * Thousands may wait at once (every statement of every session opened ahead
+ * of its connection), so a request is kept small: 80 bytes, then its
+ * parameters (nparams pointers and their text) in the same allocation.
+ */
 struct Request
 {
 	Request    *next;			/* owner's FIFO, then the ready list */
 	Request    *send_next;		/* owner's queue of unsent requests */
-	ReqKind		kind;
-	ReqState	state;
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute) */
 	long		unit;			/* session's unit of work it belongs to */
-	bool		internal;		/* queued by the library: no callback */
-	bool		replay;			/* autocommit: send again once its Sync is answered */
-	int			replays;		/* times it was sent again */
-	char	   *sql;
-	int			nparams;
-	char	  **params;
-	bm_result_cb rcb;
-	bm_done_cb	dcb;
+	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
+	union
+	{
+		bm_result_cb result;	/* REQ_EXEC */
+		bm_done_cb	done;		/* REQ_COMMIT, REQ_ROLLBACK */
+	}			cb;
 	void	   *arg;
 	PGresult   *res;			/* the answer, when it succeeded */
-	ErrorBuf	err;
+	ErrorBuf   *err;			/* NULL until something fails (request_error) */
+	uint16_t	nparams;
+	uint8_t		kind;			/* ReqKind */
+	uint8_t		state;			/* ReqState */
+	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
+	bool		internal;		/* queued by the library: no callback */
+	bool		replay;			/* autocommit: send again once its Sync is answered */
+	uint8_t		replays;		/* times it was sent again */
 };
+
+/*
+ * Freed requests and ops are kept for reuse, a bounded number per engine, so
+ * that a steady stream of statements costs no malloc/free of the library's
+ * own.  Requests are pooled by size: class k holds sizeof(Request) + 16 k
+ * bytes (up to 48 bytes of parameters: a few short values).
+ */
+#define REQ_SIZE_CLASSES 4
+#define REQ_UNPOOLED 255
+#define FREE_LIST_MAX 512
+
+#define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+
+/* BM_OK, or the code of what failed the request */
+static inline int
+request_code(const Request *req)
+{
+	return req->err ? req->err->code : BM_OK;
+}
 
 /* ops: what a connection expects back, in order */
 typedef enum OpKind
@@ -180,6 +233,7 @@ struct Conn
 	bool		batch_open;		/* sent messages that no Sync or Flush ends */
 	bool		wrote;			/* sent something since the last flush */
 	bool		out_pending;	/* PQflush said: more to write */
+	bool		read_this_turn; /* input read since the loop last woke: alive */
 	long		seg;			/* Syncs sent so far */
 	/* the session holding the connection, and its unit on the wire */
 	bm_session *owner;
@@ -211,7 +265,7 @@ struct bm_session
 	bm_session *wait_next;		/* engine's queue of sessions waiting for a connection */
 	bool		waiting;
 	bool		closed;
-	char		begin_sql[96];
+	const char *begin_sql;		/* a constant string */
 	Request    *head;			/* requests not yet called back, in order */
 	Request    *tail;
 	Request    *unsent_head;
@@ -259,12 +313,18 @@ struct bm_engine
 	int			backoff_ms;		/* wait after the next failed attempt */
 	FILE	   *trace;
 	bm_engine_stats stats;
+	SqlTable	texts;			/* interned SQL of requests and statement caches */
+	Request    *free_reqs[REQ_SIZE_CLASSES];	/* linked by next */
+	int			nfree_reqs[REQ_SIZE_CLASSES];
+	Op		   *free_ops;
+	int			nfree_ops;
 };
 
 /* engine.c */
 extern int64_t now_ms(void);
-extern Request *request_new(ReqKind kind, const char *sql, int nparams,
+extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
+extern ErrorBuf *request_error(Request *req);
 extern void request_done(bm_engine *e, Request *req);
 extern void request_fail(bm_engine *e, Request *req, int code, const char *message);
 extern void request_replay(bm_engine *e, Request *req);
@@ -272,6 +332,7 @@ extern void engine_kick(bm_engine *e);
 extern void engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
+extern void engine_free_lists(bm_engine *e);
 extern int	check_engine(bm_engine *e);
 extern int	check_statement(const char *sql, int nparams, const char *const *params);
 

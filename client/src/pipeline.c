@@ -18,9 +18,16 @@
 static Op *
 op_push(Conn *c, OpKind kind, Request *req)
 {
-	Op		   *op = calloc(1, sizeof(*op));
+	bm_engine  *e = c->engine;
+	Op		   *op = e->free_ops;
 
-	if (op == NULL)
+	if (op)
+	{
+		e->free_ops = op->next;
+		e->nfree_ops--;
+		memset(op, 0, sizeof(*op));
+	}
+	else if ((op = calloc(1, sizeof(*op))) == NULL)
 		return NULL;
 	op->kind = kind;
 	op->req = req;
@@ -52,17 +59,26 @@ op_pop(Conn *c)
 }
 
 static void
-op_free(Op *op)
+op_free(Conn *c, Op *op)
 {
+	bm_engine  *e = c->engine;
+
 	PQclear(op->res);
-	free(op);
+	if (e->nfree_ops < FREE_LIST_MAX)
+	{
+		op->next = e->free_ops;
+		e->free_ops = op;
+		e->nfree_ops++;
+	}
+	else
+		free(op);
 }
 
 void
 pipeline_drop_ops(Conn *c)
 {
 	while (c->ops_head)
-		op_free(op_pop(c));
+		op_free(c, op_pop(c));
 }
 
 /*
@@ -142,10 +158,9 @@ static bool
 send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
-	uint32_t	hash = stmtcache_hash(req->sql);
-	bool		cacheable = sc->capacity > 0 && !stmtcache_resets(req->sql);
-	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql, hash) : NULL;
-	const char *const *params = (const char *const *) req->params;
+	bool		cacheable = sc->capacity > 0 && !stmtcache_resets(req->sql->text);
+	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
+	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 
 	if (!cacheable && sc->count > 0)
 		forget_statements(c);
@@ -167,7 +182,7 @@ send_exec(Conn *c, Request *req)
 			}
 		}
 		if (sc->count < sc->capacity &&
-			(se = stmtcache_add(sc, req->sql, hash, c->seg)) != NULL)
+			(se = stmtcache_add(sc, req->sql, c->seg)) != NULL)
 		{
 			Op		   *op = op_push(c, OP_PREPARE, req);
 
@@ -179,7 +194,7 @@ send_exec(Conn *c, Request *req)
 			}
 			op->stmt = se;
 			c->engine->stats.prepares++;
-			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql, 0, NULL)))
+			if (send_failed(c, PQsendPrepare(c->pg, se->name, req->sql->text, 0, NULL)))
 				return false;
 		}
 	}
@@ -195,7 +210,7 @@ send_exec(Conn *c, Request *req)
 	if (se)
 		return !send_failed(c, PQsendQueryPrepared(c->pg, se->name, req->nparams,
 												   params, NULL, NULL, 0));
-	return !send_failed(c, PQsendQueryParams(c->pg, req->sql, req->nparams, NULL,
+	return !send_failed(c, PQsendQueryParams(c->pg, req->sql->text, req->nparams, NULL,
 											 params, NULL, NULL, 0));
 }
 
@@ -332,7 +347,7 @@ forget_stale_plan(Conn *c, Request *req, const PGresult *res)
 	if (c->cache.capacity == 0 || func == NULL ||
 		(strcmp(func, "RevalidateCachedQuery") != 0 && strcmp(func, "FetchPreparedStatement") != 0))
 		return false;
-	se = stmtcache_lookup(&c->cache, req->sql, stmtcache_hash(req->sql));
+	se = stmtcache_lookup(&c->cache, req->sql);
 	if (se == NULL || !se->confirmed)
 		return false;
 	stmtcache_remove(&c->cache, se);
@@ -346,7 +361,7 @@ exec_answered(Conn *c, Op *op)
 	bm_engine  *e = c->engine;
 	ExecStatusType st = op->res ? PQresultStatus(op->res) : PGRES_FATAL_ERROR;
 
-	if (req->err.code == BM_OK)
+	if (request_code(req) == BM_OK)
 	{
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
 		{
@@ -360,32 +375,31 @@ exec_answered(Conn *c, Op *op)
 				char		msg[512];
 
 				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", req->session->failure.message);
-				err_set(&req->err, BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
 			}
 			else
-				err_set(&req->err, BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
 		}
 		else if (op->res && result_failed(op->res))
 		{
-			err_from_pgresult(&req->err, op->res, e->statement_timeout_ms);
+			err_from_pgresult(request_error(req), op->res, e->statement_timeout_ms);
 			/* an autocommit statement did nothing: run it again, prepared afresh */
 			if (forget_stale_plan(c, req, op->res) && req->session == NULL &&
-				req->replays < e->pool_size)
+				req->replays < e->pool_size && req->replays < UINT8_MAX)
 			{
-				err_clear(&req->err);
 				req->replays++;
 				req->replay = true;
 			}
 		}
 		else
-			err_set(&req->err, BM_ERR_SQL, NULL,
+			err_set(request_error(req), BM_ERR_SQL, NULL,
 					"unsupported result (COPY and multiple statements cannot run through basemodel)",
 					NULL, NULL);
 	}
 	if (req->session)
 	{
-		if (req->err.code != BM_OK)
-			session_fail(req->session, &req->err, false);
+		if (request_code(req) != BM_OK)
+			session_fail(req->session, req->err, false);
 		request_done(e, req);
 	}
 }
@@ -452,11 +466,11 @@ op_answered(Conn *c, Op *op)
 			{
 				if (op->stmt)
 					stmtcache_remove(&c->cache, op->stmt);
-				if (result_failed(op->res) && req->err.code == BM_OK)
+				if (result_failed(op->res) && request_code(req) == BM_OK)
 				{
-					err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+					err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 					if (req->session)
-						session_fail(req->session, &req->err, false);
+						session_fail(req->session, req->err, false);
 				}
 			}
 			break;
@@ -464,18 +478,18 @@ op_answered(Conn *c, Op *op)
 			exec_answered(c, op);
 			break;
 		case OP_END:
-			if (req->err.code != BM_OK)
+			if (request_code(req) != BM_OK)
 				break;
 			if (op->res && PQresultStatus(op->res) == PGRES_PIPELINE_ABORTED)
 			{
 				if (req->kind == REQ_COMMIT && s)
-					err_copy(&req->err, &s->failure);
+					err_copy(request_error(req), &s->failure);
 			}
 			else if (result_failed(op->res))
 			{
-				err_from_pgresult(&req->err, op->res, c->engine->statement_timeout_ms);
+				err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 				if (s)
-					session_fail(s, &req->err, false);
+					session_fail(s, req->err, false);
 			}
 			break;
 		case OP_CLEANUP:
@@ -494,18 +508,22 @@ void
 pipeline_read(Conn *c)
 {
 	bm_engine  *e = c->engine;
+	int64_t		now = 0;		/* read once: everything here arrived together */
 
 	if (!PQconsumeInput(c->pg))
 	{
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
 		return;
 	}
+	c->read_this_turn = true;
 	while (c->state == CONN_READY && c->ops_head && !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
 		Op		   *op = c->ops_head;
 
-		c->progress_at = now_ms();
+		if (now == 0)
+			now = now_ms();
+		c->progress_at = now;
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
 		{
 			char		msg[512];
@@ -522,15 +540,15 @@ pipeline_read(Conn *c)
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 			{
 				/* an error at the implicit commit of an autocommit statement */
-				if (op->req && op->req->err.code == BM_OK && result_failed(res))
-					err_from_pgresult(&op->req->err, res, e->statement_timeout_ms);
+				if (op->req && request_code(op->req) == BM_OK && result_failed(res))
+					err_from_pgresult(request_error(op->req), res, e->statement_timeout_ms);
 				PQclear(res);
 				continue;
 			}
 			PQclear(res);
 			op = op_pop(c);
 			sync_answered(c, op);
-			op_free(op);
+			op_free(c, op);
 			continue;
 		}
 		if (res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC)
@@ -556,7 +574,7 @@ pipeline_read(Conn *c)
 		}
 		op = op_pop(c);
 		op_answered(c, op);
-		op_free(op);
+		op_free(c, op);
 	}
 	if (c->state == CONN_READY && PQstatus(c->pg) == CONNECTION_BAD)
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));

@@ -37,7 +37,7 @@ conn_reset(Conn *c)
 	c->state = CONN_EMPTY;
 	c->owner = NULL;
 	c->nauto = 0;
-	c->batch_open = c->wrote = c->out_pending = false;
+	c->batch_open = c->wrote = c->out_pending = c->read_this_turn = false;
 	c->begun = c->unit_end_sent = false;
 	c->need_fail_sync = c->need_cleanup = c->send_cleanup = false;
 	c->connect_deadline = 0;
@@ -83,7 +83,7 @@ connect_failed(Conn *c, int code, const char *message)
 
 		e->auto_unsent_head = req->send_next;
 		req->send_next = NULL;
-		err_copy(&req->err, &eb);
+		err_copy(request_error(req), &eb);
 		request_done(e, req);
 	}
 	e->auto_unsent_tail = NULL;
@@ -198,8 +198,8 @@ pool_conn_lost(Conn *c, int code, const char *message)
 
 		if (req == NULL || req->state == REQ_DONE)
 			continue;
-		if (req->err.code == BM_OK)
-			err_set(&req->err, code, NULL, buf, NULL, NULL);
+		if (request_code(req) == BM_OK)
+			err_set(request_error(req), code, NULL, buf, NULL, NULL);
 		request_done(e, req);
 	}
 	if (s)
@@ -264,7 +264,8 @@ pool_pick(bm_engine *e, bool for_session)
 
 		if (c->state != CONN_READY || c->owner != NULL)
 			continue;
-		if (c->nops == 0 &&
+		/* unless it was read in this very turn (the next statement queued from a callback) */
+		if (c->nops == 0 && !c->read_this_turn &&
 			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
 		{
 			pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));

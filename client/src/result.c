@@ -58,10 +58,13 @@ bm_result_isnull(const bm_result *r, int row, int col)
 	return PQgetisnull(r->pg, row, col);
 }
 
+/* a callback's result reads the count only if asked (most never ask) */
 BM_EXPORT long
 bm_result_affected(const bm_result *r)
 {
-	return r ? r->affected : -1;
+	if (r == NULL)
+		return -1;
+	return r->affected == AFFECTED_UNREAD ? result_affected_of(r->pg) : r->affected;
 }
 
 /* PQcopyResult leaves out the command status, so the count travels beside it */
@@ -88,7 +91,7 @@ bm_result_copy(const bm_result *r)
 		set_last_error(BM_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
-	copy->affected = r->affected;
+	copy->affected = bm_result_affected(r);
 	return copy;
 }
 

@@ -59,9 +59,12 @@ bm_sessionmaker_free(bm_sessionmaker *m)
 BM_EXPORT bm_session *
 bm_session_open(bm_sessionmaker *m)
 {
-	static const char *const levels[] = {
-		"", " ISOLATION LEVEL READ COMMITTED", " ISOLATION LEVEL REPEATABLE READ",
-		" ISOLATION LEVEL SERIALIZABLE"
+	/* by isolation level, then read_only: shared by every session */
+	static const char *const begin_sql[][2] = {
+		{"BEGIN", "BEGIN READ ONLY"},
+		{"BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"},
+		{"BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"},
+		{"BEGIN ISOLATION LEVEL SERIALIZABLE", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"},
 	};
 	bm_session *s;
 	bm_engine  *e;
@@ -82,8 +85,7 @@ bm_session_open(bm_sessionmaker *m)
 	}
 	s->engine = e;
 	s->failed_unit = -1;
-	snprintf(s->begin_sql, sizeof(s->begin_sql), "BEGIN%s%s",
-			 levels[m->opts.isolation], m->opts.read_only ? " READ ONLY" : "");
+	s->begin_sql = begin_sql[m->opts.isolation][m->opts.read_only ? 1 : 0];
 	s->next = e->sessions;
 	if (e->sessions)
 		e->sessions->prev = s;
@@ -124,18 +126,18 @@ complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 	{
 		case REQ_EXEC:
 			if (direct)
-				err_copy(&req->err, direct);
+				err_copy(request_error(req), direct);
 			else
 			{
 				snprintf(msg, sizeof(msg),
 						 "statement not run: an earlier statement of the transaction failed (%s)",
 						 s->failure.message ? s->failure.message : "");
-				err_set(&req->err, BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
 			}
 			break;
 		case REQ_COMMIT:
 			/* the commit reports what failed the transaction */
-			err_copy(&req->err, direct ? direct : &s->failure);
+			err_copy(request_error(req), direct ? direct : &s->failure);
 			break;
 		case REQ_ROLLBACK:
 			break;
@@ -253,10 +255,10 @@ bm_session_execute(bm_session *s, const char *sql, int nparams, const char *cons
 	if (check_session(s, "bm_session_execute") != 0 ||
 		check_statement(sql, nparams, params) != 0)
 		return -1;
-	req = request_new(REQ_EXEC, sql, nparams, params);
+	req = request_new(s->engine, REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
-	req->rcb = cb;
+	req->cb.result = cb;
 	req->arg = arg;
 	req->unit = s->api_unit;
 	s->api_open = true;
@@ -267,11 +269,11 @@ bm_session_execute(bm_session *s, const char *sql, int nparams, const char *cons
 static int
 end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg, bool internal)
 {
-	Request    *req = request_new(kind, NULL, 0, NULL);
+	Request    *req = request_new(s->engine, kind, NULL, 0, NULL);
 
 	if (req == NULL)
 		return -1;
-	req->dcb = cb;
+	req->cb.done = cb;
 	req->arg = arg;
 	req->internal = internal;
 	req->unit = s->api_unit++;
