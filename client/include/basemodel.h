@@ -101,7 +101,7 @@ typedef struct bm_session_options
 
 /* create an engine from a libpq URL or conninfo (NULL: $DATABASE_URL); connects lazily; NULL + err on failure */
 bm_engine  *bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err);
-/* call back all pending work (BM_ERR_CLOSED unless already answered), close connections, free the engine, its sessions and makers */
+/* call back all pending work (BM_ERR_CLOSED unless already answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards */
 void		bm_engine_free(bm_engine *e);
 /* built-in poll loop: runs until no work is pending; 0, or -1 (bm_last_error) on misuse or a fatal error */
 int			bm_engine_run(bm_engine *e);
