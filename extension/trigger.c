@@ -50,9 +50,6 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
-/* counts invalidations, so that one arriving while an entry is filled is not lost */
-static uint64 ModelTriggerInvalidations = 0;
-
 /* Drop the cached information of relid, of partitions registered through it, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
@@ -60,7 +57,6 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	ModelTriggerInfo *info;
 
-	ModelTriggerInvalidations++;
 	if (ModelTriggerCache == NULL)
 		return;
 	hash_seq_init(&status, ModelTriggerCache);
@@ -104,7 +100,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
-	uint64		invalidations = ModelTriggerInvalidations;
+	uint64		generation = BaseModelCacheGeneration;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
@@ -151,7 +147,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	/* an invalidation that came in meanwhile makes the next row fill it again */
-	info->valid = (invalidations == ModelTriggerInvalidations);
+	info->valid = (generation == BaseModelCacheGeneration);
 }
 
 static ModelTriggerInfo *
