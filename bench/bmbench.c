@@ -306,8 +306,9 @@ queue_batch(void)
 		must_queue(queue_point_engine(batch_cb));
 }
 
+/* Time count point selects on one connection, depth at a time, started by start. */
 static void
-bench_pipeline(long depth, long count)
+bench_depth(void (*start) (void), long depth, long count)
 {
 	double		t0;
 
@@ -316,7 +317,7 @@ bench_pipeline(long depth, long count)
 	batch_depth = depth;
 	left = count;
 	t0 = now();
-	queue_batch();
+	start();
 	run_loop();
 	print_rate(answered, now() - t0);
 }
@@ -349,20 +350,6 @@ start_batch_session(void)
 		fail("bm_session_commit", bm_last_error());
 }
 
-static void
-bench_batch(long depth, long count)
-{
-	double		t0;
-
-	make_engine(1);
-	warm_up(1);
-	batch_depth = depth;
-	left = count;
-	t0 = now();
-	start_batch_session();
-	run_loop();
-	print_rate(answered, now() - t0);
-}
 
 /* C3 */
 static void start_insert_session(void);
@@ -560,9 +547,9 @@ main(int argc, char **argv)
 	if (strcmp(argv[1], "serial") == 0 && argc == 3)
 		bench_serial(parse_count(argv[2]));
 	else if (strcmp(argv[1], "pipeline") == 0 && argc == 4)
-		bench_pipeline(parse_count(argv[2]), parse_count(argv[3]));
+		bench_depth(queue_batch, parse_count(argv[2]), parse_count(argv[3]));
 	else if (strcmp(argv[1], "batch") == 0 && argc == 4)
-		bench_batch(parse_count(argv[2]), parse_count(argv[3]));
+		bench_depth(start_batch_session, parse_count(argv[2]), parse_count(argv[3]));
 	else if (strcmp(argv[1], "insert") == 0 && argc == 4)
 		bench_insert(parse_count(argv[2]), parse_count(argv[3]));
 	else if (strcmp(argv[1], "burst") == 0 && argc == 4)

@@ -62,14 +62,13 @@ check_statement(const char *sql, int nparams, const char *const *params)
 
 /* a request and copies of its SQL and parameters, in one allocation */
 Request *
-request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
+request_new(ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
 	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
 	Request    *req;
 	char	   *p;
 	int			i;
 
-	(void) e;
 	if (sql)
 		size += strlen(sql) + 1;
 	for (i = 0; i < nparams; i++)
@@ -365,8 +364,10 @@ build_conninfo(bm_engine *e, const char *url, const bm_engine_options *o, char *
 		n++;
 		if ((allowed = check_value(opt->keyword, opt->val)) != NULL)
 		{
-			snprintf(why, whylen, "invalid value \"%s\" for connection option \"%s\" (allowed: %s)",
-					 opt->val, opt->keyword, allowed);
+			/* the lists of allowed values are ",a,b,": show "a,b" */
+			snprintf(why, whylen, "invalid value \"%s\" for connection option \"%s\" (allowed: %.*s)",
+					 opt->val, opt->keyword,
+					 (int) strlen(allowed) - (allowed[0] == ',' ? 2 : 0), allowed + (allowed[0] == ',' ? 1 : 0));
 			PQconninfoFree(opts);
 			return -1;
 		}
@@ -521,7 +522,7 @@ bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const 
 
 	if (check_engine(e) != 0 || check_statement(sql, nparams, params) != 0)
 		return -1;
-	req = request_new(e, REQ_EXEC, sql, nparams, params);
+	req = request_new(REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
 	req->rcb = cb;

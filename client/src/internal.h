@@ -258,7 +258,7 @@ struct bm_engine
 
 /* engine.c */
 extern int64_t now_ms(void);
-extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
+extern Request *request_new(ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
 extern void request_done(bm_engine *e, Request *req);
 extern void request_fail(bm_engine *e, Request *req, int code, const char *message);

@@ -264,7 +264,14 @@ pool_pick(bm_engine *e, bool for_session)
 	return best;
 }
 
-/* start connections for work that has none, up to the pool size */
+/* autocommit statements on one connection beyond which another one helps */
+#define BUSY_AUTOCOMMIT 64
+
+/*
+ * Start connections for work that has none, up to the pool size; and one
+ * more when every free connection is busy with autocommit statements, so that
+ * a flood of them spreads over the pool.
+ */
 void
 pool_grow(bm_engine *e)
 {
@@ -272,10 +279,24 @@ pool_grow(bm_engine *e)
 				supply = 0,
 				i;
 	bm_session *s;
+	bool		all_busy = false;
 
 	for (s = e->wait_head; s; s = s->wait_next)
 		demand++;
 	if (e->auto_unsent_head)
+		demand++;
+	for (i = 0; i < e->pool_size; i++)
+	{
+		Conn	   *c = &e->conns[i];
+
+		if (c->state == CONN_READY && c->owner == NULL)
+		{
+			all_busy = c->nauto >= BUSY_AUTOCOMMIT;
+			if (!all_busy)
+				break;
+		}
+	}
+	if (all_busy)
 		demand++;
 	if (demand == 0)
 		return;

@@ -253,7 +253,7 @@ bm_session_execute(bm_session *s, const char *sql, int nparams, const char *cons
 	if (check_session(s, "bm_session_execute") != 0 ||
 		check_statement(sql, nparams, params) != 0)
 		return -1;
-	req = request_new(s->engine, REQ_EXEC, sql, nparams, params);
+	req = request_new(REQ_EXEC, sql, nparams, params);
 	if (req == NULL)
 		return -1;
 	req->rcb = cb;
@@ -267,7 +267,7 @@ bm_session_execute(bm_session *s, const char *sql, int nparams, const char *cons
 static int
 end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg, bool internal)
 {
-	Request    *req = request_new(s->engine, kind, NULL, 0, NULL);
+	Request    *req = request_new(kind, NULL, 0, NULL);
 
 	if (req == NULL)
 		return -1;

@@ -998,6 +998,14 @@ main(void)
 	bm_error	err = {0};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	/* first of all, so that a stop asked for while starting is a clean one */
+	b.loop = uv_default_loop();
+	uv_signal_init(b.loop, &b.sigint);
+	uv_signal_init(b.loop, &b.sigterm);
+	b.sigint.data = b.sigterm.data = &b;
+	uv_signal_start(&b.sigint, on_signal, SIGINT);
+	uv_signal_start(&b.sigterm, on_signal, SIGTERM);
 	if (token == NULL || token[0] == '\0')
 	{
 		bot_log("BOT_TOKEN is not set");
@@ -1022,7 +1030,6 @@ main(void)
 		bot_log("cannot initialise libcurl");
 		return 2;
 	}
-	b.loop = uv_default_loop();
 	if (bm_libuv_attach(b.engine, b.loop) != 0)
 	{
 		bot_log("cannot attach the engine to the libuv loop");
@@ -1039,11 +1046,6 @@ main(void)
 	uv_timer_init(b.loop, &b.poll_timer);
 	uv_timer_init(b.loop, &b.store_timer);
 	b.poll_timer.data = b.store_timer.data = &b;
-	uv_signal_init(b.loop, &b.sigint);
-	uv_signal_init(b.loop, &b.sigterm);
-	b.sigint.data = b.sigterm.data = &b;
-	uv_signal_start(&b.sigint, on_signal, SIGINT);
-	uv_signal_start(&b.sigterm, on_signal, SIGTERM);
 
 	b.starting = 1;
 	start(&b);

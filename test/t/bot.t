@@ -97,9 +97,9 @@ start_standin('demo', "$dir/conversation.json");
 # Run the bot until the stand-in records an entry for which WANT is true,
 # then send it SIGNAL (TERM); its exit status.
 sub run_bot_until {
-	my ($event, $out, $signal, $want) = @_;
+	my ($event, $out, $signal, $want, @wrapper) = @_;
 	$want //= sub { ($_[0]{event} // '') eq $event };
-	my $pid = spawn($out, "$dir/bot");
+	my $pid = spawn($out, @wrapper, "$dir/bot");
 	my $reached = 0;
 	for (1 .. 600) {
 		if (grep { $want->($_) } events()) { $reached = 1; last; }
@@ -142,8 +142,13 @@ my $question_before = sql("SELECT created_at || ' ' || updated_at FROM bot.messa
 like($question_before, qr/\d/, 'the message that will be edited is stored');
 
 # --- second run, to the end --------------------------------------------------------------
-$status = run_bot_until('done', "$tmp/bot2.out");
-is($status, 0, 'SIGTERM after the restart: exit 0 again');
+# The second run is under valgrind: no invalid access, no leak (exit 99 otherwise).
+my @valgrind = system('valgrind --version >/dev/null 2>&1') == 0
+  ? ('valgrind', '-q', '--error-exitcode=99', '--leak-check=full', '--errors-for-leak-kinds=definite') : ();
+diag('valgrind is missing: the second run is not checked for memory errors') unless @valgrind;
+$status = run_bot_until('done', "$tmp/bot2.out", 'TERM', undef, @valgrind);
+is($status, 0, 'SIGTERM after the restart: exit 0 again' . (@valgrind ? ', with no memory error under valgrind' : ''))
+  or diag(slurp("$tmp/bot2.out"));
 pipelined("$tmp/bot2.out");
 
 my @events = events();
@@ -249,6 +254,8 @@ my $script = {
 		{ sql => "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
 			. " WHERE application_name = 'basemodel-demo-bot' AND datname = current_database()" },
 		{ say => [ { from => 'alice', chat => 'alice', text => 'Still there?' } ] },
+		{ checkpoint => 'window' },
+		{ say => [ { from => 'alice', chat => 'alice', text => 'Last one' } ] },
 	],
 };
 open(my $fh, '>', "$tmp/crash.json") or die;
@@ -261,7 +268,7 @@ is($status & 127, 9, 'the bot is killed (SIGKILL) while its reply to update 5002
 my ($stalled) = grep { $_->{stalled} } events();
 is($stalled->{db_reply_state}, 'sending', 'the stalled reply had been marked "sending" and committed before it left');
 
-$status = run_bot_until('done', "$tmp/crash2.out");
+$status = run_bot_until('window', "$tmp/crash2.out", 'TERM', sub { ($_[0]{name} // '') eq 'window' });
 is($status, 0, 'the restarted bot stops with exit 0');
 @events = events();
 @sends = grep { ($_->{method} // '') eq 'sendMessage' } @events;
@@ -278,5 +285,38 @@ is(sql('SELECT string_agg(update_id || kind || reply_state, \' \' ORDER BY updat
 	'5001messagesent 5002messageunknown 5003messagesent 5004messagesent',
 	'every update is stored once and answered once, also the one after the connections were cut');
 is(scalar(grep { $_->{status} == 200 } @sends), 3, 'three replies delivered in all: one per answered update');
+
+# The other crash window: after the commit, before the reply is marked
+# "sending".  A trigger holds the bot's "sending" UPDATE in the database
+# while the bot is killed, so the reply stays "pending": never attempted.
+sql("CREATE FUNCTION public.hold_sending() RETURNS trigger LANGUAGE plpgsql AS"
+	. " \$\$BEGIN PERFORM pg_sleep(60); RETURN NEW; END\$\$");
+sql("CREATE TRIGGER hold_sending BEFORE UPDATE ON bot.updates FOR EACH ROW"
+	. " WHEN (OLD.reply_state = 'pending' AND NEW.reply_state = 'sending') EXECUTE FUNCTION public.hold_sending()");
+my $bot = spawn("$tmp/crash3.out", "$dir/bot");
+my $held;
+for (1 .. 300) {
+	$held = sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+		. " AND application_name = 'basemodel-demo-bot' AND wait_event = 'PgSleep'");
+	last if $held;
+	sleep 0.1;
+}
+ok($held, 'the bot has stored update 5005 and is marking its reply "sending"') or diag(slurp("$tmp/crash3.out"));
+kill 'KILL', $bot;
+waitpid($bot, 0);
+@children = grep { $_ != $bot } @children;
+sql("SELECT pg_terminate_backend($held)") if $held;
+sql('DROP TRIGGER hold_sending ON bot.updates');
+sql('DROP FUNCTION public.hold_sending()');
+is(sql('SELECT reply_state FROM bot.updates WHERE update_id = 5005'), 'pending',
+	'killed there, the reply is committed as "pending"');
+
+$status = run_bot_until('the pending reply', "$tmp/crash4.out", 'TERM',
+	sub { ($_[0]{method} // '') eq 'sendMessage' && $_[0]{params}{text} eq 'Last one' });
+is($status, 0, 'the bot started again stops with exit 0') or diag(slurp("$tmp/crash4.out"));
+@sends = grep { ($_->{method} // '') eq 'sendMessage' && $_->{params}{text} eq 'Last one' } events();
+is(scalar @sends, 1, 'the pending reply is sent once after the restart');
+is($sends[0]{db_reply_state}, 'sending', 'and marked "sending" before it left');
+is(sql('SELECT reply_state FROM bot.updates WHERE update_id = 5005'), 'sent', 'and marked "sent" after');
 
 done_testing();
