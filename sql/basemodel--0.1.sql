@@ -274,6 +274,7 @@ AS $$
 DECLARE
     kind "char";
     ancestor regclass;
+    descendant regclass;
     mapped name[];
     role text;
     col name;
@@ -305,6 +306,17 @@ BEGIN
         RAISE EXCEPTION 'table "%" is a partition of registered table "%"', basemodel._relname(tbl), basemodel._relname(ancestor)
             USING ERRCODE = 'invalid_table_definition',
                   DETAIL = 'Registering a partitioned table covers all of its partitions.';
+    END IF;
+    -- the other way round: a partition's own trigger would clash with the clone
+    SELECT t.relid INTO descendant
+      FROM pg_partition_tree(register.tbl) t
+      JOIN basemodel.registry r ON r.tbl = t.relid
+     WHERE t.relid <> register.tbl LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'partition "%" of table "%" is registered on its own', basemodel._relname(descendant), basemodel._relname(tbl)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'Registering a partitioned table covers all of its partitions.',
+                  HINT = format('Call basemodel.unregister(%L) first.', descendant);
     END IF;
 
     hidden := coalesce(hidden, '{}');
