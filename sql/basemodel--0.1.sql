@@ -416,6 +416,14 @@ BEGIN
         END LOOP;
     END LOOP;
 
+    IF cardinality(missing) > 0 AND (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], basemodel._relname(tbl)
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A partition has the columns of its partitioned table.',
+                  HINT = format('Register the partitioned table %s instead, or map the missing columns to existing ones.',
+                                (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl));
+    END IF;
+
     IF cardinality(clauses) > 0 THEN
         IF id_column = ANY (missing) THEN
             EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;

@@ -70,3 +70,12 @@ SELECT basemodel.unregister('rooms_west');
 SELECT basemodel.register('rooms', id_column => NULL);
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgname = 'zzz_basemodel_update' AND tgrelid::regclass::text LIKE 'rooms%';
 DROP TABLE rooms;
+
+-- a partition of an unregistered table lacking the base columns: the
+-- columns would have to go on the parent, and the error says so
+CREATE TABLE halls (wing text) PARTITION BY LIST (wing);
+CREATE TABLE halls_north PARTITION OF halls FOR VALUES IN ('north');
+SELECT basemodel.register('halls_north');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registered FROM basemodel.models WHERE model = 'halls_north'::regclass;
+DROP TABLE halls;
