@@ -273,8 +273,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     kind "char";
-    ancestor regclass;
-    descendant regclass;
+    other record;
     mapped name[];
     role text;
     col name;
@@ -298,25 +297,27 @@ BEGIN
     -- ALTER TABLE below takes the stronger lock only when it adds columns.
     EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 
-    SELECT a.relid INTO ancestor
-      FROM pg_partition_ancestors(register.tbl) a
-      JOIN basemodel.registry r ON r.tbl = a.relid
-     WHERE a.relid <> register.tbl LIMIT 1;
+    -- one registration per branch of a partition tree: a registered table
+    -- covers its partitions, and a registered partition's own trigger would
+    -- clash with the clone of its parent's
+    SELECT r.tbl, a.relid IS NOT NULL AS above INTO other
+      FROM basemodel.registry r
+      LEFT JOIN pg_partition_ancestors(register.tbl) a ON a.relid = r.tbl
+     WHERE r.tbl <> register.tbl
+       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(register.tbl) t))
+     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'table "%" is a partition of registered table "%"', basemodel._relname(tbl), basemodel._relname(ancestor)
-            USING ERRCODE = 'invalid_table_definition',
-                  DETAIL = 'Registering a partitioned table covers all of its partitions.';
-    END IF;
-    -- the other way round: a partition's own trigger would clash with the clone
-    SELECT t.relid INTO descendant
-      FROM pg_partition_tree(register.tbl) t
-      JOIN basemodel.registry r ON r.tbl = t.relid
-     WHERE t.relid <> register.tbl LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'partition "%" of table "%" is registered on its own', basemodel._relname(descendant), basemodel._relname(tbl)
-            USING ERRCODE = 'invalid_table_definition',
-                  DETAIL = 'Registering a partitioned table covers all of its partitions.',
-                  HINT = format('Call basemodel.unregister(%L) first.', descendant);
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_table_definition',
+            MESSAGE = CASE WHEN other.above
+                           THEN format('table "%s" is a partition of registered table "%s"',
+                                       basemodel._relname(tbl), basemodel._relname(other.tbl))
+                           ELSE format('partition "%s" of table "%s" is registered on its own',
+                                       basemodel._relname(other.tbl), basemodel._relname(tbl)) END,
+            DETAIL = 'Registering a partitioned table covers all of its partitions.',
+            HINT = CASE WHEN other.above
+                        THEN format('Call basemodel.register(%L) to change the options of the whole tree.', other.tbl)
+                        ELSE format('Call basemodel.unregister(%L) first.', other.tbl) END;
     END IF;
 
     hidden := coalesce(hidden, '{}');
