@@ -28,5 +28,6 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("basemodel");
 
+	BaseModelRegistryInit();
 	BaseModelTriggerInit();
 }

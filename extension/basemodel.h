@@ -42,6 +42,8 @@ extern bool BaseModelAllowBaseColumnUpdates;
 extern void _PG_init(void);
 
 /* registry.c */
+extern uint64 BaseModelCacheGeneration;
+extern void BaseModelRegistryInit(void);
 extern bool BaseModelFindRegistration(Oid relid, MemoryContext mcxt,
 									  BaseModelRegistration *reg);
 extern int	BaseModelFindColumn(TupleDesc tupdesc, const char *name);

@@ -32,6 +32,27 @@
 
 PG_FUNCTION_INFO_V1(basemodel_registry_changed);
 
+/*
+ * Counts relcache invalidations seen by this backend.  A registry change
+ * invalidates its table (see basemodel_registry_changed), and so does any
+ * change of a row type, so a cache that remembers the generation it was
+ * built in knows, without a lookup, when it may be stale.
+ */
+uint64		BaseModelCacheGeneration = 0;
+
+static void
+BaseModelCacheCallback(Datum arg, Oid relid)
+{
+	BaseModelCacheGeneration++;
+}
+
+/* Called from _PG_init, before the callbacks of the caches that read the generation. */
+void
+BaseModelRegistryInit(void)
+{
+	CacheRegisterRelcacheCallback(BaseModelCacheCallback, (Datum) 0);
+}
+
 /* A name column of the registry row, copied into mcxt; NULL stays NULL. */
 static char *
 RegistryName(HeapTuple tuple, TupleDesc tupdesc, int attnum, MemoryContext mcxt)

@@ -67,11 +67,13 @@ typedef struct DictColumn
 	DictType	type;
 } DictColumn;
 
-/* The per-call-site cache. */
+/* The per-call-site cache, in a memory context of its own under fn_mcxt. */
 typedef struct DictCache
 {
+	MemoryContext mcxt;
 	Oid			typid;			/* the row type the cache was built for */
 	int32		typmod;
+	uint64		generation;		/* BaseModelCacheGeneration when it was built */
 	TupleDesc	tupdesc;
 	int			natts;
 	DictColumn *columns;
@@ -374,19 +376,28 @@ CompareKeys(const void *a, const void *b, void *arg)
 	return ia < ib ? -1 : (ia > ib ? 1 : 0);
 }
 
-/* Build the cache for rows of typid/typmod. */
+/*
+ * Build the cache for rows of typid/typmod, in a new context: the one of a
+ * cache it replaces (another row type at the same call site, or a stale
+ * one) goes away with it.
+ */
 static DictCache *
 BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 {
-	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
+	MemoryContext mcxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+											   "basemodel to_dict cache",
+											   ALLOCSET_SMALL_SIZES);
 	DictCache  *cache = MemoryContextAllocZero(mcxt, sizeof(DictCache));
-	TupleDesc	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
+	uint64		generation = BaseModelCacheGeneration;
+	TupleDesc	tupdesc;
 	Oid			relid = get_typ_typrelid(typid);
 	BaseModelRegistration reg;
 	MemoryContext old;
 
+	cache->mcxt = mcxt;
 	cache->typid = typid;
 	cache->typmod = typmod;
+	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(mcxt);
 	cache->tupdesc = CreateTupleDescCopy(tupdesc);
 	MemoryContextSwitchTo(old);
@@ -423,6 +434,8 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	for (int i = 0; i < cache->natts; i++)
 		cache->order[i] = i;
 	qsort_arg(cache->order, cache->natts, sizeof(int), CompareKeys, cache->columns);
+	/* an invalidation that came in meanwhile makes the next row build it again */
+	cache->generation = generation;
 	return cache;
 }
 
@@ -476,16 +489,26 @@ ToDict(FunctionCallInfo fcinfo, ArrayType *exclude)
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
 
-	if (cache == NULL || cache->typid != typid || cache->typmod != typmod)
+	/*
+	 * A relcache invalidation since the cache was built may have changed
+	 * the registration (the hidden columns) or the row type itself (an
+	 * ALTER TABLE earlier in the same transaction, seen by a PL/pgSQL
+	 * expression that keeps its call site).
+	 */
+	if (cache == NULL || cache->typid != typid || cache->typmod != typmod ||
+		cache->generation != BaseModelCacheGeneration)
 	{
+		if (cache != NULL)
+			MemoryContextDelete(cache->mcxt);
+		fcinfo->flinfo->fn_extra = NULL;
 		cache = BuildDictCache(fcinfo, typid, typmod);
 		fcinfo->flinfo->fn_extra = cache;
-		ComputeSkip(cache, exclude, fcinfo->flinfo->fn_mcxt);
+		ComputeSkip(cache, exclude, cache->mcxt);
 	}
 	else if (exclude != NULL &&
 			 (cache->exclude == NULL || VARSIZE(cache->exclude) != VARSIZE(exclude) ||
 			  memcmp(cache->exclude, exclude, VARSIZE(exclude)) != 0))
-		ComputeSkip(cache, exclude, fcinfo->flinfo->fn_mcxt);
+		ComputeSkip(cache, exclude, cache->mcxt);
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
 	ItemPointerSetInvalid(&tuple.t_self);

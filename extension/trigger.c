@@ -50,9 +50,6 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
-/* counts invalidations, so that one arriving while an entry is filled is not lost */
-static uint64 ModelTriggerInvalidations = 0;
-
 /* Drop the cached information of relid, of partitions registered through it, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
@@ -60,7 +57,6 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	ModelTriggerInfo *info;
 
-	ModelTriggerInvalidations++;
 	if (ModelTriggerCache == NULL)
 		return;
 	hash_seq_init(&status, ModelTriggerCache);
@@ -104,7 +100,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
-	uint64		invalidations = ModelTriggerInvalidations;
+	uint64		generation = BaseModelCacheGeneration;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
@@ -151,7 +147,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
 	/* an invalidation that came in meanwhile makes the next row fill it again */
-	info->valid = (invalidations == ModelTriggerInvalidations);
+	info->valid = (generation == BaseModelCacheGeneration);
 }
 
 static ModelTriggerInfo *
@@ -310,6 +306,19 @@ AttributeOffset(HeapTuple tuple, TupleDesc tupdesc, int attnum)
  * heap tuple (so the executor keeps using it), the column is a non-null
  * 8-byte pass-by-value one, and the slot forgets what it had deformed.
  * Otherwise the caller builds a modified copy, as any trigger does.
+ *
+ * Why the slot's own tuple is ours to write (PostgreSQL 15's trigger.c and
+ * execTuples.c): ExecBRUpdateTriggers gets tg_newtuple from
+ * ExecFetchSlotHeapTuple(newslot, materialize = true), which leaves a heap
+ * or buffer heap slot owning a private copy (TTS_SHOULDFREE) and hands out
+ * that very tuple; no buffer page, old row or earlier trigger's result is
+ * shared with it (a tuple an earlier trigger returned, OLD included, is
+ * stored into the slot and copied again by that materialization before we
+ * run).  Every later reader (a later trigger, stored generated columns,
+ * constraints, heap_update, AFTER triggers and transition tables, a row
+ * moved to another partition, RETURNING) reads the slot, whose deformed
+ * values are reset here.  A slot that does not own its tuple is never
+ * written: the guard below keeps this true should a caller ever pass one.
  */
 static bool
 StoreInPlace(TriggerData *trigdata, TupleDesc tupdesc, int attnum, Datum value)
@@ -320,7 +329,7 @@ StoreInPlace(TriggerData *trigdata, TupleDesc tupdesc, int attnum, Datum value)
 	char	   *ptr;
 
 	if (slot == NULL || !(TTS_IS_BUFFERTUPLE(slot) || TTS_IS_HEAPTUPLE(slot)) ||
-		((HeapTupleTableSlot *) slot)->tuple != tuple)
+		!TTS_SHOULDFREE(slot) || ((HeapTupleTableSlot *) slot)->tuple != tuple)
 		return false;
 	if (!att->attbyval || att->attlen != sizeof(int64) || attnum > HeapTupleHeaderGetNatts(tuple->t_data))
 		return false;

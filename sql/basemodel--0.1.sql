@@ -273,7 +273,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     kind "char";
-    ancestor regclass;
+    other record;
     mapped name[];
     role text;
     col name;
@@ -297,14 +297,27 @@ BEGIN
     -- ALTER TABLE below takes the stronger lock only when it adds columns.
     EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
 
-    SELECT a.relid INTO ancestor
-      FROM pg_partition_ancestors(register.tbl) a
-      JOIN basemodel.registry r ON r.tbl = a.relid
-     WHERE a.relid <> register.tbl LIMIT 1;
+    -- one registration per branch of a partition tree: a registered table
+    -- covers its partitions, and a registered partition's own trigger would
+    -- clash with the clone of its parent's
+    SELECT r.tbl, a.relid IS NOT NULL AS above INTO other
+      FROM basemodel.registry r
+      LEFT JOIN pg_partition_ancestors(register.tbl) a ON a.relid = r.tbl
+     WHERE r.tbl <> register.tbl
+       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(register.tbl) t))
+     LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'table "%" is a partition of registered table "%"', basemodel._relname(tbl), basemodel._relname(ancestor)
-            USING ERRCODE = 'invalid_table_definition',
-                  DETAIL = 'Registering a partitioned table covers all of its partitions.';
+        RAISE EXCEPTION USING
+            ERRCODE = 'invalid_table_definition',
+            MESSAGE = CASE WHEN other.above
+                           THEN format('table "%s" is a partition of registered table "%s"',
+                                       basemodel._relname(tbl), basemodel._relname(other.tbl))
+                           ELSE format('partition "%s" of table "%s" is registered on its own',
+                                       basemodel._relname(other.tbl), basemodel._relname(tbl)) END,
+            DETAIL = 'Registering a partitioned table covers all of its partitions.',
+            HINT = CASE WHEN other.above
+                        THEN format('Call basemodel.register(%L) to change the options of the whole tree.', other.tbl)
+                        ELSE format('Call basemodel.unregister(%L) first.', other.tbl) END;
     END IF;
 
     hidden := coalesce(hidden, '{}');
@@ -403,6 +416,14 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
+
+    IF cardinality(missing) > 0 AND (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
+        RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], basemodel._relname(tbl)
+            USING ERRCODE = 'wrong_object_type',
+                  DETAIL = 'A partition has the columns of its partitioned table.',
+                  HINT = format('Register the partitioned table %s instead, or map the missing columns to existing ones.',
+                                (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl));
+    END IF;
 
     IF cardinality(clauses) > 0 THEN
         IF id_column = ANY (missing) THEN

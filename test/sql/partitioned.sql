@@ -53,3 +53,29 @@ SELECT count(*) AS triggers FROM pg_trigger WHERE tgname = 'zzz_basemodel_update
 SELECT count(*) AS sequences FROM pg_class WHERE relkind = 'S' AND relname LIKE 'measurements%';
 SELECT attname FROM pg_attribute WHERE attrelid = 'measurements_2025'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
 DROP TABLE measurements, measurements_2025;
+
+-- a partitioned table whose partition is registered on its own cannot be
+-- registered (the partition's trigger would clash with the clone), and
+-- nothing is left half-done
+CREATE TABLE rooms (wing text, created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()) PARTITION BY LIST (wing);
+CREATE TABLE rooms_east PARTITION OF rooms FOR VALUES IN ('east');
+CREATE TABLE rooms_west PARTITION OF rooms FOR VALUES IN ('west');
+SELECT basemodel.register('rooms_west', id_column => NULL);
+SELECT basemodel.register('rooms');
+\echo :LAST_ERROR_SQLSTATE
+SELECT model FROM basemodel.models WHERE model::text LIKE 'rooms%' ORDER BY 1;
+SELECT attname FROM pg_attribute WHERE attrelid = 'rooms'::regclass AND attnum > 0 ORDER BY attnum;
+SELECT basemodel.unregister('rooms_west');
+SELECT basemodel.register('rooms', id_column => NULL);
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgname = 'zzz_basemodel_update' AND tgrelid::regclass::text LIKE 'rooms%';
+DROP TABLE rooms;
+
+-- a partition of an unregistered table lacking the base columns: the
+-- columns would have to go on the parent, and the error says so
+CREATE TABLE halls (wing text) PARTITION BY LIST (wing);
+CREATE TABLE halls_north PARTITION OF halls FOR VALUES IN ('north');
+SELECT basemodel.register('halls_north');
+\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registered FROM basemodel.models WHERE model = 'halls_north'::regclass;
+DROP TABLE halls;

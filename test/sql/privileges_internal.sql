@@ -1,0 +1,62 @@
+-- The internal functions are executable by PUBLIC (row level security
+-- policies and event triggers call them as the current user), so each must
+-- be harmless when a role calls it directly on tables it does not own.  And
+-- auto-registration registers a table as the role that created it: the
+-- schema's owner gains no rights over it.
+\set SHOW_CONTEXT never
+\set VERBOSITY terse
+DROP ROLE IF EXISTS basemodel_regress_alice;
+DROP ROLE IF EXISTS basemodel_regress_mallory;
+CREATE ROLE basemodel_regress_alice;
+CREATE ROLE basemodel_regress_mallory;
+CREATE SCHEMA alice AUTHORIZATION basemodel_regress_alice;
+CREATE SCHEMA mallory AUTHORIZATION basemodel_regress_mallory;
+GRANT USAGE ON SCHEMA alice TO basemodel_regress_mallory;
+GRANT USAGE, CREATE ON SCHEMA mallory TO basemodel_regress_alice;
+
+SET ROLE basemodel_regress_alice;
+CREATE TABLE alice.notes (body text, secret text);
+INSERT INTO alice.notes (body) VALUES ('hi');
+SELECT basemodel.register('alice.notes', hidden => '{secret}');
+RESET ROLE;
+GRANT SELECT, UPDATE ON alice.notes TO basemodel_regress_mallory;
+
+SET ROLE basemodel_regress_mallory;
+-- dropping every trigger of the extension needs ownership of every table
+SELECT basemodel._release_tables();
+\echo :LAST_ERROR_SQLSTATE
+-- a forged rename cannot rewrite someone else's registration
+SELECT basemodel._follow_column_rename('alice.notes'::regclass, 1);
+-- no sequence in a schema the role may not create in
+SELECT basemodel._new_sequence('alice.notes', 'id');
+\echo :LAST_ERROR_SQLSTATE
+-- the trigger function cannot be put on someone else's table
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON alice.notes
+    FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+\echo :LAST_ERROR_SQLSTATE
+-- mallory switches auto-registration on for her own schema ...
+SELECT basemodel.auto_register('mallory');
+RESET ROLE;
+SELECT model, hidden, added_columns FROM basemodel.models;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'alice.notes'::regclass;
+
+-- ... alice creates a table there: it is registered as alice's table
+SET ROLE basemodel_regress_alice;
+CREATE TABLE mallory.alices (v int);
+RESET ROLE;
+SELECT model, pg_get_userbyid(c.relowner) AS owner
+  FROM basemodel.models m JOIN pg_class c ON c.oid = m.model ORDER BY 1;
+-- and mallory cannot change or drop that registration
+SET ROLE basemodel_regress_mallory;
+SELECT basemodel.register('mallory.alices', hidden => '{v}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.unregister('mallory.alices');
+\echo :LAST_ERROR_SQLSTATE
+DELETE FROM basemodel.registry WHERE tbl = 'mallory.alices'::regclass;
+RESET ROLE;
+SELECT model, hidden FROM basemodel.models ORDER BY 1;
+
+DROP SCHEMA alice CASCADE;
+DROP SCHEMA mallory CASCADE;
+DROP ROLE basemodel_regress_alice;
+DROP ROLE basemodel_regress_mallory;
