@@ -182,7 +182,7 @@ typedef struct bm_ev_hooks
 	void		(*add_write) (void *data, int fd);	/* start watching fd for writing */
 	void		(*del_write) (void *data, int fd);	/* stop watching fd for writing */
 	void		(*schedule_timer) (void *data, long ms);	/* call bm_engine_on_timer in ms (0: soon); -1: cancel */
-	void		(*cleanup) (void *data);	/* the engine is freed or detached: release everything */
+	void		(*cleanup) (void *data);	/* the engine is freed: release everything */
 } bm_ev_hooks;
 
 /* attach an event loop (hooks copied); 0, or -1 if one is attached already or the loop is running */
