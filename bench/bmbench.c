@@ -37,13 +37,14 @@
 
 #include <basemodel.h>
 
+#include "benchutil.h"
+
 #define POINT_SQL "SELECT id, v FROM bench_point WHERE id = $1"
 #define INSERT_SQL "INSERT INTO bench_ins AS t (v) VALUES ($1) RETURNING basemodel.to_dict(t)"
 
 static bm_engine *engine;
 static bm_sessionmaker *maker;
 static long table_rows;
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
 
 /* what the running workload still has to do */
 static long left;				/* statements or sessions not yet queued */
@@ -51,15 +52,6 @@ static long answered;			/* statements answered */
 static long batch_left;			/* statements of the current batch not answered */
 static long batch_depth;
 static long rows_per_session;
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 usage(void)
@@ -101,31 +93,6 @@ is_error(const bm_error *err)
 	return err != NULL && err->code != BM_OK;
 }
 
-/* xorshift64: uniform enough for picking rows, and free of libc state */
-static long
-next_id(void)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return 1 + (long) (rng_state % (uint64_t) table_rows);
-}
-
-/* n in decimal into buf (24 bytes): snprintf would cost more than the rest of the loop */
-static const char *
-format_id(char *buf, long n)
-{
-	char	   *p = buf + 23;
-
-	*p = '\0';
-	do
-	{
-		*--p = (char) ('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
-	return p;
-}
-
 /* A point select answered: one row carrying the id that was asked for. */
 static void
 check_point(const bm_result *res, const bm_error *err, void *arg)
@@ -148,7 +115,7 @@ check_point(const bm_result *res, const bm_error *err, void *arg)
 static int
 queue_point_engine(bm_result_cb cb)
 {
-	long		id = next_id();
+	long		id = next_id(table_rows);
 	char		buf[24];
 	const char *params[1] = {format_id(buf, id)};
 
@@ -158,7 +125,7 @@ queue_point_engine(bm_result_cb cb)
 static void
 queue_point_session(bm_session *s, bm_result_cb cb)
 {
-	long		id = next_id();
+	long		id = next_id(table_rows);
 	char		buf[24];
 	const char *params[1] = {format_id(buf, id)};
 
@@ -389,7 +356,7 @@ start_insert_session(void)
 	for (long i = 0; i < rows_per_session; i++)
 	{
 		char		buf[24];
-		const char *params[1] = {format_id(buf, next_id())};
+		const char *params[1] = {format_id(buf, next_id(table_rows))};
 
 		if (bm_session_execute(s, INSERT_SQL, 1, params, insert_cb, NULL) != 0)
 			fail("bm_session_execute", bm_last_error());

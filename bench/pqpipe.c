@@ -22,40 +22,8 @@
 
 #include <libpq-fe.h>
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+#include "benchutil.h"
 
-static long
-next_id(long rows)
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return 1 + (long) (rng_state % (uint64_t) rows);
-}
-
-/* n in decimal into buf (24 bytes), as bmbench does it */
-static const char *
-format_id(char *buf, long n)
-{
-	char	   *p = buf + 23;
-
-	*p = '\0';
-	do
-	{
-		*--p = (char) ('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
-	return p;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void
 die(PGconn *conn, const char *what)
