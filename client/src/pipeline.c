@@ -490,6 +490,9 @@ op_answered(Conn *c, Op *op)
 				err_from_pgresult(request_error(req), op->res, c->engine->statement_timeout_ms);
 				if (s)
 					session_fail(s, req->err, false);
+				/* a COMMIT that fails (a deferred check) has ended the transaction */
+				if (req->kind == REQ_COMMIT)
+					c->need_cleanup = false;
 			}
 			break;
 		case OP_CLEANUP:
@@ -535,14 +538,27 @@ pipeline_read(Conn *c)
 		}
 		if (op->kind == OP_SYNC)
 		{
+			/*
+			 * An error at the implicit commit of an autocommit statement
+			 * (a deferred constraint) arrives ahead of the Sync's answer when
+			 * the statement's own result was taken first, and a NULL ends it
+			 * like any query's results.  Any other NULL here means libpq has
+			 * nothing more for now.
+			 */
 			if (res == NULL)
-				break;
+			{
+				if (op->res == NULL)
+					break;
+				PQclear(op->res);
+				op->res = NULL;
+				continue;
+			}
 			if (PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 			{
-				/* an error at the implicit commit of an autocommit statement */
 				if (op->req && request_code(op->req) == BM_OK && result_failed(res))
 					err_from_pgresult(request_error(op->req), res, e->statement_timeout_ms);
-				PQclear(res);
+				PQclear(op->res);
+				op->res = res;
 				continue;
 			}
 			PQclear(res);

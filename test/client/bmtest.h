@@ -34,6 +34,8 @@ bmt_guard(unsigned seconds)
 
 	if (slow && atoi(slow) > 1)
 		seconds *= (unsigned) atoi(slow);
+	/* line by line, so that a hang's log shows how far the test got */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGALRM, bmt_on_alarm);
 	alarm(seconds);
 }

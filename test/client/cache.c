@@ -84,7 +84,7 @@ test_schema_change(PGconn *check)
 				after = {0},
 				later = {0};
 
-	bmt_exec(check, "CREATE TABLE cache_alter (id int)");
+	bmt_exec(check, "DROP TABLE IF EXISTS cache_alter; CREATE TABLE cache_alter (id int)");
 	bmt_exec(check, "INSERT INTO cache_alter VALUES (1)");
 	bm_engine_execute(e, "SELECT * FROM cache_alter", 0, NULL, bmt_result_cb, &before);
 	run_and_check(e, &before, "1", "schema change: SELECT * answers before");

@@ -101,7 +101,7 @@ test_free_in_flight(PGconn *check)
 				ok = 0,
 				closed = 0;
 
-	bmt_exec(check, "CREATE TABLE freed (id int)");
+	bmt_exec(check, "DROP TABLE IF EXISTS freed; CREATE TABLE freed (id int)");
 	closing_engine = e;
 	/* the session holds a connection in an open transaction, waiting on a sleep */
 	bm_session_execute(s, "INSERT INTO freed VALUES (1)", 0, NULL, bmt_result_cb, &tx[0]);
@@ -173,7 +173,7 @@ test_reentrancy(PGconn *check)
 	bm_engine_run(e);
 	TAP_INT_EQ(chain, 100, "re-entrancy: 100 session statements, each queued from the previous callback");
 
-	bmt_exec(check, "CREATE TABLE reent (id int)");
+	bmt_exec(check, "DROP TABLE IF EXISTS reent; CREATE TABLE reent (id int)");
 	bm_session_commit(s, NULL, NULL);
 	bm_session_execute(s, "INSERT INTO reent VALUES (1)", 0, NULL, close_self, &after_close[0]);
 	bm_session_execute(s, "INSERT INTO reent VALUES (2)", 0, NULL, bmt_result_cb, &after_close[1]);

@@ -38,7 +38,7 @@ test_many_sessions(PGconn *check)
 				ok_com = 0,
 				in_order = 1;
 
-	bmt_exec(check, "CREATE TABLE many (id int PRIMARY KEY, s text)");
+	bmt_exec(check, "DROP TABLE IF EXISTS many; CREATE TABLE many (id int PRIMARY KEY, s text)");
 	for (i = 0; i < NSESSIONS; i++)
 	{
 		bm_session *s = bm_session_open(m);

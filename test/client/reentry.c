@@ -60,7 +60,7 @@ test_free_with_answers_ready(PGconn *check)
 				insert = {0},
 				commit = {0};
 
-	bmt_exec(check, "CREATE TABLE reentry (id int)");
+	bmt_exec(check, "DROP TABLE IF EXISTS reentry; CREATE TABLE reentry (id int)");
 	engine = bmt_engine(&opts);
 	m = bm_sessionmaker_create(engine, NULL);
 	s = bm_session_open(m);

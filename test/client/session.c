@@ -58,7 +58,7 @@ test_one_round_trip(PGconn *check)
 				syncs,
 				parses;
 
-	bmt_exec(check, "CREATE TABLE pipe (id int PRIMARY KEY, v text)");
+	bmt_exec(check, "DROP TABLE IF EXISTS pipe; CREATE TABLE pipe (id int PRIMARY KEY, v text)");
 	/* connect first, so that the trace holds only the unit of work */
 	bm_engine_execute(e, "SELECT 1", 0, NULL, NULL, NULL);
 	bm_engine_run(e);
@@ -124,7 +124,7 @@ test_rollback(PGconn *check)
 	bmt_rec		r[3] = {{0}},
 				rb = {0};
 
-	bmt_exec(check, "CREATE TABLE rb (id int)");
+	bmt_exec(check, "DROP TABLE IF EXISTS rb; CREATE TABLE rb (id int)");
 	bm_session_execute(s, "INSERT INTO rb VALUES (1)", 0, NULL, bmt_result_cb, &r[0]);
 	bm_session_execute(s, "INSERT INTO rb VALUES (2)", 0, NULL, bmt_result_cb, &r[1]);
 	bm_session_execute(s, "SELECT count(*) FROM rb", 0, NULL, bmt_result_cb, &r[2]);
@@ -174,7 +174,7 @@ test_error_mid_session(PGconn *check)
 	bm_error	detail_seen = {0};
 
 	(void) detail_seen;
-	bmt_exec(check, "CREATE TABLE mid (id int PRIMARY KEY)");
+	bmt_exec(check, "DROP TABLE IF EXISTS mid; CREATE TABLE mid (id int PRIMARY KEY)");
 	bm_session_execute(s, "INSERT INTO mid VALUES (1)", 0, NULL, bmt_result_cb, &r[0]);
 	bm_session_execute(s, "INSERT INTO mid VALUES (1)", 0, NULL, on_error_queue_more, &r[1]);
 	bm_session_execute(s, "INSERT INTO mid VALUES (2)", 0, NULL, bmt_result_cb, &r[2]);
@@ -353,7 +353,7 @@ test_results(PGconn *check)
 		   "results: bm_result_copy keeps a result after its callback", "the copy differs");
 	bm_result_free(kept);
 
-	bmt_exec(check, "CREATE TABLE counter (n int); INSERT INTO counter VALUES (41)");
+	bmt_exec(check, "DROP TABLE IF EXISTS counter; CREATE TABLE counter (n int); INSERT INTO counter VALUES (41)");
 	bm_session_execute(s, "SELECT n FROM counter FOR UPDATE", 0, NULL, on_counter, NULL);
 	bm_engine_run(e);
 	BMT_REC_IS(counter_update, BM_OK, "results: a session can wait for a row, then write (Flush, no Sync)");
