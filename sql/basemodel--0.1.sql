@@ -202,6 +202,11 @@ BEGIN
         RAISE EXCEPTION 'permission denied: "%" is a system catalog', basemodel._relname(tbl)
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF rel.nspname = 'basemodel' THEN
+        RAISE EXCEPTION 'permission denied: "%" belongs to the extension basemodel', basemodel._relname(tbl)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'basemodel reads its own tables by position and does not manage them.';
+    END IF;
     IF rel.relkind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '"%" is not a table', basemodel._relname(tbl)
             USING ERRCODE = 'wrong_object_type',
@@ -231,6 +236,22 @@ $$;
 COMMENT ON FUNCTION basemodel._check_table(regclass) IS
     'internal: raises the error for a relation the current role may not register';
 
+-- The longest prefix of a name that fits in the given number of bytes,
+-- never cutting a character in two.
+CREATE FUNCTION basemodel._clip(str text, max_bytes int) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WHILE octet_length(str) > max_bytes LOOP
+        str := left(str, -1);
+    END LOOP;
+    RETURN str;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._clip(text, int) IS
+    'internal: the longest prefix of a string that fits in max_bytes bytes';
+
 -- Create the sequence of an id column added to a partitioned table, named
 -- like the one of a serial column, and return its quoted name.
 CREATE FUNCTION basemodel._new_sequence(tbl regclass, col name) RETURNS text
@@ -245,8 +266,12 @@ DECLARE
 BEGIN
     SELECT n.nspname, c.relname INTO nsp, rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+    -- a name holds 63 bytes: clip the parts by bytes, so that the suffix
+    -- that makes the candidate new is never cut off
+    rel := basemodel._clip(rel, 30);
+    col := basemodel._clip(col, 20);
     LOOP
-        candidate := left(rel, 30) || '_' || left(col, 20) || '_seq'
+        candidate := rel || '_' || col || '_seq'
                      || CASE WHEN n > 0 THEN n::text ELSE '' END;
         EXIT WHEN NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
                                WHERE s.nspname = nsp AND c.relname = candidate);
@@ -258,6 +283,24 @@ END;
 $$;
 COMMENT ON FUNCTION basemodel._new_sequence(regclass, name) IS
     'internal: creates the sequence for an id column added to a partitioned table';
+
+-- Whether register will have to ALTER the table: a mapped column is missing,
+-- or a mapped timestamp column has no default.  Read before locking, so a
+-- concurrent change can still make register upgrade its lock; it only has
+-- to be right in the common case.
+CREATE FUNCTION basemodel._needs_alter(tbl regclass, id_column name, created_column name, updated_column name)
+RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (SELECT FROM unnest(ARRAY[id_column, created_column, updated_column],
+                                      ARRAY[false, true, true]) m(col, stamp)
+                    WHERE m.col IS NOT NULL
+                      AND NOT EXISTS (SELECT FROM pg_attribute a
+                                       WHERE a.attrelid = tbl AND a.attname = m.col
+                                         AND a.attnum > 0 AND NOT a.attisdropped
+                                         AND (a.atthasdef OR NOT m.stamp)));
+COMMENT ON FUNCTION basemodel._needs_alter(regclass, name, name, name) IS
+    'internal: register will add a column or a default to the table';
 
 CREATE FUNCTION basemodel.register(
     tbl regclass,
@@ -293,9 +336,13 @@ BEGIN
     END IF;
     kind := basemodel._check_table(tbl);
 
-    -- Serialize with writers and with other registrations of this table;
-    -- ALTER TABLE below takes the stronger lock only when it adds columns.
-    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', tbl);
+    -- Serialize with writers and with other registrations of this table.
+    -- When ALTER TABLE below will add a column or a default, its ACCESS
+    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
+    -- deadlock with a transaction that read the table and then writes it.
+    EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
+                   CASE WHEN basemodel._needs_alter(tbl, id_column, created_column, updated_column)
+                        THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
 
     -- one registration per branch of a partition tree: a registered table
     -- covers its partitions, and a registered partition's own trigger would
@@ -372,7 +419,7 @@ BEGIN
         IF role = 'id' THEN
             IF NOT (att.attnotnull AND EXISTS (
                     SELECT FROM pg_index i
-                     WHERE i.indrelid = tbl AND i.indisunique
+                     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
                        AND i.indpred IS NULL AND i.indexprs IS NULL
                        AND (i.indnkeyatts = 1 AND i.indkey[0] = att.attnum
                             OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))
@@ -520,7 +567,7 @@ COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
 -- The models view
 -- ---------------------------------------------------------------------------
 
-CREATE VIEW basemodel.models AS
+CREATE VIEW basemodel.models WITH (security_barrier) AS
 SELECT r.tbl AS model,
        n.nspname AS schema_name,
        c.relname AS table_name,
@@ -566,10 +613,13 @@ COMMENT ON FUNCTION basemodel._check_schema(name) IS
     'internal: raises the error for a schema the current role does not own';
 
 CREATE FUNCTION basemodel.auto_register(schema name) RETURNS void
-    LANGUAGE plpgsql VOLATILE STRICT
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF $1 IS NULL THEN
+        RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     PERFORM basemodel._check_schema($1);
     INSERT INTO basemodel.auto_schemas VALUES ($1) ON CONFLICT DO NOTHING;
 END;
@@ -578,10 +628,13 @@ COMMENT ON FUNCTION basemodel.auto_register(name) IS
     'registers, with the default options, every table created in the schema from now on';
 
 CREATE FUNCTION basemodel.auto_register_off(schema name) RETURNS void
-    LANGUAGE plpgsql VOLATILE STRICT
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF $1 IS NULL THEN
+        RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
     PERFORM basemodel._check_schema($1);
     DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = $1;
 END;
@@ -593,15 +646,16 @@ COMMENT ON FUNCTION basemodel.auto_register_off(name) IS
 -- DDL follow-up: event triggers
 -- ---------------------------------------------------------------------------
 
--- A renamed column keeps its attnum: replace, in the table's registration,
--- the one name that no longer exists by the column's new name.
-CREATE FUNCTION basemodel._follow_column_rename(tbl oid, attnum int) RETURNS void
+-- A column of the table was renamed to newname (in a child of an
+-- inheritance or partition tree, through its parent, so the attnum may
+-- differ): replace, in the table's registration, the one name that no
+-- longer exists by the new one.
+CREATE FUNCTION basemodel._follow_column_rename(tbl oid, newname name) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     reg basemodel.registry;
-    newname name;
     oldname name;
     gone name[];
 BEGIN
@@ -609,8 +663,6 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    SELECT a.attname INTO newname FROM pg_attribute a
-     WHERE a.attrelid = $1 AND a.attnum = $2 AND NOT a.attisdropped;
     SELECT array_agg(DISTINCT n) INTO gone
       FROM unnest(ARRAY[reg.id_column, reg.created_column, reg.updated_column]
                   || reg.hidden || reg.ignore_columns || reg.added_columns) n
@@ -618,7 +670,7 @@ BEGIN
        AND NOT EXISTS (SELECT FROM pg_attribute a
                         WHERE a.attrelid = $1 AND a.attname = n
                           AND a.attnum > 0 AND NOT a.attisdropped);
-    IF newname IS NULL OR cardinality(gone) IS DISTINCT FROM 1 THEN
+    IF cardinality(gone) IS DISTINCT FROM 1 THEN
         RETURN;
     END IF;
     oldname := gone[1];
@@ -632,7 +684,7 @@ BEGIN
      WHERE r.tbl = $1;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._follow_column_rename(oid, int) IS
+COMMENT ON FUNCTION basemodel._follow_column_rename(oid, name) IS
     'internal: follows ALTER TABLE ... RENAME COLUMN in the registration';
 
 -- After ALTER TABLE on a registered table: the managed timestamp columns
@@ -663,6 +715,47 @@ $$;
 COMMENT ON FUNCTION basemodel._check_managed_types(oid) IS
     'internal: refuses ALTER TABLE that changes a managed timestamp column to another type';
 
+-- The table and every table below it in inheritance or partition trees:
+-- ALTER TABLE on a parent recurses into them.
+CREATE FUNCTION basemodel._tree(tbl oid) RETURNS TABLE (relid oid)
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+    WITH RECURSIVE t(relid) AS (
+        SELECT tbl
+        UNION
+        SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.relid)
+    SELECT relid FROM t;
+END;
+COMMENT ON FUNCTION basemodel._tree(oid) IS
+    'internal: a table and all its inheritance children and partitions';
+
+-- A table attached as a partition of a registered table keeps its own
+-- defaults, which ATTACH PARTITION does not copy: give each managed column
+-- that has none the parent's, so that an INSERT into the partition itself
+-- fills them as one through the parent does.
+CREATE FUNCTION basemodel._copy_managed_defaults(tbl oid) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR d IN SELECT p.inhrelid::regclass AS part, a.attname, pg_get_expr(ad.adbin, ad.adrelid) AS expr
+               FROM basemodel.registry r
+               JOIN pg_inherits p ON p.inhparent = r.tbl
+               JOIN pg_attribute a ON a.attrelid = r.tbl AND NOT a.attisdropped
+                                  AND a.attname IN (r.id_column, r.created_column, r.updated_column)
+               JOIN pg_attrdef ad ON ad.adrelid = r.tbl AND ad.adnum = a.attnum
+               JOIN pg_attribute pa ON pa.attrelid = p.inhrelid AND pa.attname = a.attname
+              WHERE r.tbl = $1 AND NOT pa.atthasdef AND pa.attidentity = '' LOOP
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', d.part, d.attname, d.expr);
+    END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
+    'internal: gives the partitions of a registered table the defaults of its managed columns';
+
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -670,6 +763,8 @@ AS $$
 DECLARE
     cmd record;
     gone name[];
+    member oid;
+    renamed record;
 BEGIN
     FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
@@ -680,12 +775,28 @@ BEGIN
                           AND NOT c.relispartition AND c.relpersistence <> 't')
            AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
             PERFORM basemodel.register(cmd.objid::regclass);
-        ELSIF cmd.command_tag = 'ALTER TABLE'
-              AND EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
-            IF cmd.objsubid > 0 THEN
-                PERFORM basemodel._follow_column_rename(cmd.objid, cmd.objsubid);
+        ELSIF cmd.command_tag = 'ALTER TABLE' THEN
+            FOR member IN SELECT r.tbl FROM basemodel.registry r
+                           WHERE r.tbl IN (SELECT t.relid FROM basemodel._tree(cmd.objid) t) LOOP
+                IF cmd.objsubid > 0 THEN
+                    PERFORM basemodel._follow_column_rename(member,
+                        (SELECT a.attname FROM pg_attribute a
+                          WHERE a.attrelid = cmd.objid AND a.attnum = cmd.objsubid));
+                END IF;
+                PERFORM basemodel._check_managed_types(member);
+                PERFORM basemodel._copy_managed_defaults(member);
+            END LOOP;
+        ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
+            SELECT t.tgrelid::regclass AS tbl, t.tgname INTO renamed FROM pg_trigger t
+             WHERE t.oid = cmd.objid AND t.tgfoid = 'basemodel.before_update()'::regprocedure
+               AND t.tgname <> 'zzz_basemodel_update';
+            IF FOUND THEN
+                RAISE EXCEPTION 'cannot rename trigger "zzz_basemodel_update" on table "%" because basemodel manages it',
+                                basemodel._relname(renamed.tbl)
+                    USING ERRCODE = 'dependent_objects_still_exist',
+                          DETAIL = 'basemodel finds its trigger by name.',
+                          HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
             END IF;
-            PERFORM basemodel._check_managed_types(cmd.objid);
         ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
             SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
              WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);
@@ -699,13 +810,13 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
-    'internal: auto-registration of new tables, and renames of columns and schemas';
+    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, and refused trigger renames';
 
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA')
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA', 'ALTER TRIGGER')
     EXECUTE FUNCTION basemodel._on_ddl_command_end();
 COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
-    'auto-registration and renames';
+    'auto-registration, renames, attached partitions';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql

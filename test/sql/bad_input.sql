@@ -49,9 +49,13 @@ SELECT basemodel.register('information_schema.sql_features');
 \echo :LAST_ERROR_SQLSTATE
 -- a temporary table (refused: it disappears without DROP TABLE)
 CREATE TEMPORARY TABLE a_temp (a int);
+SELECT shape('a_temp') AS before \gset
 SELECT basemodel.register('a_temp');
 \echo :LAST_ERROR_SQLSTATE
-SELECT shape('a_temp') = shape('a_temp') AS unchanged;
+SELECT shape('a_temp') = :'before' AS unchanged;
+-- the extension's own tables
+SELECT basemodel.register('basemodel.registry');
+\echo :LAST_ERROR_SQLSTATE
 
 SELECT shape('base') AS before \gset
 -- an id column that is not unique
@@ -62,6 +66,15 @@ CREATE UNIQUE INDEX base_dup ON base (a);
 SELECT basemodel.register('base', id_column => 'a', created_column => 'ok_ts');
 \echo :LAST_ERROR_SQLSTATE
 DROP INDEX base_dup;
+-- an invalid unique index (a failed CREATE UNIQUE INDEX CONCURRENTLY leaves
+-- one behind) proves nothing
+CREATE UNIQUE INDEX base_a_invalid ON base (a);
+ALTER TABLE base ALTER COLUMN a SET NOT NULL;
+UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'base_a_invalid'::regclass;
+SELECT basemodel.register('base', id_column => 'a', created_column => 'ok_ts');
+\echo :LAST_ERROR_SQLSTATE
+DROP INDEX base_a_invalid;
+ALTER TABLE base ALTER COLUMN a DROP NOT NULL;
 -- a timestamp column of another type
 SELECT basemodel.register('base');
 \echo :LAST_ERROR_SQLSTATE
@@ -79,6 +92,8 @@ SELECT basemodel.register('base', created_column => 'ok_ts', ignore_columns => '
 \echo :LAST_ERROR_SQLSTATE
 SELECT basemodel.register('base', created_column => 'ok_ts', hidden => '{NULL}');
 \echo :LAST_ERROR_SQLSTATE
+-- after all of these the table is exactly as it was
+SELECT shape('base') = :'before' AS unchanged;
 -- a generated column
 ALTER TABLE base ADD COLUMN gen timestamptz GENERATED ALWAYS AS ('2020-01-01'::timestamptz) STORED;
 SELECT shape('base') AS before \gset
@@ -104,6 +119,10 @@ SELECT basemodel.unregister('a_view');
 SELECT basemodel.auto_register('no_such_schema');
 \echo :LAST_ERROR_SQLSTATE
 SELECT basemodel.auto_register_off('no_such_schema');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.auto_register(NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.auto_register_off(NULL);
 \echo :LAST_ERROR_SQLSTATE
 
 -- to_dict only takes composite values

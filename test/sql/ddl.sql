@@ -59,3 +59,48 @@ SELECT count(*) AS registrations FROM basemodel.registry;
 CREATE TABLE gone (v int);
 SELECT count(*) AS registrations FROM basemodel.registry;
 DROP TABLE gone;
+
+-- a rename through a parent reaches a child registered on its own (an
+-- inheritance child, and a partition of an unregistered table)
+CREATE TABLE animals (name text, updated_at timestamptz NOT NULL DEFAULT now());
+CREATE TABLE cats (lives int) INHERITS (animals);
+SELECT basemodel.register('cats');
+ALTER TABLE animals RENAME COLUMN updated_at TO changed_at;
+SELECT updated_column FROM basemodel.models WHERE model = 'cats'::regclass;
+INSERT INTO cats (name, lives) VALUES ('tom', 9);
+UPDATE cats SET lives = 8 RETURNING changed_at = now() AS bumped;
+DROP TABLE animals CASCADE;
+CREATE TABLE rooms (wing text, updated_at timestamptz NOT NULL DEFAULT now(),
+                    created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY LIST (wing);
+CREATE TABLE rooms_west PARTITION OF rooms FOR VALUES IN ('west');
+SELECT basemodel.register('rooms_west', id_column => NULL);
+ALTER TABLE rooms RENAME COLUMN updated_at TO touched_at;
+SELECT updated_column FROM basemodel.models WHERE model = 'rooms_west'::regclass;
+INSERT INTO rooms VALUES ('west');
+UPDATE rooms SET wing = 'west' RETURNING touched_at = now() AS bumped;
+-- and a type change through the parent is refused as on the table itself
+ALTER TABLE rooms ALTER COLUMN touched_at TYPE text;
+\echo :LAST_ERROR_SQLSTATE
+DROP TABLE rooms;
+
+-- renaming our trigger is refused: basemodel finds it by name
+CREATE TABLE named (v int);
+SELECT basemodel.register('named');
+ALTER TRIGGER zzz_basemodel_update ON named RENAME TO mine;
+\echo :LAST_ERROR_SQLSTATE
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'named'::regclass;
+DROP TABLE named;
+
+-- a table attached as a partition of a registered table gets the defaults
+-- of the managed columns, so an INSERT into the partition itself fills them
+CREATE TABLE readings (day int, v int) PARTITION BY RANGE (day);
+SELECT basemodel.register('readings');
+CREATE TABLE readings_1 (day int, v int, id bigint NOT NULL,
+                         created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL);
+ALTER TABLE readings ATTACH PARTITION readings_1 FOR VALUES FROM (1) TO (10);
+SELECT attname, pg_get_expr(d.adbin, d.adrelid) AS default_value
+  FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+ WHERE d.adrelid = 'readings_1'::regclass ORDER BY a.attnum;
+INSERT INTO readings_1 (day, v) VALUES (1, 1) RETURNING id > 0 AS has_id, created_at = now() AS stamped;
+INSERT INTO readings (day, v) VALUES (2, 2) RETURNING id > 0 AS has_id, created_at = now() AS stamped;
+DROP TABLE readings;

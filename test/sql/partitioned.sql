@@ -79,3 +79,12 @@ SELECT basemodel.register('halls_north');
 \echo :LAST_ERROR_SQLSTATE
 SELECT count(*) AS registered FROM basemodel.models WHERE model = 'halls_north'::regclass;
 DROP TABLE halls;
+
+-- the id sequence of a table with a long non-ASCII name: its name is clipped
+-- by bytes, so the number that makes it new is never cut off
+CREATE TABLE "измерения_температуры_воздуха" (v int) PARTITION BY RANGE (v);
+CREATE SEQUENCE "измерения_темпе_id_seq";
+SELECT basemodel.register('"измерения_температуры_воздуха"');
+SELECT pg_get_serial_sequence('"измерения_температуры_воздуха"', 'id');
+DROP TABLE "измерения_температуры_воздуха";
+DROP SEQUENCE "измерения_темпе_id_seq";

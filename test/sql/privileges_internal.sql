@@ -26,7 +26,7 @@ SET ROLE basemodel_regress_mallory;
 SELECT basemodel._release_tables();
 \echo :LAST_ERROR_SQLSTATE
 -- a forged rename cannot rewrite someone else's registration
-SELECT basemodel._follow_column_rename('alice.notes'::regclass, 1);
+SELECT basemodel._follow_column_rename('alice.notes'::regclass, 'body');
 -- no sequence in a schema the role may not create in
 SELECT basemodel._new_sequence('alice.notes', 'id');
 \echo :LAST_ERROR_SQLSTATE
