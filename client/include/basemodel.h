@@ -16,6 +16,9 @@
  *	 bm_engine_free included (the free is finished when the callback returns).
  * - A call that fails returns -1 (or NULL) and leaves the reason in
  *	 bm_last_error(); misuse is BM_ERR_USAGE and never crashes.
+ * - One statement per execute.  COPY and transaction control (BEGIN, START,
+ *	 COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION)
+ *	 are refused with BM_ERR_USAGE: sessions are the transactions.
  * - The bm_result and bm_error given to a callback are valid only during the
  *	 callback; copy what you keep (bm_result_copy keeps a whole result).
  * - Threads: an engine, its sessionmakers, sessions and results belong to the
@@ -76,11 +79,11 @@ typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
 /* options of bm_engine_create; zeroes (or NULL) mean the defaults */
 typedef struct bm_engine_options
 {
-	int			pool_size;		/* connections at most; 0: default 4 */
+	int			pool_size;		/* connections at most (up to 10000); 0: default 4 */
 	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
 	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
-	int			statement_cache_size;	/* prepared statements per connection; 0: default 256 */
+	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256 */
 } bm_engine_options;
 
 /* transaction isolation level of a session's transactions */
@@ -122,7 +125,7 @@ int			bm_session_execute(bm_session *s, const char *sql, int nparams,
 int			bm_session_commit(bm_session *s, bm_done_cb cb, void *arg);
 /* queue ROLLBACK of the open transaction; 0 or -1 */
 int			bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg);
-/* close: queued work still gets its callbacks, an uncommitted transaction is rolled back; s is freed later */
+/* close: queued work still gets its callbacks, an uncommitted transaction is rolled back; s may be freed as soon as the loop runs again, so do not use it after this call (a second close or execute before then is refused with BM_ERR_USAGE) */
 void		bm_session_close(bm_session *s);
 /* the engine a session belongs to */
 bm_engine  *bm_session_engine(const bm_session *s);

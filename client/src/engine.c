@@ -42,6 +42,8 @@ check_engine(bm_engine *e)
 int
 check_statement(const char *sql, int nparams, const char *const *params)
 {
+	const char *why;
+
 	if (sql == NULL)
 	{
 		set_last_error(BM_ERR_USAGE, "sql is NULL");
@@ -55,6 +57,11 @@ check_statement(const char *sql, int nparams, const char *const *params)
 	if (nparams > 0 && params == NULL)
 	{
 		set_last_error(BM_ERR_USAGE, "params is NULL but nparams is %d", nparams);
+		return -1;
+	}
+	if ((why = sql_refused(sql)) != NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "%s", why);
 		return -1;
 	}
 	return 0;
@@ -592,6 +599,11 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0)
 		return create_failed(NULL, err, BM_ERR_USAGE,
 							 "engine options must not be negative (pool_size, timeouts, statement_cache_size)");
+	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
+		return create_failed(NULL, err, BM_ERR_USAGE,
+							 opts->pool_size > BM_MAX_POOL_SIZE
+							 ? "pool_size is too large (at most " BM_STR(BM_MAX_POOL_SIZE) ")"
+							 : "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")");
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");

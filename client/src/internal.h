@@ -25,6 +25,11 @@
 
 #define BM_DEFAULT_POOL_SIZE 4
 #define BM_DEFAULT_STATEMENT_CACHE 256
+/* bounds that keep the arithmetic on them far from overflow */
+#define BM_MAX_POOL_SIZE 10000
+#define BM_MAX_STATEMENT_CACHE 1000000
+#define BM_STR_(x) #x
+#define BM_STR(x) BM_STR_(x)
 
 typedef struct Conn Conn;
 typedef struct Op Op;
@@ -116,7 +121,10 @@ extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
-extern bool stmtcache_resets(const char *sql);
+
+/* sqlwords.c */
+extern bool sql_resets_statements(const char *sql);
+extern const char *sql_refused(const char *sql);
 
 /* requests */
 typedef enum ReqKind

@@ -158,7 +158,7 @@ static bool
 send_exec(Conn *c, Request *req)
 {
 	StmtCache  *sc = &c->cache;
-	bool		cacheable = sc->capacity > 0 && !stmtcache_resets(req->sql->text);
+	bool		cacheable = sc->capacity > 0 && !sql_resets_statements(req->sql->text);
 	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
 	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 
@@ -178,7 +178,12 @@ send_exec(Conn *c, Request *req)
 				snprintf(sql, sizeof(sql), "DEALLOCATE %s", victim->name);
 				stmtcache_remove(sc, victim);
 				if (!send_simple(c, OP_DEALLOCATE, NULL, sql))
+				{
+					/* req is off its queue and not on the wire: fail it here */
+					if (req->state != REQ_DONE)
+						request_fail(c->engine, req, BM_ERR_CONNECTION, "connection lost");
 					return false;
+				}
 			}
 		}
 		if (sc->count < sc->capacity &&
@@ -393,7 +398,7 @@ exec_answered(Conn *c, Op *op)
 		}
 		else
 			err_set(request_error(req), BM_ERR_SQL, NULL,
-					"unsupported result (COPY and multiple statements cannot run through basemodel)",
+					"unsupported result (basemodel runs one statement at a time, without COPY)",
 					NULL, NULL);
 	}
 	if (req->session)
@@ -511,22 +516,20 @@ void
 pipeline_read(Conn *c)
 {
 	bm_engine  *e = c->engine;
-	int64_t		now = 0;		/* read once: everything here arrived together */
 
 	if (!PQconsumeInput(c->pg))
 	{
 		pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
 		return;
 	}
+	/* bytes arriving are progress, also in the middle of a long result */
+	c->progress_at = now_ms();
 	c->read_this_turn = true;
 	while (c->state == CONN_READY && c->ops_head && !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
 		Op		   *op = c->ops_head;
 
-		if (now == 0)
-			now = now_ms();
-		c->progress_at = now;
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
 		{
 			char		msg[512];

@@ -9,11 +9,9 @@
  *	  thousands of requests a program queues with the same SQL then share one
  *	  copy, and the cache finds a statement by that copy's address.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "internal.h"
 
@@ -245,46 +243,4 @@ stmtcache_remove(StmtCache *sc, StmtEntry *se)
 	sc->count--;
 	sqltext_release(sc->texts, se->sql);
 	free(se);
-}
-
-/*
- * Does this statement drop every prepared statement of the session (DISCARD
- * ALL, DEALLOCATE [PREPARE] ALL)?  Then the cache must forget its names
- * before anything after it is sent, or they fail with 26000.
- */
-bool
-stmtcache_resets(const char *sql)
-{
-	static const char *const words[][4] = {
-		{"DISCARD", "ALL", NULL}, {"DEALLOCATE", "ALL", NULL}, {"DEALLOCATE", "PREPARE", "ALL", NULL}
-	};
-	size_t		i;
-
-	while (isspace((unsigned char) *sql))
-		sql++;
-	if (*sql != 'd' && *sql != 'D')
-		return false;
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-	{
-		const char *p = sql;
-		int			w;
-
-		for (w = 0; words[i][w]; w++)
-		{
-			size_t		len = strlen(words[i][w]);
-
-			while (isspace((unsigned char) *p))
-				p++;
-			if (strncasecmp(p, words[i][w], len) != 0 || isalnum((unsigned char) p[len]) || p[len] == '_')
-				break;
-			p += len;
-		}
-		if (words[i][w] != NULL)
-			continue;
-		while (isspace((unsigned char) *p) || *p == ';')
-			p++;
-		if (*p == '\0')
-			return true;
-	}
-	return false;
 }

@@ -49,7 +49,10 @@ main(void)
 	bm_session *s;
 	bm_error	err;
 	bmt_rec		r = {0},
-				c = {0};
+				c = {0},
+				kw = {0},
+				commented = {0},
+				rp = {0};
 	char	   *saved;
 	const char *params[1] = {"1"};
 
@@ -69,6 +72,19 @@ main(void)
 		e = bm_engine_create(NULL, &neg, &err);
 		tap_ok(e == NULL && err.code == BM_ERR_USAGE, "bad options: a negative pool size is refused",
 			   "got %s", bm_error_name(err.code));
+	}
+	{
+		bm_engine_options huge_pool = {.pool_size = 1 << 30};
+		bm_engine_options huge_cache = {.statement_cache_size = 1 << 30};
+
+		e = bm_engine_create(NULL, &huge_pool, &err);
+		tap_ok(e == NULL && err.code == BM_ERR_USAGE && strstr(err.message, "pool_size"),
+			   "bad options: a huge pool size is refused and named", "got %s: %s",
+			   bm_error_name(err.code), err.message ? err.message : "(none)");
+		e = bm_engine_create(NULL, &huge_cache, &err);
+		tap_ok(e == NULL && err.code == BM_ERR_USAGE && strstr(err.message, "statement_cache_size"),
+			   "bad options: a huge statement cache is refused and named", "got %s: %s",
+			   bm_error_name(err.code), err.message ? err.message : "(none)");
 	}
 
 	/* a valid URL of a server that is not there: the failure comes with the work */
@@ -122,6 +138,28 @@ main(void)
 			   "misuse: an unknown isolation level is refused", "got %s", bm_error_name(bm_last_error()->code));
 	}
 
+	/* statements that would leave a pooled connection in a state the library does not track */
+	EXPECT_USAGE(bm_engine_execute(e, "BEGIN", 0, NULL, NULL, NULL), "refused: BEGIN as an autocommit statement");
+	EXPECT_USAGE(bm_engine_execute(e, "  start transaction isolation level serializable", 0, NULL, NULL, NULL),
+				 "refused: START TRANSACTION, in lower case after blanks");
+	EXPECT_USAGE(bm_engine_execute(e, "-- a comment\n/* and another */ COMMIT", 0, NULL, NULL, NULL),
+				 "refused: COMMIT after comments");
+	EXPECT_USAGE(bm_session_execute(s, "SAVEPOINT a", 0, NULL, NULL, NULL), "refused: SAVEPOINT in a session");
+	EXPECT_USAGE(bm_session_execute(s, "ROLLBACK", 0, NULL, NULL, NULL), "refused: ROLLBACK in a session");
+	EXPECT_USAGE(bm_session_execute(s, "PREPARE TRANSACTION 'x'", 0, NULL, NULL, NULL), "refused: PREPARE TRANSACTION");
+	EXPECT_USAGE(bm_engine_execute(e, "COPY t FROM STDIN", 0, NULL, NULL, NULL), "refused: COPY FROM STDIN");
+	EXPECT_USAGE(bm_session_execute(s, "copy (SELECT 1) TO STDOUT", 0, NULL, NULL, NULL), "refused: COPY TO STDOUT in a session");
+	tap_ok(strstr(bm_last_error()->message, "COPY") != NULL, "refused: the message names COPY",
+		   "got: %s", bm_last_error()->message);
+	/* block comments nest in PostgreSQL: the COPY after this one is still seen */
+	EXPECT_USAGE(bm_engine_execute(e, "/* a /* nested */ comment */ COPY (SELECT 1) TO STDOUT", 0, NULL, NULL, NULL),
+				 "refused: COPY after a nested block comment");
+	TAP_INT_EQ(bm_engine_execute(e, "/* BEGIN */ SELECT 1 -- COMMIT", 0, NULL, bmt_result_cb, &commented), 0,
+			   "accepted: keywords inside comments");
+	TAP_INT_EQ(bm_engine_execute(e, "SELECT 'BEGIN' AS begin_", 0, NULL, bmt_result_cb, &kw), 0,
+			   "accepted: a statement that only mentions a keyword");
+	TAP_INT_EQ(bm_engine_execute(e, "ROLLBACK PREPARED 'no_such_gid'", 0, NULL, bmt_result_cb, &rp), 0,
+			   "accepted: ROLLBACK PREPARED (a two-phase transaction, not the connection's)");
 	TAP_INT_EQ(bm_session_execute(s, "SELECT $1::int", 1, params, bmt_result_cb, &r), 0, "misuse: a valid execute is accepted");
 	TAP_INT_EQ(bm_session_commit(s, bmt_done_cb, &c), 0, "misuse: the first commit is accepted");
 	EXPECT_USAGE(bm_session_commit(s, bmt_done_cb, &c), "misuse: committing twice");
@@ -133,6 +171,11 @@ main(void)
 	TAP_INT_EQ(bm_engine_run(e), 0, "misuse: the loop still runs the accepted work");
 	BMT_REC_IS(r, BM_OK, "misuse: the accepted statement ran");
 	BMT_REC_IS(c, BM_OK, "misuse: the accepted commit ran, once");
+	BMT_REC_IS(kw, BM_OK, "accepted: the statement mentioning BEGIN ran");
+	BMT_REC_IS(commented, BM_OK, "accepted: the statement with keywords in comments ran");
+	tap_ok(rp.calls == 1 && rp.code == BM_ERR_SQL && strcmp(rp.sqlstate, "42704") == 0,
+		   "accepted: ROLLBACK PREPARED reached the server (42704: no such transaction)",
+		   "got %d callback(s), %s %s: %s", rp.calls, bmt_code(rp.code), rp.sqlstate, rp.message);
 	tap_ok(run_from_callback, "misuse: bm_engine_run from a callback returns -1 with BM_ERR_USAGE", "it did not");
 
 	TAP_STR_EQ(bm_error_name(BM_ERR_TIMEOUT), "BM_ERR_TIMEOUT", "bm_error_name names the codes");
