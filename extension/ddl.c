@@ -43,6 +43,7 @@ DropsThisExtension(Node *parsetree)
 	return false;
 }
 
+/* ddl_command_start trigger on DROP EXTENSION: release the tables when it names basemodel. */
 Datum
 basemodel_on_drop_extension(PG_FUNCTION_ARGS)
 {
@@ -56,7 +57,8 @@ basemodel_on_drop_extension(PG_FUNCTION_ARGS)
 	if (!DropsThisExtension(trigdata->parsetree))
 		PG_RETURN_VOID();
 
-	SPI_connect();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute("SELECT basemodel._release_tables()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute failed for basemodel._release_tables()");
 	SPI_finish();

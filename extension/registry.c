@@ -40,6 +40,7 @@ PG_FUNCTION_INFO_V1(basemodel_registry_changed);
  */
 uint64		BaseModelCacheGeneration = 0;
 
+/* Any relcache invalidation may be a registration's: move the generation on. */
 static void
 BaseModelCacheCallback(Datum arg, Oid relid)
 {

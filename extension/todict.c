@@ -104,6 +104,7 @@ PrepareToJsonb(DictType *type, Oid typid, int32 typmod, Oid collation, MemoryCon
 	MemoryContextSwitchTo(old);
 }
 
+/* Convert a value of this type with its output function, as a JSON string. */
 static void
 PrepareOutput(DictType *type, MemoryContext mcxt)
 {
@@ -210,6 +211,7 @@ PushJsonb(JsonbParseState **state, JsonbIteratorToken seq, Jsonb *jsonb)
 					   (tok == WJB_KEY || tok == WJB_VALUE || tok == WJB_ELEM) ? &v : NULL);
 }
 
+/* Push a string value (a key or an element) of len bytes. */
 static void
 PushString(JsonbParseState **state, JsonbIteratorToken seq, char *str, int len)
 {
@@ -240,6 +242,7 @@ PushArrayDim(JsonbParseState **state, DictType *type, int dim, int ndim, int *di
 	pushJsonbValue(state, WJB_END_ARRAY, NULL);
 }
 
+/* Push an array value as nested JSON arrays, one level per dimension. */
 static void
 PushArray(JsonbParseState **state, DictType *type, Datum value)
 {
@@ -262,6 +265,7 @@ PushArray(JsonbParseState **state, DictType *type, Datum value)
 	PushArrayDim(state, type, 0, ndim, dims, elems, nulls, &index);
 }
 
+/* Push one column's value, converted the way its type was classified. */
 static void
 PushValue(JsonbParseState **state, JsonbIteratorToken seq, DictType *type,
 		  Datum value, bool isnull)
@@ -399,7 +403,8 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	cache->typmod = typmod;
 	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(mcxt);
-	cache->tupdesc = CreateTupleDescCopy(tupdesc);
+	/* with the missing values of added columns, for composites stored before */
+	cache->tupdesc = CreateTupleDescCopyConstr(tupdesc);
 	MemoryContextSwitchTo(old);
 	ReleaseTupleDesc(tupdesc);
 	tupdesc = cache->tupdesc;
@@ -478,6 +483,7 @@ ComputeSkip(DictCache *cache, ArrayType *exclude, MemoryContext mcxt)
 	}
 }
 
+/* The row as a jsonb object, minus hidden columns and those in exclude (may be NULL). */
 static Datum
 ToDict(FunctionCallInfo fcinfo, ArrayType *exclude)
 {
@@ -531,12 +537,14 @@ ToDict(FunctionCallInfo fcinfo, ArrayType *exclude)
 	PG_RETURN_JSONB_P(JsonbValueToJsonb(result));
 }
 
+/* basemodel.to_dict(record) */
 Datum
 basemodel_to_dict(PG_FUNCTION_ARGS)
 {
 	return ToDict(fcinfo, NULL);
 }
 
+/* basemodel.to_dict(record, exclude text[]) */
 Datum
 basemodel_to_dict_exclude(PG_FUNCTION_ARGS)
 {

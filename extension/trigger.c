@@ -93,6 +93,7 @@ ManagedColumn(Relation rel, const char *name)
 	return attnum;
 }
 
+/* Resolve the table's managed and ignored columns once, from its registration. */
 static void
 FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 {
@@ -150,6 +151,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 	info->valid = (generation == BaseModelCacheGeneration);
 }
 
+/* The cached column numbers of the table, filled again after an invalidation. */
 static ModelTriggerInfo *
 GetModelTriggerInfo(Relation rel)
 {
@@ -341,6 +343,7 @@ StoreInPlace(TriggerData *trigdata, TupleDesc tupdesc, int attnum, Datum value)
 	return true;
 }
 
+/* basemodel.before_update(): the BEFORE UPDATE row trigger of a registered table. */
 Datum
 basemodel_before_update(PG_FUNCTION_ARGS)
 {

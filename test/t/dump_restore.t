@@ -125,4 +125,35 @@ is(psql($dst, q{SELECT basemodel.unregister('users', true);
 	 WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped}),
 	'name,password_hash,last_seen', 'unregister drops the columns register added');
 
+# A role that is not a superuser dumps its own database: the catalog tables
+# have row level security, which pg_dump refuses unless told to apply it.
+my $role = "basemodel_dumper_$$";
+my $own = "basemodel_dump_own_$$";
+my $own_dst = "basemodel_dump_own_dst_$$";
+my $own_dump = "$dir/own.dump";
+psql('postgres', qq{CREATE ROLE $role LOGIN PASSWORD 'dump'});
+system('createdb', '-O', $role, $own) == 0 or BAIL_OUT("cannot create database $own");
+END
+{
+	local $?;
+	system('dropdb', '--if-exists', $own);
+	system('dropdb', '--if-exists', $own_dst);
+	system('psql', '-X', '-q', '-d', 'postgres', '-c', "DROP ROLE IF EXISTS $role");
+}
+psql($own, q{CREATE EXTENSION basemodel});
+{
+	local $ENV{PGUSER} = $role;
+	local $ENV{PGPASSWORD} = 'dump';
+	psql($own, q{CREATE TABLE notes (body text); SELECT basemodel.register('notes', hidden => '{body}')});
+	isnt(system("pg_dump -Fc -f $own_dump $own 2>/dev/null"), 0,
+		'a role that is not a superuser cannot dump without --enable-row-security');
+	is(system('pg_dump', '--enable-row-security', '-Fc', '-f', $own_dump, $own), 0,
+		'with --enable-row-security it can');
+}
+system('createdb', $own_dst) == 0 or BAIL_OUT("cannot create database $own_dst");
+is(system('pg_restore', '--exit-on-error', '--no-owner', '-d', $own_dst, $own_dump), 0,
+	'and its dump restores');
+is(psql($own_dst, q{SELECT model::text || ' ' || hidden::text FROM basemodel.models}), 'notes {body}',
+	'with the registration it made');
+
 done_testing();
