@@ -115,6 +115,10 @@ sql_refused(const char *sql)
 	};
 	size_t		i;
 
+	/* most statements start with a letter no refused keyword starts with */
+	sql = skip_blanks(sql);
+	if (*sql == '\0' || strchr("ABCEPRSabceprs", *sql) == NULL)
+		return NULL;
 	if (match_words(sql, copy))
 		return "COPY cannot run through basemodel";
 	if (match_words(sql, commit_prepared) || match_words(sql, rollback_prepared))
