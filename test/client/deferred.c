@@ -16,6 +16,31 @@
 
 #include "bmtest.h"
 
+/*
+ * An autocommit INSERT whose violation is found at its implicit commit gets
+ * BM_ERR_SQL 23505, and the count queued after it runs and finds `want`.
+ */
+static void
+check_violation_at_commit(bm_engine *e, const char *insert, const char *count,
+						  const char *want, const char *label)
+{
+	bmt_rec		failed = {0},
+				after = {0};
+	char		name[160];
+
+	bm_engine_execute(e, insert, 0, NULL, bmt_result_cb, &failed);
+	bm_engine_execute(e, count, 0, NULL, bmt_result_cb, &after);
+	snprintf(name, sizeof(name), "%s: bm_engine_run returns 0", label);
+	TAP_INT_EQ(bm_engine_run(e), 0, name);
+	snprintf(name, sizeof(name), "%s: the violation found at the implicit commit is BM_ERR_SQL 23505", label);
+	tap_ok(failed.calls == 1 && failed.code == BM_ERR_SQL && strcmp(failed.sqlstate, "23505") == 0, name,
+		   "got %d callback(s), %s %s: %s", failed.calls, bmt_code(failed.code), failed.sqlstate, failed.message);
+	snprintf(name, sizeof(name), "%s: the next statement runs", label);
+	BMT_REC_IS(after, BM_OK, name);
+	snprintf(name, sizeof(name), "%s: and the failed insert left nothing", label);
+	TAP_STR_EQ(after.value, want, name);
+}
+
 int
 main(void)
 {
@@ -26,13 +51,9 @@ main(void)
 	bm_sessionmaker *m;
 	bm_session *s;
 	PGconn	   *check;
-	bmt_rec		dup = {0},
-				after = {0},
-				ins = {0},
+	bmt_rec		ins = {0},
 				commit = {0},
-				later = {0},
-				slow = {0},
-				slow_after = {0};
+				later = {0};
 
 	bmt_guard(60);
 	check = bmt_check_conn();
@@ -42,14 +63,8 @@ main(void)
 	m = bm_sessionmaker_create(e, NULL);
 	s = bm_session_open(m);
 
-	bm_engine_execute(e, "INSERT INTO deferred VALUES (1)", 0, NULL, bmt_result_cb, &dup);
-	bm_engine_execute(e, "SELECT count(*) FROM deferred", 0, NULL, bmt_result_cb, &after);
-	TAP_INT_EQ(bm_engine_run(e), 0, "autocommit: bm_engine_run returns 0");
-	tap_ok(dup.calls == 1 && dup.code == BM_ERR_SQL && strcmp(dup.sqlstate, "23505") == 0,
-		   "autocommit: a violation found at the implicit commit is BM_ERR_SQL 23505",
-		   "got %d callback(s), %s %s: %s", dup.calls, bmt_code(dup.code), dup.sqlstate, dup.message);
-	BMT_REC_IS(after, BM_OK, "autocommit: the next statement runs");
-	TAP_STR_EQ(after.value, "1", "autocommit: and the failed insert left nothing");
+	check_violation_at_commit(e, "INSERT INTO deferred VALUES (1)", "SELECT count(*) FROM deferred", "1",
+							  "autocommit");
 
 	bm_engine_get_stats(e, &before);
 	bm_session_execute(s, "INSERT INTO deferred VALUES (1)", 0, NULL, bmt_result_cb, &ins);
@@ -72,14 +87,8 @@ main(void)
 			 "RAISE EXCEPTION 'checked late' USING ERRCODE = 'unique_violation'; END $$");
 	bmt_exec(check, "CREATE CONSTRAINT TRIGGER deferred_slow AFTER INSERT ON deferred_slow "
 			 "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION deferred_slow_check()");
-	bm_engine_execute(e, "INSERT INTO deferred_slow VALUES (1)", 0, NULL, bmt_result_cb, &slow);
-	bm_engine_execute(e, "SELECT count(*) FROM deferred_slow", 0, NULL, bmt_result_cb, &slow_after);
-	TAP_INT_EQ(bm_engine_run(e), 0, "late error: bm_engine_run returns 0");
-	tap_ok(slow.calls == 1 && slow.code == BM_ERR_SQL && strcmp(slow.sqlstate, "23505") == 0,
-		   "late error: the violation read after the statement's result is BM_ERR_SQL 23505",
-		   "got %d callback(s), %s %s: %s", slow.calls, bmt_code(slow.code), slow.sqlstate, slow.message);
-	BMT_REC_IS(slow_after, BM_OK, "late error: the next statement runs");
-	TAP_STR_EQ(slow_after.value, "0", "late error: and the failed insert left nothing");
+	check_violation_at_commit(e, "INSERT INTO deferred_slow VALUES (1)", "SELECT count(*) FROM deferred_slow", "0",
+							  "late error, read after the statement's result");
 
 	bm_session_close(s);
 	bm_engine_free(e);
