@@ -25,8 +25,21 @@ SET ROLE basemodel_regress_mallory;
 -- dropping every trigger of the extension needs ownership of every table
 SELECT basemodel._release_tables();
 \echo :LAST_ERROR_SQLSTATE
--- a forged rename cannot rewrite someone else's registration
-SELECT basemodel._follow_column_rename('alice.notes'::regclass, 'body');
+-- a forged rename cannot rewrite someone else's registration: with the
+-- event trigger off, alice's hidden column is renamed behind basemodel's
+-- back, so that the registration names one column that no longer exists
+RESET ROLE;
+ALTER EVENT TRIGGER basemodel_ddl_command_end DISABLE;
+ALTER TABLE alice.notes RENAME COLUMN secret TO secret2;
+ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
+SET ROLE basemodel_regress_mallory;
+SELECT basemodel._follow_column_rename('alice.notes'::regclass, 'secret2');
+RESET ROLE;
+SELECT hidden AS still_hidden FROM basemodel.models WHERE model = 'alice.notes'::regclass;
+ALTER EVENT TRIGGER basemodel_ddl_command_end DISABLE;
+ALTER TABLE alice.notes RENAME COLUMN secret2 TO secret;
+ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
+SET ROLE basemodel_regress_mallory;
 -- no sequence in a schema the role may not create in
 SELECT basemodel._new_sequence('alice.notes', 'id');
 \echo :LAST_ERROR_SQLSTATE
