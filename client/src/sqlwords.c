@@ -91,6 +91,10 @@ sql_resets_statements(const char *sql)
 	static const char *const deallocate_all[] = {"DEALLOCATE", "ALL", NULL};
 	static const char *const deallocate_prepare_all[] = {"DEALLOCATE", "PREPARE", "ALL", NULL};
 
+	/* on the path of every statement sent: most start with another letter */
+	sql = skip_blanks(sql);
+	if (*sql != 'd' && *sql != 'D')
+		return false;
 	return is_exactly(sql, discard_all) || is_exactly(sql, deallocate_all) ||
 		is_exactly(sql, deallocate_prepare_all);
 }
@@ -107,11 +111,13 @@ const char *
 sql_refused(const char *sql)
 {
 	static const char *const copy[] = {"COPY", NULL};
-	static const char *const prepare_transaction[] = {"PREPARE", "TRANSACTION", NULL};
-	static const char *const commit_prepared[] = {"COMMIT", "PREPARED", NULL};
-	static const char *const rollback_prepared[] = {"ROLLBACK", "PREPARED", NULL};
-	static const char *const control[] = {
-		"BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT", "SAVEPOINT", "RELEASE"
+	static const char *const allowed[][3] = {
+		{"COMMIT", "PREPARED", NULL}, {"ROLLBACK", "PREPARED", NULL}
+	};
+	static const char *const control[][3] = {
+		{"BEGIN", NULL}, {"START", NULL}, {"COMMIT", NULL}, {"END", NULL},
+		{"ROLLBACK", NULL}, {"ABORT", NULL}, {"SAVEPOINT", NULL}, {"RELEASE", NULL},
+		{"PREPARE", "TRANSACTION", NULL}
 	};
 	size_t		i;
 
@@ -121,16 +127,11 @@ sql_refused(const char *sql)
 		return NULL;
 	if (match_words(sql, copy))
 		return "COPY cannot run through basemodel";
-	if (match_words(sql, commit_prepared) || match_words(sql, rollback_prepared))
-		return NULL;
-	if (match_words(sql, prepare_transaction))
-		return "transaction control cannot run through basemodel: use a session, and bm_session_commit or bm_session_rollback";
+	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (match_words(sql, allowed[i]))
+			return NULL;
 	for (i = 0; i < sizeof(control) / sizeof(control[0]); i++)
-	{
-		const char *const word[] = {control[i], NULL};
-
-		if (match_words(sql, word))
+		if (match_words(sql, control[i]))
 			return "transaction control cannot run through basemodel: use a session, and bm_session_commit or bm_session_rollback";
-	}
 	return NULL;
 }
