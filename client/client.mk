@@ -42,7 +42,7 @@ install-client: client/libbasemodel.so client/libbasemodel.a client/basemodel.pc
 	install -d '$(DESTDIR)$(CLIENT_LIBDIR)' '$(DESTDIR)$(CLIENT_INCLUDEDIR)' '$(DESTDIR)$(CLIENT_PKGCONFIGDIR)'
 	install -m 644 client/include/basemodel.h '$(DESTDIR)$(CLIENT_INCLUDEDIR)/'
 	install -d '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel/adapters'
-	install -m 644 client/adapters/libuv.h '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel/adapters/'
+	install -m 644 client/adapters/*.h '$(DESTDIR)$(CLIENT_INCLUDEDIR)/basemodel/adapters/'
 	install -m 755 client/libbasemodel.so '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so.$(EXTVERSION)'
 	ln -sf libbasemodel.so.$(EXTVERSION) '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so.$(CLIENT_SOVERSION)'
 	ln -sf libbasemodel.so.$(CLIENT_SOVERSION) '$(DESTDIR)$(CLIENT_LIBDIR)/libbasemodel.so'
