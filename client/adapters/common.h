@@ -32,7 +32,10 @@ typedef struct bm_adapter_watch
 /* what an adapter does for the common part */
 typedef struct bm_adapter_ops
 {
+	size_t		size;			/* size of the adapter's own state */
 	size_t		watch_size;		/* size of the adapter's watch record */
+	/* set up the loop state (the timer) of a new adapter; 0, or -1 with nothing to release */
+	int			(*start) (bm_adapter *a);
 	/* watch w->fd for w->events; a new record (created) is zeroed past the common part; 0 or -1 */
 	int			(*watch) (bm_adapter *a, bm_adapter_watch *w, int created);
 	/* stop watching w->fd before returning, and free w (now or later) */
@@ -47,27 +50,16 @@ typedef struct bm_adapter_ops
 struct bm_adapter
 {
 	bm_engine  *engine;
+	void	   *loop;			/* what the program attached the engine to */
 	const bm_adapter_ops *ops;
 	bm_adapter_watch *watches;
 };
 
-/* allocate an adapter of size bytes for e, or NULL (bm_last_error() says why if e or loop is NULL) */
-static inline void *
-bm_adapter__new(size_t size, bm_engine *e, const void *loop, const bm_adapter_ops *ops)
+/* in's bits in_read and in_write, as out_read and out_write: a loop's flags to BM_EV_*, or back */
+static inline int
+bm_adapter__bits(int in, int in_read, int in_write, int out_read, int out_write)
 {
-	bm_adapter *a;
-
-	if (e == NULL || loop == NULL)
-	{
-		bm_engine_attach(NULL, NULL);
-		return NULL;
-	}
-	a = (bm_adapter *) calloc(1, size);
-	if (a == NULL)
-		return NULL;
-	a->engine = e;
-	a->ops = ops;
-	return a;
+	return ((in & in_read) ? out_read : 0) | ((in & in_write) ? out_write : 0);
 }
 
 /* the record of fd, or NULL */
@@ -179,12 +171,29 @@ bm_adapter__cleanup(void *data)
 	a->ops->release(a);
 }
 
-/* attach a (from bm_adapter__new, its loop state set up) to its engine: 0, or -1 with a released */
+/*
+ * Attach engine e to loop through a new adapter that does ops: 0, or -1
+ * (bm_last_error() says why, unless out of memory).
+ */
 static inline int
-bm_adapter__attach(bm_adapter *a)
+bm_adapter__attach(bm_engine *e, void *loop, const bm_adapter_ops *ops)
 {
 	bm_ev_hooks hooks;
+	bm_adapter *a;
 
+	if (e == NULL || loop == NULL)
+		return bm_engine_attach(NULL, NULL);
+	a = (bm_adapter *) calloc(1, ops->size);
+	if (a == NULL)
+		return -1;
+	a->engine = e;
+	a->loop = loop;
+	a->ops = ops;
+	if (ops->start(a) != 0)
+	{
+		free(a);
+		return -1;
+	}
 	hooks.data = a;
 	hooks.add_read = bm_adapter__add_read;
 	hooks.del_read = bm_adapter__del_read;
@@ -192,9 +201,9 @@ bm_adapter__attach(bm_adapter *a)
 	hooks.del_write = bm_adapter__del_write;
 	hooks.schedule_timer = bm_adapter__schedule_timer;
 	hooks.cleanup = bm_adapter__cleanup;
-	if (bm_engine_attach(a->engine, &hooks) == 0)
+	if (bm_engine_attach(e, &hooks) == 0)
 		return 0;
-	a->ops->release(a);
+	ops->release(a);
 	return -1;
 }
 

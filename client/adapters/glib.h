@@ -49,15 +49,9 @@ struct bm_glib
 static inline int
 bm_glib__events(GIOCondition cond)
 {
-	int			ev = 0;
+	const int	bad = G_IO_ERR | G_IO_HUP | G_IO_NVAL;	/* let libpq find the error */
 
-	if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL))
-		ev = BM_EV_READ | BM_EV_WRITE;	/* let libpq find the error */
-	if (cond & G_IO_IN)
-		ev |= BM_EV_READ;
-	if (cond & G_IO_OUT)
-		ev |= BM_EV_WRITE;
-	return ev;
+	return bm_adapter__bits(cond, G_IO_IN | bad, G_IO_OUT | bad, BM_EV_READ, BM_EV_WRITE);
 }
 
 /* the first socket with events not passed on yet, or NULL */
@@ -114,12 +108,8 @@ bm_glib__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 {
 	GSource    *source = &((bm_glib *) base)->source->source;
 	bm_glib_watch *w = (bm_glib_watch *) bw;
-	int			cond = 0;
+	int			cond = bm_adapter__bits(bw->events, BM_EV_READ, BM_EV_WRITE, G_IO_IN, G_IO_OUT);
 
-	if (bw->events & BM_EV_READ)
-		cond |= G_IO_IN;
-	if (bw->events & BM_EV_WRITE)
-		cond |= G_IO_OUT;
 	if (created)
 		w->tag = g_source_add_unix_fd(source, bw->fd, (GIOCondition) cond);
 	else
@@ -156,27 +146,30 @@ bm_glib__release(bm_adapter *base)
 	free(a);
 }
 
+/* bm_adapter_ops.start: a source of our own on the context */
+static inline int
+bm_glib__start(bm_adapter *base)
+{
+	static GSourceFuncs funcs = {NULL, NULL, bm_glib__dispatch, NULL, NULL, NULL};
+	bm_glib    *a = (bm_glib *) base;
+
+	a->source = (bm_glib_source *) g_source_new(&funcs, sizeof(bm_glib_source));
+	a->source->adapter = a;
+	g_source_set_name(&a->source->source, "basemodel");
+	g_source_attach(&a->source->source, (GMainContext *) base->loop);
+	return 0;
+}
+
 /* attach engine e to context (NULL: the default one): 0, or -1 (bm_last_error() says why, unless out of memory) */
 static inline int
 bm_glib_attach(bm_engine *e, GMainContext *context)
 {
 	static const bm_adapter_ops ops = {
-		sizeof(bm_glib_watch), bm_glib__watch, bm_glib__unwatch,
-		bm_glib__timer, bm_glib__release
+		sizeof(bm_glib), sizeof(bm_glib_watch), bm_glib__start, bm_glib__watch,
+		bm_glib__unwatch, bm_glib__timer, bm_glib__release
 	};
-	static GSourceFuncs funcs = {NULL, NULL, bm_glib__dispatch, NULL, NULL, NULL};
-	bm_glib    *a;
 
-	if (context == NULL)
-		context = g_main_context_default();
-	a = (bm_glib *) bm_adapter__new(sizeof(bm_glib), e, context, &ops);
-	if (a == NULL)
-		return -1;
-	a->source = (bm_glib_source *) g_source_new(&funcs, sizeof(bm_glib_source));
-	a->source->adapter = a;
-	g_source_set_name(&a->source->source, "basemodel");
-	g_source_attach(&a->source->source, context);
-	return bm_adapter__attach(&a->base);
+	return bm_adapter__attach(e, context ? context : g_main_context_default(), &ops);
 }
 
 #endif							/* BASEMODEL_ADAPTERS_GLIB_H */

@@ -44,15 +44,9 @@ static inline void
 bm_libev__on_io(struct ev_loop *loop, ev_io *io, int revents)
 {
 	bm_libev_watch *w = (bm_libev_watch *) io->data;
-	int			ev = 0;
+	int			ev = bm_adapter__bits(revents, EV_READ | EV_ERROR, EV_WRITE | EV_ERROR, BM_EV_READ, BM_EV_WRITE);
 
 	(void) loop;
-	if (revents & EV_ERROR)
-		ev = BM_EV_READ | BM_EV_WRITE;
-	if (revents & EV_READ)
-		ev |= BM_EV_READ;
-	if (revents & EV_WRITE)
-		ev |= BM_EV_WRITE;
 	bm_engine_on_ready(w->base.owner->engine, w->base.fd, ev);
 }
 
@@ -71,15 +65,11 @@ bm_libev__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 {
 	bm_libev   *a = (bm_libev *) base;
 	bm_libev_watch *w = (bm_libev_watch *) bw;
-	int			events = 0;
 
 	if (!created)
 		ev_io_stop(a->loop, &w->io);
-	if (bw->events & BM_EV_READ)
-		events |= EV_READ;
-	if (bw->events & BM_EV_WRITE)
-		events |= EV_WRITE;
-	ev_io_init(&w->io, bm_libev__on_io, bw->fd, events);
+	ev_io_init(&w->io, bm_libev__on_io, bw->fd,
+			   bm_adapter__bits(bw->events, BM_EV_READ, BM_EV_WRITE, EV_READ, EV_WRITE));
 	w->io.data = w;
 	ev_io_start(a->loop, &w->io);
 	return 0;
@@ -116,22 +106,28 @@ bm_libev__release(bm_adapter *base)
 	free(a);
 }
 
+/* bm_adapter_ops.start */
+static inline int
+bm_libev__start(bm_adapter *base)
+{
+	bm_libev   *a = (bm_libev *) base;
+
+	a->loop = (struct ev_loop *) base->loop;
+	ev_timer_init(&a->timer, bm_libev__on_timer, 0.0, 0.0);
+	a->timer.data = a;
+	return 0;
+}
+
 /* attach engine e to loop: 0, or -1 (bm_last_error() says why, unless out of memory) */
 static inline int
 bm_libev_attach(bm_engine *e, struct ev_loop *loop)
 {
 	static const bm_adapter_ops ops = {
-		sizeof(bm_libev_watch), bm_libev__watch, bm_libev__unwatch,
-		bm_libev__timer, bm_libev__release
+		sizeof(bm_libev), sizeof(bm_libev_watch), bm_libev__start, bm_libev__watch,
+		bm_libev__unwatch, bm_libev__timer, bm_libev__release
 	};
-	bm_libev   *a = (bm_libev *) bm_adapter__new(sizeof(bm_libev), e, loop, &ops);
 
-	if (a == NULL)
-		return -1;
-	a->loop = loop;
-	ev_timer_init(&a->timer, bm_libev__on_timer, 0.0, 0.0);
-	a->timer.data = a;
-	return bm_adapter__attach(&a->base);
+	return bm_adapter__attach(e, loop, &ops);
 }
 
 #endif							/* BASEMODEL_ADAPTERS_LIBEV_H */

@@ -40,14 +40,10 @@ static inline void
 bm_libevent__on_event(evutil_socket_t fd, short what, void *arg)
 {
 	bm_libevent_watch *w = (bm_libevent_watch *) arg;
-	int			ev = 0;
 
 	(void) fd;
-	if (what & EV_READ)
-		ev |= BM_EV_READ;
-	if (what & EV_WRITE)
-		ev |= BM_EV_WRITE;
-	bm_engine_on_ready(w->base.owner->engine, w->base.fd, ev);
+	bm_engine_on_ready(w->base.owner->engine, w->base.fd,
+					   bm_adapter__bits(what, EV_READ, EV_WRITE, BM_EV_READ, BM_EV_WRITE));
 }
 
 /* the engine's timer fired */
@@ -65,12 +61,8 @@ bm_libevent__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 {
 	bm_libevent *a = (bm_libevent *) base;
 	bm_libevent_watch *w = (bm_libevent_watch *) bw;
-	short		flags = EV_PERSIST;
+	short		flags = (short) (EV_PERSIST | bm_adapter__bits(bw->events, BM_EV_READ, BM_EV_WRITE, EV_READ, EV_WRITE));
 
-	if (bw->events & BM_EV_READ)
-		flags |= EV_READ;
-	if (bw->events & BM_EV_WRITE)
-		flags |= EV_WRITE;
 	if (created)
 	{
 		w->ev = event_new(a->evbase, bw->fd, flags, bm_libevent__on_event, w);
@@ -123,9 +115,19 @@ bm_libevent__release(bm_adapter *base)
 {
 	bm_libevent *a = (bm_libevent *) base;
 
-	if (a->timer)
-		event_free(a->timer);
+	event_free(a->timer);
 	free(a);
+}
+
+/* bm_adapter_ops.start */
+static inline int
+bm_libevent__start(bm_adapter *base)
+{
+	bm_libevent *a = (bm_libevent *) base;
+
+	a->evbase = (struct event_base *) base->loop;
+	a->timer = event_new(a->evbase, -1, 0, bm_libevent__on_timer, a);
+	return a->timer ? 0 : -1;
 }
 
 /* attach engine e to evbase: 0, or -1 (bm_last_error() says why, unless out of memory) */
@@ -133,21 +135,11 @@ static inline int
 bm_libevent_attach(bm_engine *e, struct event_base *evbase)
 {
 	static const bm_adapter_ops ops = {
-		sizeof(bm_libevent_watch), bm_libevent__watch, bm_libevent__unwatch,
-		bm_libevent__timer, bm_libevent__release
+		sizeof(bm_libevent), sizeof(bm_libevent_watch), bm_libevent__start, bm_libevent__watch,
+		bm_libevent__unwatch, bm_libevent__timer, bm_libevent__release
 	};
-	bm_libevent *a = (bm_libevent *) bm_adapter__new(sizeof(bm_libevent), e, evbase, &ops);
 
-	if (a == NULL)
-		return -1;
-	a->evbase = evbase;
-	a->timer = event_new(evbase, -1, 0, bm_libevent__on_timer, a);
-	if (a->timer == NULL)
-	{
-		bm_libevent__release(&a->base);
-		return -1;
-	}
-	return bm_adapter__attach(&a->base);
+	return bm_adapter__attach(e, evbase, &ops);
 }
 
 #endif							/* BASEMODEL_ADAPTERS_LIBEVENT_H */

@@ -75,17 +75,10 @@ static inline void
 bm_libuv__on_poll(uv_poll_t *h, int status, int uv_events)
 {
 	bm_libuv_watch *w = (bm_libuv_watch *) h->data;
-	int			ev = 0;
+	int			ev = BM_EV_READ | BM_EV_WRITE;
 
-	if (status < 0)
-		ev = BM_EV_READ | BM_EV_WRITE;
-	else
-	{
-		if (uv_events & (UV_READABLE | UV_DISCONNECT))
-			ev |= BM_EV_READ;
-		if (uv_events & UV_WRITABLE)
-			ev |= BM_EV_WRITE;
-	}
+	if (status >= 0)
+		ev = bm_adapter__bits(uv_events, UV_READABLE | UV_DISCONNECT, UV_WRITABLE, BM_EV_READ, BM_EV_WRITE);
 	bm_engine_on_ready(w->base.owner->engine, w->base.fd, ev);
 }
 
@@ -102,7 +95,6 @@ bm_libuv__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 {
 	bm_libuv   *a = (bm_libuv *) base;
 	bm_libuv_watch *w = (bm_libuv_watch *) bw;
-	int			uv_events = 0;
 
 	if (created)
 	{
@@ -111,11 +103,8 @@ bm_libuv__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 		w->handle.data = w;
 		a->handles++;
 	}
-	if (bw->events & BM_EV_READ)
-		uv_events |= UV_READABLE;
-	if (bw->events & BM_EV_WRITE)
-		uv_events |= UV_WRITABLE;
-	uv_poll_start(&w->handle, uv_events, bm_libuv__on_poll);
+	uv_poll_start(&w->handle, bm_adapter__bits(bw->events, BM_EV_READ, BM_EV_WRITE, UV_READABLE, UV_WRITABLE),
+				  bm_libuv__on_poll);
 	return 0;
 }
 
@@ -152,23 +141,30 @@ bm_libuv__release(bm_adapter *base)
 	uv_close((uv_handle_t *) &a->timer, bm_libuv__timer_closed);
 }
 
+/* bm_adapter_ops.start */
+static inline int
+bm_libuv__start(bm_adapter *base)
+{
+	bm_libuv   *a = (bm_libuv *) base;
+
+	a->loop = (uv_loop_t *) base->loop;
+	if (uv_timer_init(a->loop, &a->timer) != 0)
+		return -1;
+	a->timer.data = a;
+	a->handles = 1;
+	return 0;
+}
+
 /* attach engine e to loop: 0, or -1 (bm_last_error() says why, unless out of memory) */
 static inline int
 bm_libuv_attach(bm_engine *e, uv_loop_t *loop)
 {
 	static const bm_adapter_ops ops = {
-		sizeof(bm_libuv_watch), bm_libuv__watch, bm_libuv__unwatch,
-		bm_libuv__timer, bm_libuv__release
+		sizeof(bm_libuv), sizeof(bm_libuv_watch), bm_libuv__start, bm_libuv__watch,
+		bm_libuv__unwatch, bm_libuv__timer, bm_libuv__release
 	};
-	bm_libuv   *a = (bm_libuv *) bm_adapter__new(sizeof(bm_libuv), e, loop, &ops);
 
-	if (a == NULL)
-		return -1;
-	a->loop = loop;
-	uv_timer_init(loop, &a->timer);
-	a->timer.data = a;
-	a->handles = 1;
-	return bm_adapter__attach(&a->base);
+	return bm_adapter__attach(e, loop, &ops);
 }
 
 #endif							/* BASEMODEL_ADAPTERS_LIBUV_H */

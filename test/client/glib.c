@@ -2,8 +2,8 @@
  * glib.c
  *	  The GLib adapter under the scenario of adaptertest.h: the test's own
  *	  GMainContext is iterated until the engine is freed from a callback;
- *	  then the context polls no more descriptors than before the attach and
- *	  has no timeout pending.
+ *	  then no source is left on the context, which polls no more descriptors
+ *	  than before the attach and has no timeout pending.
  */
 #include "adaptertest.h"
 #include "basemodel/adapters/glib.h"
@@ -25,6 +25,18 @@ glib_polled(gint *timeout)
 	n = g_main_context_query(context, prio, timeout, fds, 16);
 	g_main_context_check(context, prio, fds, n < 16 ? n : 16);
 	g_main_context_release(context);
+	return n;
+}
+
+/* how many sources are attached to the context (its own ids, from 1; the test makes few) */
+static int
+glib_sources(void)
+{
+	int			n = 0;
+	guint		id;
+
+	for (id = 1; id <= 64; id++)
+		n += g_main_context_find_source_by_id(context, id) != NULL;
 	return n;
 }
 
@@ -74,14 +86,17 @@ static int
 loop_run(void)
 {
 	gint		timeout;
-	int			polled;
+	int			polled,
+				sources;
 
 	while (!bmt_adapter.freed)
 		g_main_context_iteration(context, TRUE);
 	polled = glib_polled(&timeout);
-	if (polled != polled_before || timeout != -1)
-		printf("# polled %d descriptors (%d before the attach), timeout %d\n", polled, polled_before, timeout);
-	return polled != polled_before || timeout != -1;
+	sources = glib_sources();
+	if (sources != 0 || polled != polled_before || timeout != -1)
+		printf("# %d source(s) left; polled %d descriptors (%d before the attach), timeout %d\n",
+			   sources, polled, polled_before, timeout);
+	return sources != 0 || polled != polled_before || timeout != -1;
 }
 
 /* bmt_loop.close */
