@@ -2,8 +2,10 @@
  * adaptertest.h
  *	  The scenario every event-loop adapter's test runs (libuv.c, libev.c,
  *	  libevent.c, glib.c): the program runs the loop and never
- *	  bm_engine_run.  Sessions and autocommit statements complete; the
- *	  engine's connections are killed and replaced under the loop (new
+ *	  bm_engine_run.  Sessions and autocommit statements complete, and a
+ *	  statement larger than the socket buffers sent while the server sleeps
+ *	  (so the engine adds write interest to a socket watched for reading);
+ *	  the engine's connections are killed and replaced under the loop (new
  *	  sockets, possibly under the old numbers); freeing the engine from a
  *	  callback leaves nothing of it on the loop, which then returns.  A test
  *	  says how its loop does each step in a bmt_loop and calls
@@ -21,6 +23,7 @@
 #define BMT_NSESSIONS 200
 #define BMT_NAUTO 100
 #define BMT_NAFTER 50
+#define BMT_BIG (8 * 1024 * 1024)
 
 /* how one event loop does what the scenario needs */
 typedef struct bmt_loop
@@ -40,6 +43,8 @@ static struct
 	bm_engine  *engine;
 	bm_sessionmaker *maker;
 	char		insert[64];		/* INSERT INTO the test's table */
+	char	   *big;			/* BMT_BIG bytes of parameter */
+	long		big_len;		/* the length the server saw */
 	int			phase1_left;
 	int			phase1_ok;
 	long		killed;
@@ -59,6 +64,7 @@ bmt_adapter_name(const char *what)
 }
 
 static void bmt_adapter_start_after(void);
+static void bmt_adapter_phase1_done(void);
 
 /* the last batch: the last commit frees the engine from its callback */
 static void
@@ -123,6 +129,16 @@ bmt_adapter_start_after(void)
 	bmt_adapter_sessions(100000, BMT_NAFTER, bmt_adapter_on_after_commit);
 }
 
+/* the large statement completed */
+static void
+bmt_adapter_on_big(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) arg;
+	bmt_adapter.big_len = err->code == BM_OK ? atol(bm_result_value(res, 0, 0)) : -1;
+	bmt_adapter_phase1_done();
+}
+
 /* one of the first batch is done: after the last, kill the engine's other connections */
 static void
 bmt_adapter_phase1_done(void)
@@ -166,10 +182,12 @@ bmt_adapter_main(const bmt_loop *loop)
 	char		appname[64],
 				sql[128];
 	bm_engine_options opts = {.pool_size = 3};
+	const char *big[1];
+	bm_session *s;
 	int			i;
 
 	bmt_adapter.loop = loop;
-	bmt_adapter.phase1_left = BMT_NSESSIONS + BMT_NAUTO;
+	bmt_adapter.phase1_left = BMT_NSESSIONS + BMT_NAUTO + 1;
 	bmt_adapter.killed = -1;
 	bmt_adapter.after_left = BMT_NAFTER;
 	snprintf(appname, sizeof(appname), "bm_%s_test", loop->name);
@@ -189,6 +207,14 @@ bmt_adapter_main(const bmt_loop *loop)
 	TAP_INT_EQ(bm_engine_run(bmt_adapter.engine), -1,
 			   bmt_adapter_name("bm_engine_run is refused while a loop is attached"));
 
+	bmt_adapter.big = malloc(BMT_BIG + 1);
+	memset(bmt_adapter.big, 'x', BMT_BIG);
+	bmt_adapter.big[BMT_BIG] = '\0';
+	big[0] = bmt_adapter.big;
+	s = bm_session_open(bmt_adapter.maker);
+	bm_session_execute(s, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL);
+	bm_session_execute(s, "SELECT length($1)", 1, big, bmt_adapter_on_big, NULL);
+	bm_session_close(s);
 	bmt_adapter_sessions(0, BMT_NSESSIONS, bmt_adapter_on_commit);
 	for (i = 0; i < BMT_NAUTO; i++)
 		bm_engine_execute(bmt_adapter.engine, "SELECT 1", 0, NULL, bmt_adapter_on_auto, NULL);
@@ -197,6 +223,8 @@ bmt_adapter_main(const bmt_loop *loop)
 			   bmt_adapter_name("once the engine is freed the loop returns with nothing of the engine's left on it"));
 	TAP_INT_EQ(bmt_adapter.phase1_ok, BMT_NSESSIONS + BMT_NAUTO,
 			   bmt_adapter_name("every session and autocommit statement succeeds under the loop"));
+	TAP_INT_EQ(bmt_adapter.big_len, BMT_BIG,
+			   bmt_adapter_name("a statement larger than the socket buffers, sent while the server sleeps, goes out"));
 	tap_ok(bmt_adapter.killed >= 1, bmt_adapter_name("the engine's other connections were killed"),
 		   "expected at least 1, got %ld", bmt_adapter.killed);
 	TAP_INT_EQ(bmt_adapter.after_ok, BMT_NAFTER,
@@ -206,6 +234,7 @@ bmt_adapter_main(const bmt_loop *loop)
 	TAP_INT_EQ(bmt_long(check, sql), BMT_NSESSIONS + BMT_NAFTER, bmt_adapter_name("every committed row is present"));
 	if (loop->close)
 		loop->close();
+	free(bmt_adapter.big);
 	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS adapter_%s", loop->name);
 	bmt_exec(check, sql);
 	PQfinish(check);
