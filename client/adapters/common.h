@@ -2,7 +2,8 @@
  * common.h
  *	  Not an adapter: the part every adapter in this directory shares, so
  *	  that each says only how its loop watches a socket and keeps a timer.
- *	  Installed as <basemodel/adapters/common.h>; include an adapter, not this.
+ *	  Installed as <basemodel/adapters/common.h>; include an adapter, not this:
+ *	  its names are the adapters' own and may change between versions.
  *
  *	  The engine's hooks name one socket and one kind of interest at a time.
  *	  This keeps one record per socket with its read/write interest, has the
@@ -45,6 +46,17 @@ typedef struct bm_adapter_ops
 	/* the engine is gone (or was never attached): free the rest, a included */
 	void		(*release) (bm_adapter *a);
 } bm_adapter_ops;
+
+/*
+ * The ops of adapter NAME, from its functions NAME__start, NAME__watch,
+ * NAME__unwatch, NAME__timer and NAME__release and its types NAME and
+ * NAME_watch.
+ */
+#define BM_ADAPTER_OPS(NAME) \
+	{ \
+		sizeof(NAME), sizeof(NAME##_watch), NAME##__start, NAME##__watch, \
+		NAME##__unwatch, NAME##__timer, NAME##__release \
+	}
 
 /* an adapter's own state starts with this */
 struct bm_adapter

@@ -164,10 +164,7 @@ bm_glib__start(bm_adapter *base)
 static inline int
 bm_glib_attach(bm_engine *e, GMainContext *context)
 {
-	static const bm_adapter_ops ops = {
-		sizeof(bm_glib), sizeof(bm_glib_watch), bm_glib__start, bm_glib__watch,
-		bm_glib__unwatch, bm_glib__timer, bm_glib__release
-	};
+	static const bm_adapter_ops ops = BM_ADAPTER_OPS(bm_glib);
 
 	return bm_adapter__attach(e, context ? context : g_main_context_default(), &ops);
 }

@@ -122,10 +122,7 @@ bm_libev__start(bm_adapter *base)
 static inline int
 bm_libev_attach(bm_engine *e, struct ev_loop *loop)
 {
-	static const bm_adapter_ops ops = {
-		sizeof(bm_libev), sizeof(bm_libev_watch), bm_libev__start, bm_libev__watch,
-		bm_libev__unwatch, bm_libev__timer, bm_libev__release
-	};
+	static const bm_adapter_ops ops = BM_ADAPTER_OPS(bm_libev);
 
 	return bm_adapter__attach(e, loop, &ops);
 }

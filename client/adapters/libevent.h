@@ -134,10 +134,7 @@ bm_libevent__start(bm_adapter *base)
 static inline int
 bm_libevent_attach(bm_engine *e, struct event_base *evbase)
 {
-	static const bm_adapter_ops ops = {
-		sizeof(bm_libevent), sizeof(bm_libevent_watch), bm_libevent__start, bm_libevent__watch,
-		bm_libevent__unwatch, bm_libevent__timer, bm_libevent__release
-	};
+	static const bm_adapter_ops ops = BM_ADAPTER_OPS(bm_libevent);
 
 	return bm_adapter__attach(e, evbase, &ops);
 }

@@ -159,10 +159,7 @@ bm_libuv__start(bm_adapter *base)
 static inline int
 bm_libuv_attach(bm_engine *e, uv_loop_t *loop)
 {
-	static const bm_adapter_ops ops = {
-		sizeof(bm_libuv), sizeof(bm_libuv_watch), bm_libuv__start, bm_libuv__watch,
-		bm_libuv__unwatch, bm_libuv__timer, bm_libuv__release
-	};
+	static const bm_adapter_ops ops = BM_ADAPTER_OPS(bm_libuv);
 
 	return bm_adapter__attach(e, loop, &ops);
 }
