@@ -13,8 +13,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy import text
 
-from app import models  # noqa: F401  (the models fill the metadata)
-from app.database import engine, mapper_registry
+from app.database import engine
+from app.models import Base  # importing the models fills Base.metadata
 
 if context.config.config_file_name is not None:
     fileConfig(context.config.config_file_name)
@@ -37,14 +37,15 @@ def managed_columns(connection):
 
 def unmapped_managed_filter(connection):
     """An include_object hook that skips managed columns the models do not map."""
-    managed = set()
+    managed = None
     default_schema = connection.dialect.default_schema_name
 
     def is_managed(table, column_names):
         # read on first use: only autogenerate calls the hook, and the first
         # migration runs before the extension exists
-        if not managed:
-            managed.update(managed_columns(connection))
+        nonlocal managed
+        if managed is None:
+            managed = managed_columns(connection)
         schema = table.schema or default_schema
         return all((schema, table.name, name) in managed for name in column_names)
 
@@ -53,7 +54,8 @@ def unmapped_managed_filter(connection):
             return True
         if type_ == "column":
             return not is_managed(obj.table, [name])
-        if type_ in ("unique_constraint", "index"):
+        # the UNIQUE constraint register adds on id when the table has another primary key
+        if type_ == "unique_constraint":
             return not is_managed(obj.table, [col.name for col in obj.columns])
         return True
 
@@ -64,7 +66,7 @@ def run_migrations(connection):
     """Run the migrations (or compare the models) on one connection."""
     context.configure(
         connection=connection,
-        target_metadata=mapper_registry.metadata,
+        target_metadata=Base.metadata,
         include_object=unmapped_managed_filter(connection),
         compare_type=True,
         compare_server_default=True,
@@ -80,6 +82,19 @@ async def run_migrations_online():
     await engine.dispose()
 
 
+def run_migrations_offline():
+    """Write the migrations' SQL (alembic upgrade --sql) instead of running it."""
+    context.configure(
+        url=engine.url,
+        target_metadata=Base.metadata,
+        literal_binds=True,
+        dialect_opts={"paramstyle": "named"},
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 if context.is_offline_mode():
-    raise SystemExit("offline (--sql) migrations are not set up: include_object reads the database")
-asyncio.run(run_migrations_online())
+    run_migrations_offline()
+else:
+    asyncio.run(run_migrations_online())
