@@ -6,7 +6,7 @@ and to_dict), rewritten for tables registered with basemodel.register: the
 database fills and moves the base columns, so the model declares them as
 server-side and fetches them back in the same INSERT or UPDATE (RETURNING).
 
-Written for SQLAlchemy 1.4 (Debian 12); it runs unchanged on 2.0.
+Written for and tested with SQLAlchemy 1.4 (Debian 12's python3-sqlalchemy).
 """
 import os
 
@@ -53,8 +53,10 @@ class BaseColumns:
     # Both timestamps come from the database: the default on INSERT, the
     # trigger zzz_basemodel_update on UPDATE.  FetchedValue() tells the ORM
     # that an UPDATE changes updated_at on the server, and eager_defaults
-    # makes it read the new value back with RETURNING in the same statement;
-    # without them the object keeps the value it had before the UPDATE.
+    # makes it read the new values back with RETURNING in the same statement.
+    # Without FetchedValue the object keeps the updated_at it had before the
+    # UPDATE; without eager_defaults the server-side values are expired, and
+    # reading them in an async session raises MissingGreenlet.
     created_at = Column(DateTime(timezone=True), nullable=False, server_default=func.now())
     updated_at = Column(
         DateTime(timezone=True),
