@@ -147,6 +147,11 @@ async def to_dicts(user_id):
         db_moscow = await ann.to_json_dict(session)
         await session.commit()
         session.add(Tag(name="urgent", colour="red"))
+        # an import keeps an explicit created_at; this one has trailing zeros
+        imported = User(name="imported", created_at=datetime(2026, 1, 1, 0, 0, 0, 500000, timezone.utc))
+        session.add(imported)
+        await session.commit()
+        imported_sql = (await imported.to_json_dict(session))["created_at"]
         await session.commit()
         stamps = ("created_at", "updated_at")
         return {
@@ -159,6 +164,7 @@ async def to_dicts(user_id):
             "sql_moscow": {k: db_moscow[k] for k in stamps},
             "same_instants": all(
                 datetime.fromisoformat(d[k]) == py[k] for d in (db, db_moscow) for k in stamps),
+            "imported": [imported.to_dict()["created_at"].isoformat(), imported_sql],
             "tags": await scalar(session, "SELECT string_agg(name || ' ' || id, ',') FROM tags"),
         }
 
