@@ -41,6 +41,7 @@ def unmapped_managed_filter(connection):
     default_schema = connection.dialect.default_schema_name
 
     def is_managed(table, column_names):
+        """Whether basemodel manages every one of these columns of the table."""
         # read on first use: only autogenerate calls the hook, and the first
         # migration runs before the extension exists
         nonlocal managed
@@ -50,6 +51,7 @@ def unmapped_managed_filter(connection):
         return all((schema, table.name, name) in managed for name in column_names)
 
     def include_object(obj, name, type_, reflected, compare_to):
+        """False for what only the database has and basemodel manages."""
         if not reflected or compare_to is not None:
             return True
         if type_ == "column":
