@@ -137,6 +137,9 @@ for my $column ('created_at', 'id') {
 	is($r->{hint}, 'For a data fix, SET basemodel.allow_base_column_updates = on.', '... and the hint');
 }
 
+is_deeply($m{refusals}{missing_table}, { error => 'ProgrammingError', sqlstate => '42P01' },
+	'register of a missing table raises ProgrammingError with SQLSTATE 42P01');
+
 my $d = $m{to_dict};
 is_deeply($d->{python_keys}, [qw(id created_at updated_at name password_hash visits)],
 	'Python to_dict: the mapped attributes, base columns first, hidden ones included');

@@ -113,7 +113,7 @@ async def bulk_update(user_id):
 
 
 async def refusals(user_id):
-    """Changing created_at or id of a registered table: the error SQLAlchemy raises."""
+    """Changing created_at or id of a registered table, registering a missing one: the errors."""
     result = {}
     for column, value in (("created_at", datetime(2000, 1, 1, tzinfo=timezone.utc)), ("id", 1000)):
         async with async_session_maker() as session:
@@ -132,6 +132,12 @@ async def refusals(user_id):
                     "hint": cause.hint,
                 }
                 await session.rollback()
+    async with async_session_maker() as session:
+        try:
+            await session.execute(text("SELECT basemodel.register('no_such_table')"))
+            result["missing_table"] = {"error": None}
+        except DBAPIError as e:
+            result["missing_table"] = {"error": type(e).__name__, "sqlstate": e.orig.sqlstate}
     return result
 
 
