@@ -103,7 +103,7 @@ my $pkg = "PKG_CONFIG_PATH=$prefix/lib/pkgconfig pkg-config";
 ok($ok, 'a program compiles and links against the installed basemodel.pc') or diag($out);
 ($out, $ok) = run("LD_LIBRARY_PATH=$prefix/lib $tmp/hello");
 is($out, "$version $version 1\n", 'it runs on the installed library, whose bm_version() is BM_VERSION');
-($out) = run("ldd $tmp/hello");
+($out) = run("LD_LIBRARY_PATH=$prefix/lib ldd $tmp/hello");
 like($out, qr{libbasemodel\.so\.0 => \Q$prefix\E/lib/libbasemodel\.so\.0}, 'and loads it from PREFIX');
 ($out, $ok) = run("MANPATH=$prefix/share/man MANWIDTH=200 man 3 bm_engine_create");
 ok($ok, 'man 3 bm_engine_create finds the installed page') or diag($out);
