@@ -5,8 +5,8 @@
 # DESTDIR, writes a .pc that names the install's PREFIX, installs man pages
 # that `man` renders; a program compiles and links against the installed .pc;
 # `make uninstall` removes everything install put there.  And the top-level
-# `make install DESTDIR=... PREFIX=/usr` stages both halves, as a package
-# build does.
+# `make install DESTDIR=... PREFIX=/usr` stages both halves, and a VPATH build
+# with WITH_CLIENT=no the extension alone, as package builds do.
 use strict;
 use warnings;
 use Cwd qw(getcwd);
@@ -137,5 +137,17 @@ ok($staged{"usr/lib/libbasemodel.so.$version"} && $staged{'usr/include/basemodel
 ($out, $ok) = run("make -s -C $top uninstall DESTDIR=$pkgstage PREFIX=/usr");
 ok($ok, 'make uninstall DESTDIR=... PREFIX=/usr at the top') or diag($out);
 is_deeply([ tree($pkgstage) ], [], 'uninstall at the top removes both halves');
+
+# pg_buildext's way: a VPATH build in a directory of its own, extension only
+my $vpath = "$tmp/build-15";
+my $extstage = "$tmp/ext";
+mkdir $vpath or die;
+($out, $ok) = run("make -s -C $vpath -f $top/Makefile VPATH=$top USE_PGXS=1 WITH_CLIENT=no"
+	  . " && make -s -C $vpath -f $top/Makefile VPATH=$top USE_PGXS=1 WITH_CLIENT=no install DESTDIR=$extstage");
+ok($ok, 'a VPATH build with WITH_CLIENT=no builds and stages the extension') or diag($out);
+@staged = tree($extstage);
+ok((grep { m{/basemodel\.so$} } @staged) && (grep { m{/extension/basemodel\.control$} } @staged),
+	'it stages the server module and the control file') or diag(join("\n", @staged));
+is_deeply([ grep { /libbasemodel|basemodel\.h|\.pc$|man3/ } @staged ], [], 'and nothing of the client library');
 
 done_testing();
