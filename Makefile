@@ -38,9 +38,9 @@ PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initi
 # psql talks UTF8 to it, whatever the caller's locale: the
 # expected files hold non-ASCII names and psql's column widths.
 REGRESS = $(patsubst $(SRC)/test/sql/%.sql,%,$(sort $(wildcard $(SRC)/test/sql/*.sql)))
-REGRESS_OPTS = --inputdir=test --load-extension=basemodel --encoding=UTF8
+REGRESS_OPTS = --inputdir=$(SRC)/test --load-extension=basemodel --encoding=UTF8
 ISOLATION = $(patsubst $(SRC)/test/isolation/specs/%.spec,%,$(sort $(wildcard $(SRC)/test/isolation/specs/*.spec)))
-ISOLATION_OPTS = --inputdir=test/isolation --load-extension=basemodel --encoding=UTF8
+ISOLATION_OPTS = --inputdir=$(SRC)/test/isolation --load-extension=basemodel --encoding=UTF8
 
 EXTRA_CLEAN = results regression.diffs regression.out output_iso test/build \
 	examples/bot/bot examples/bot/*.o

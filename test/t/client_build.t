@@ -138,12 +138,17 @@ ok($staged{"usr/lib/libbasemodel.so.$version"} && $staged{'usr/include/basemodel
 ok($ok, 'make uninstall DESTDIR=... PREFIX=/usr at the top') or diag($out);
 is_deeply([ tree($pkgstage) ], [], 'uninstall at the top removes both halves');
 
-# pg_buildext's way: a VPATH build in a directory of its own, extension only
+# pg_buildext's way: a VPATH build of a clean source tree in a directory of
+# its own, extension only
+my $clean = "$tmp/clean";
 my $vpath = "$tmp/build-15";
 my $extstage = "$tmp/ext";
 mkdir $vpath or die;
-($out, $ok) = run("make -s -C $vpath -f $top/Makefile VPATH=$top USE_PGXS=1 WITH_CLIENT=no"
-	  . " && make -s -C $vpath -f $top/Makefile VPATH=$top USE_PGXS=1 WITH_CLIENT=no install DESTDIR=$extstage");
+($out, $ok) = run("mkdir $clean && cp -r $top/Makefile $top/VERSION $top/extension $top/sql $clean/"
+	  . " && make -s -C $clean clean WITH_CLIENT=no");
+ok($ok, 'a clean copy of the extension\'s sources') or diag($out);
+($out, $ok) = run("make -s -C $vpath -f $clean/Makefile VPATH=$clean USE_PGXS=1 WITH_CLIENT=no"
+	  . " && make -s -C $vpath -f $clean/Makefile VPATH=$clean USE_PGXS=1 WITH_CLIENT=no install DESTDIR=$extstage");
 ok($ok, 'a VPATH build with WITH_CLIENT=no builds and stages the extension') or diag($out);
 @staged = tree($extstage);
 ok((grep { m{/basemodel\.so$} } @staged) && (grep { m{/extension/basemodel\.control$} } @staged),
