@@ -237,15 +237,20 @@ COMMENT ON FUNCTION basemodel._check_table(regclass) IS
     'internal: raises the error for a relation the current role may not register';
 
 -- The longest prefix of a name that fits in the given number of bytes,
--- never cutting a character in two.
+-- never cutting a character in two.  In a SQL_ASCII database a character is
+-- a byte, so the cut may fall inside a UTF-8 character (what clients send
+-- there as a rule): its first bytes are dropped too.
 CREATE FUNCTION basemodel._clip(str text, max_bytes int) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     WHILE octet_length(str) > max_bytes LOOP
         str := left(str, -1);
     END LOOP;
+    IF getdatabaseencoding() = 'SQL_ASCII' THEN
+        str := regexp_replace(str, '(?:[\xC0-\xDF]|[\xE0-\xEF][\x80-\xBF]?|[\xF0-\xF7][\x80-\xBF]{0,2})$', '');
+    END IF;
     RETURN str;
 END;
 $$;
