@@ -2,8 +2,7 @@
  * version.c
  *	  The library's version, as the build's EXTVERSION names it.
  */
-#include "basemodel.h"
-#include "internal.h"
+#include "util.h"
 
 /* version of the library, "MAJOR.MINOR" */
 BM_EXPORT const char *
