@@ -63,10 +63,8 @@ static inline void
 queue_push(Queue *q, QLink *l)
 {
 	l->next = NULL;
-	if (q->tail)
-		q->tail->next = l;
-	else
-		q->head = l;
+	/* after the tail, or as the head of an empty queue */
+	*(q->tail ? &q->tail->next : &q->head) = l;
 	q->tail = l;
 }
 
