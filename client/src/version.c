@@ -2,8 +2,7 @@
  * version.c
  *	  The library's version: BM_VERSION of the header it was built with.
  */
-#include "basemodel.h"
-#include "internal.h"
+#include "util.h"
 
 /* version of the library, "MAJOR.MINOR.PATCH" */
 BM_EXPORT const char *
