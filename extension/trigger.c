@@ -256,7 +256,7 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
 			 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
 					NameStr(att->attname), RelationGetRelationName(rel)),
 			 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
-			 errhint("For a data fix, the table's owner may SET basemodel.allow_base_column_updates = on.")));
+			 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
 }
 
 /*

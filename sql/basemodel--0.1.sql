@@ -541,7 +541,7 @@ BEGIN
         -- from the size of the files, not a query: a query of the table could
         -- run code of its owner (rules, policies) with the caller's rights
         IF id_column = ANY (missing) THEN
-            has_rows := EXISTS (SELECT FROM pg_partition_tree(tbl) t
+            has_rows := EXISTS (SELECT FROM basemodel._tree(tbl) t
                                   JOIN pg_class c ON c.oid = t.relid
                                  WHERE c.relkind = 'r' AND pg_relation_size(c.oid) > 0);
             IF has_rows THEN
