@@ -7,6 +7,9 @@ SELECT pg_postmaster_start_time() AS started \gset
 DROP ROLE IF EXISTS basemodel_regress_anyone;
 CREATE ROLE basemodel_regress_anyone;
 CREATE SCHEMA anyone AUTHORIZATION basemodel_regress_anyone;
+-- someone else's registered table
+CREATE TABLE not_anyones (v int);
+SELECT basemodel.register('not_anyones');
 SET ROLE basemodel_regress_anyone;
 
 -- the functions PUBLIC may execute: the user API, the trigger function, and
@@ -27,6 +30,7 @@ CREATE TABLE anyone.empty ();
 CREATE TRIGGER t AFTER INSERT ON anyone.empty
     FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
 \echo :LAST_ERROR_SQLSTATE
+INSERT INTO anyone.empty DEFAULT VALUES;
 SELECT basemodel._release_tables();
 \echo :LAST_ERROR_SQLSTATE
 
@@ -85,14 +89,16 @@ SELECT basemodel.to_dict(ROW(1, 'a'));
 SELECT basemodel.to_dict(ROW(1, 'a'), '{f1, NULL}');
 SELECT basemodel.to_dict(NULL::record);
 SELECT basemodel.to_dict(o) FROM anyone.one o;
-SELECT basemodel.to_dict(v) FROM anyone.v v;
+SELECT basemodel.to_dict(w) FROM anyone.v w;
 
 -- DROP EXTENSION by a role that does not own it: PostgreSQL's own error,
 -- not one about some table
 DROP EXTENSION basemodel;
 RESET ROLE;
 SELECT count(*) AS extension_still_there FROM pg_extension WHERE extname = 'basemodel';
+SELECT count(*) AS triggers_still_there FROM pg_trigger WHERE tgname = 'zzz_basemodel_update';
 
 SELECT pg_postmaster_start_time() = :'started'::timestamptz AS same_postmaster;
 DROP SCHEMA anyone CASCADE;
+DROP TABLE not_anyones;
 DROP ROLE basemodel_regress_anyone;
