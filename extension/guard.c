@@ -165,12 +165,20 @@ basemodel_lock_table(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
+/* The registered table as a quoted literal for a hint, as format('%L', tbl::regclass) gives it. */
+static const char *
+RegclassLiteral(Oid relid)
+{
+	return quote_literal_cstr(quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+														 get_rel_name(relid)));
+}
+
 /* The refusal for one subcommand of ALTER TABLE on a registered table. */
 static void
 RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg)
 {
 	const char *relname = get_rel_name(relid);
-	const char *regname = get_rel_name(reg->regrelid);
+	const char *regname = RegclassLiteral(reg->regrelid);
 	bool		on_id = reg->id_column != NULL && cmd->name != NULL &&
 		strcmp(cmd->name, reg->id_column) == 0;
 	bool		on_trigger = cmd->name != NULL &&
@@ -186,8 +194,7 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 						 errmsg("cannot disable trigger \"%s\" on table \"%s\" because basemodel manages it",
 								BASEMODEL_TRIGGER_NAME, relname),
 						 errdetail("Without it the table's id and created columns are not guarded and its updated column is not kept current."),
-						 errhint("Call basemodel.unregister('%s') first.",
-								 quote_identifier(regname))));
+						 errhint("Call basemodel.unregister(%s) first.", regname)));
 			break;
 		case AT_DropIdentity:
 			if (on_id)
@@ -196,8 +203,7 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 						 errmsg("cannot drop identity of column \"%s\" of table \"%s\" because basemodel manages it",
 								cmd->name, relname),
 						 errdetail("basemodel relies on the id column filling itself."),
-						 errhint("Call basemodel.unregister('%s') first.",
-								 quote_identifier(regname))));
+						 errhint("Call basemodel.unregister(%s) first.", regname)));
 			break;
 		case AT_AlterColumnType:
 			if (on_id)
@@ -206,8 +212,7 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 						 errmsg("cannot change the type of column \"%s\" of table \"%s\" because basemodel manages it",
 								cmd->name, relname),
 						 errdetail("basemodel keeps the id column of a registered table as it was registered."),
-						 errhint("Call basemodel.unregister('%s') first.",
-								 quote_identifier(regname))));
+						 errhint("Call basemodel.unregister(%s) first.", regname)));
 			break;
 		default:
 			break;

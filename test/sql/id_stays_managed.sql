@@ -3,7 +3,7 @@
 -- naming basemodel.unregister.  DISABLE TRIGGER ALL / USER stay allowed
 -- (pg_restore --disable-triggers brackets a data-only restore with them).
 \set SHOW_CONTEXT never
-\set VERBOSITY terse
+\set VERBOSITY default
 CREATE TABLE managed (v int);
 SELECT basemodel.register('managed');
 CREATE TABLE adopted (id int PRIMARY KEY, v int);
