@@ -24,6 +24,7 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -141,11 +142,11 @@ CheckSnapshotCurrent(Oid relid)
 }
 
 /*
- * basemodel._lock_table(tbl regclass, exclusive boolean): lock the table in
- * ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE mode by OID, after and again
- * before returning checking that the current role owns it.  The first check
- * keeps other roles from locking tables they do not own; the second sees
- * whatever the previous lock holder committed.
+ * basemodel._lock_table(tbl regclass, exclusive boolean): lock the table
+ * (and its partitions) in ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE mode by
+ * OID, checking before and again after the lock that the current role owns
+ * it.  The first check keeps other roles from locking tables they do not
+ * own; the second sees whatever the previous lock holder committed.
  */
 Datum
 basemodel_lock_table(PG_FUNCTION_ARGS)
@@ -161,6 +162,8 @@ basemodel_lock_table(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u was dropped while waiting for its lock", relid)));
 	CheckOwner(relid);
+	/* as LOCK TABLE does: partitions too, so that writers to them wait as well */
+	list_free(find_all_inheritors(relid, mode, NULL));
 	CheckSnapshotCurrent(relid);
 	PG_RETURN_VOID();
 }
