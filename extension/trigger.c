@@ -243,6 +243,7 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
 
 	if (SameValue(oldval, oldnull, newval, newnull, att))
 		return;
+	/* the setting is on, but EscapeHatchOpen said not for this role */
 	if (BaseModelAllowBaseColumnUpdates)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -349,7 +349,10 @@ AS $$
 DECLARE
     link record;
 BEGIN
-    SELECT i.inhparent, i.inhrelid INTO link
+    SELECT i.inhparent, i.inhrelid,
+           (SELECT r.tbl FROM basemodel.registry r
+             WHERE r.tbl IN (i.inhparent, i.inhrelid) LIMIT 1) AS registered
+      INTO link
       FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
      WHERE NOT c.relispartition AND $1 IN (i.inhparent, i.inhrelid)
        AND ($2 OR EXISTS (SELECT FROM basemodel.registry r
@@ -360,8 +363,10 @@ BEGIN
                         basemodel._relname(link.inhrelid), basemodel._relname(link.inhparent)
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'A registered table can be a partitioned table or a partition, not an inheritance parent or child.',
-                  HINT = format('Use a partitioned table, or call basemodel.unregister(%L) before linking the tables.',
-                                $1::regclass);
+                  HINT = CASE WHEN link.registered IS NULL
+                              THEN 'Use a partitioned table, or end the inheritance (ALTER TABLE ... NO INHERIT) before registering.'
+                              ELSE format('Use a partitioned table, or call basemodel.unregister(%L) first.',
+                                          link.registered::regclass) END;
     END IF;
 END;
 $$;

@@ -5,7 +5,7 @@
 -- CREATE TABLE ... INHERITS and ALTER TABLE ... INHERIT refuse registered
 -- tables.
 \set SHOW_CONTEXT never
-\set VERBOSITY terse
+\set VERBOSITY default
 CREATE TABLE animals (name text);
 CREATE TABLE cats (lives int) INHERITS (animals);
 SELECT basemodel.register('animals');
