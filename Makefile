@@ -19,6 +19,7 @@ MODULE_big = basemodel
 OBJS = \
 	extension/basemodel.o \
 	extension/ddl.o \
+	extension/guard.o \
 	extension/registry.o \
 	extension/todict.o \
 	extension/trigger.o
