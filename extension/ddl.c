@@ -13,8 +13,10 @@
 #include "postgres.h"
 
 #include "commands/event_trigger.h"
+#include "commands/extension.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 
 #include "basemodel.h"
@@ -43,6 +45,19 @@ DropsThisExtension(Node *parsetree)
 	return false;
 }
 
+/*
+ * Raise PostgreSQL's own error for a role that may not drop the extension,
+ * before releasing tables on its behalf would fail on someone's table.
+ */
+static void
+CheckExtensionOwner(void)
+{
+	Oid			extoid = get_extension_oid("basemodel", false);
+
+	if (!BaseModelOwnsExtension(extoid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_EXTENSION, "basemodel");
+}
+
 /* ddl_command_start trigger on DROP EXTENSION: release the tables when it names basemodel. */
 Datum
 basemodel_on_drop_extension(PG_FUNCTION_ARGS)
@@ -56,6 +71,7 @@ basemodel_on_drop_extension(PG_FUNCTION_ARGS)
 	trigdata = (EventTriggerData *) fcinfo->context;
 	if (!DropsThisExtension(trigdata->parsetree))
 		PG_RETURN_VOID();
+	CheckExtensionOwner();
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");

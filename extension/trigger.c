@@ -21,6 +21,7 @@
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -125,7 +126,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 		if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz",
+					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz or timestamp",
 							reg.updated_column, RelationGetRelationName(rel),
 							format_type_be(typid))));
 		info->updated_is_tz = (typid == TIMESTAMPTZOID);
@@ -217,6 +218,18 @@ SameValue(Datum a, bool anull, Datum b, bool bnull, Form_pg_attribute att)
 	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
 }
 
+/*
+ * Whether basemodel.allow_base_column_updates applies to this UPDATE: the
+ * setting is USERSET, so it counts only for the table's owner (membership
+ * in the owning role counts) or a superuser.  Checked only when it is on.
+ */
+static bool
+EscapeHatchOpen(Relation rel)
+{
+	return BaseModelAllowBaseColumnUpdates &&
+		BaseModelOwnsRelation(RelationGetRelid(rel), GetUserId());
+}
+
 /* Refuse an UPDATE that changes a guarded column. */
 static void
 CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newtup)
@@ -228,13 +241,23 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
 	Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
 	Datum		newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
 
-	if (!SameValue(oldval, oldnull, newval, newnull, att))
+	if (SameValue(oldval, oldnull, newval, newnull, att))
+		return;
+	/* the setting is on, but EscapeHatchOpen said not for this role */
+	if (BaseModelAllowBaseColumnUpdates)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
-				 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change column \"%s\" of relation \"%s\"",
 						NameStr(att->attname), RelationGetRelationName(rel)),
-				 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
-				 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
+				 errdetail("basemodel.allow_base_column_updates is on, but only the table's owner or a superuser may use it."),
+				 errhint("Ask the owner of \"%s\" to make the data fix.",
+						 RelationGetRelationName(rel))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+			 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+					NameStr(att->attname), RelationGetRelationName(rel)),
+			 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
+			 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
 }
 
 /*
@@ -354,6 +377,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	HeapTuple	oldtup;
 	HeapTuple	newtup;
 	bool		bump = true;
+	bool		escape;
 	Datum		value;
 	bool		isnull;
 	int			attnum;
@@ -382,7 +406,8 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
 
-	if (!BaseModelAllowBaseColumnUpdates)
+	escape = EscapeHatchOpen(rel);
+	if (!escape)
 	{
 		if (info->id_attnum != 0)
 			CheckImmutable(rel, info->id_attnum, oldtup, newtup);
@@ -401,7 +426,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 			bump = changed_any ? false : !info->skip_unchanged;
 	}
 
-	if (BaseModelAllowBaseColumnUpdates)
+	if (escape)
 	{
 		bool		oldnull;
 		Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);

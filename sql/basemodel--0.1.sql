@@ -237,15 +237,20 @@ COMMENT ON FUNCTION basemodel._check_table(regclass) IS
     'internal: raises the error for a relation the current role may not register';
 
 -- The longest prefix of a name that fits in the given number of bytes,
--- never cutting a character in two.
+-- never cutting a character in two.  In a SQL_ASCII database a character is
+-- a byte, so the cut may fall inside a UTF-8 character (what clients send
+-- there as a rule): its first bytes are dropped too.
 CREATE FUNCTION basemodel._clip(str text, max_bytes int) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     WHILE octet_length(str) > max_bytes LOOP
         str := left(str, -1);
     END LOOP;
+    IF getdatabaseencoding() = 'SQL_ASCII' THEN
+        str := regexp_replace(str, '(?:[\xC0-\xDF]|[\xE0-\xEF][\x80-\xBF]?|[\xF0-\xF7][\x80-\xBF]{0,2})$', '');
+    END IF;
     RETURN str;
 END;
 $$;
@@ -261,10 +266,11 @@ AS $$
 DECLARE
     nsp name;
     rel name;
+    owner name;
     candidate name;
     n int := 0;
 BEGIN
-    SELECT n.nspname, c.relname INTO nsp, rel
+    SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, rel, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     -- a name holds 63 bytes: clip the parts by bytes, so that the suffix
     -- that makes the candidate new is never cut off
@@ -278,6 +284,11 @@ BEGIN
         n := n + 1;
     END LOOP;
     EXECUTE format('CREATE SEQUENCE %I.%I AS bigint', nsp, candidate);
+    -- OWNED BY needs the table's owner; the caller may be a member of that
+    -- role or a superuser
+    IF owner <> current_user THEN
+        EXECUTE format('ALTER SEQUENCE %I.%I OWNER TO %I', nsp, candidate, owner);
+    END IF;
     RETURN format('%I.%I', nsp, candidate);
 END;
 $$;
@@ -301,6 +312,71 @@ RETURNS boolean
                                          AND (a.atthasdef OR NOT m.stamp)));
 COMMENT ON FUNCTION basemodel._needs_alter(regclass, name, name, name) IS
     'internal: register will add a column or a default to the table';
+
+-- Lock the table by OID and check, once the lock is held, that the current
+-- role still owns it; under REPEATABLE READ or SERIALIZABLE, fail with 40001
+-- when the table changed after the transaction's snapshot (C, guard.c).
+CREATE FUNCTION basemodel._lock_table(tbl regclass, exclusive boolean) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_lock_table';
+COMMENT ON FUNCTION basemodel._lock_table(regclass, boolean) IS
+    'internal: locks a table the current role owns (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), checking ownership again under the lock';
+
+-- Whether the column is a usable id: not null, and the only key column of
+-- a valid, immediate, plain unique index; in a partitioned table, where a
+-- unique index must include the partition key, any column of one, or a
+-- column filled from its own identity or sequence.
+CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (
+        SELECT FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0
+           AND NOT a.attisdropped AND a.attnotnull
+           AND (EXISTS (SELECT FROM pg_index i
+                         WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
+                           AND i.indpred IS NULL AND i.indexprs IS NULL
+                           AND (i.indnkeyatts = 1 AND i.indkey[0] = a.attnum
+                                OR c.relkind = 'p' AND a.attnum = ANY (i.indkey::int2[])))
+                OR c.relkind = 'p' AND (a.attidentity <> ''
+                                        OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)));
+COMMENT ON FUNCTION basemodel._id_is_unique(regclass, name) IS
+    'internal: the column can serve as the id of a registered table';
+
+-- basemodel covers the partitions of a registered table, not inheritance
+-- children (rows updated through a parent would not fire the trigger of a
+-- child's registration, nor the parent's on a child), so no registered table
+-- takes part in inheritance.  REGISTERING: tbl is about to be registered.
+CREATE FUNCTION basemodel._refuse_inheritance(tbl oid, registering boolean) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    link record;
+BEGIN
+    SELECT i.inhparent, i.inhrelid,
+           (SELECT r.tbl FROM basemodel.registry r
+             WHERE r.tbl IN (i.inhparent, i.inhrelid) LIMIT 1) AS registered
+      INTO link
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE NOT c.relispartition AND $1 IN (i.inhparent, i.inhrelid)
+       AND ($2 OR EXISTS (SELECT FROM basemodel.registry r
+                           WHERE r.tbl IN (i.inhparent, i.inhrelid)))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table "%" inherits from table "%", and basemodel does not manage inheritance',
+                        basemodel._relname(link.inhrelid), basemodel._relname(link.inhparent)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A registered table can be a partitioned table or a partition, not an inheritance parent or child.',
+                  HINT = CASE WHEN link.registered IS NULL
+                              THEN 'Use a partitioned table, or end the inheritance (ALTER TABLE ... NO INHERIT) before registering.'
+                              ELSE format('Use a partitioned table, or call basemodel.unregister(%L) first.',
+                                          link.registered::regclass) END;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._refuse_inheritance(oid, boolean) IS
+    'internal: refuses inheritance links that involve a registered table (or one being registered)';
 
 CREATE FUNCTION basemodel.register(
     tbl regclass,
@@ -334,15 +410,17 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    kind := basemodel._check_table(tbl);
+    PERFORM basemodel._check_table(tbl);
 
     -- Serialize with writers and with other registrations of this table.
     -- When ALTER TABLE below will add a column or a default, its ACCESS
     -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
     -- deadlock with a transaction that read the table and then writes it.
-    EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
-                   CASE WHEN basemodel._needs_alter(tbl, id_column, created_column, updated_column)
-                        THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+    -- Whoever held the lock may have changed the table (made it a view,
+    -- given it away): everything is checked again under the lock.
+    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
+    kind := basemodel._check_table(tbl);
+    PERFORM basemodel._refuse_inheritance(tbl, true);
 
     -- one registration per branch of a partition tree: a registered table
     -- covers its partitions, and a registered partition's own trigger would
@@ -377,6 +455,11 @@ BEGIN
                          WHEN 'created' THEN created_column
                          ELSE updated_column END;
         CONTINUE WHEN col IS NULL;
+        IF col = '' THEN
+            RAISE EXCEPTION '%_column must not be an empty name', role
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Name a column, or pass NULL when the table has no %s column.', role);
+        END IF;
         IF col = ANY (mapped) THEN
             RAISE EXCEPTION 'column "%" is mapped to more than one base column', col
                 USING ERRCODE = 'invalid_parameter_value',
@@ -417,15 +500,7 @@ BEGIN
                       DETAIL = 'basemodel cannot manage a generated column.';
         END IF;
         IF role = 'id' THEN
-            IF NOT (att.attnotnull AND EXISTS (
-                    SELECT FROM pg_index i
-                     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
-                       AND i.indpred IS NULL AND i.indexprs IS NULL
-                       AND (i.indnkeyatts = 1 AND i.indkey[0] = att.attnum
-                            OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))
-                    OR kind = 'p' AND att.attnotnull
-                       AND (att.attidentity <> ''
-                            OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)) THEN
+            IF NOT basemodel._id_is_unique(tbl, col) THEN
                 RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
                     USING ERRCODE = 'invalid_table_definition',
                           DETAIL = CASE WHEN kind = 'p'
@@ -435,7 +510,7 @@ BEGIN
             END IF;
         ELSE
             IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz', col, basemodel._relname(tbl), att.typname
+                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
                     USING ERRCODE = 'datatype_mismatch',
                           HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
             END IF;
@@ -473,8 +548,12 @@ BEGIN
     END IF;
 
     IF cardinality(clauses) > 0 THEN
+        -- from the size of the files, not a query: a query of the table could
+        -- run code of its owner (rules, policies) with the caller's rights
         IF id_column = ANY (missing) THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;
+            has_rows := EXISTS (SELECT FROM basemodel._tree(tbl) t
+                                  JOIN pg_class c ON c.oid = t.relid
+                                 WHERE c.relkind = 'r' AND pg_relation_size(c.oid) > 0);
             IF has_rows THEN
                 RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
             END IF;
@@ -537,6 +616,8 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    PERFORM basemodel._check_table(tbl);
+    PERFORM basemodel._lock_table(tbl, coalesce(drop_columns, false));
     PERFORM basemodel._check_table(tbl);
     SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
     IF NOT FOUND THEN
@@ -756,6 +837,37 @@ $$;
 COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
+-- ALTER TABLE subcommands that would leave a registered table's id or
+-- trigger unmanaged: DISABLE (or ENABLE REPLICA) TRIGGER zzz_basemodel_update,
+-- and DROP IDENTITY or a type change of the id column.  Only C reads them.
+CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_check_alter_table';
+COMMENT ON FUNCTION basemodel._check_alter_table(pg_ddl_command) IS
+    'internal: refuses ALTER TABLE subcommands that would leave a registered table unmanaged';
+
+-- After ALTER TABLE on a registered table: its id must still be unique
+-- (DROP CONSTRAINT of its primary key, say, is refused).
+CREATE FUNCTION basemodel._check_id_unique(tbl oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col name;
+BEGIN
+    SELECT r.id_column INTO col FROM basemodel.registry r WHERE r.tbl = $1;
+    IF col IS NOT NULL AND NOT basemodel._id_is_unique($1, col) THEN
+        RAISE EXCEPTION 'column "%" of relation "%" must stay unique and not null because basemodel manages it',
+                        col, basemodel._relname($1)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the id column of the table''s registration.',
+                  HINT = format('Call basemodel.unregister(%L) first.', $1::regclass);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_id_unique(oid) IS
+    'internal: refuses ALTER TABLE that leaves the id column of a registered table without its unique key';
+
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
@@ -767,6 +879,9 @@ DECLARE
     renamed record;
 BEGIN
     FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        IF cmd.object_type = 'table' THEN
+            PERFORM basemodel._refuse_inheritance(cmd.objid, false);
+        END IF;
         IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
            AND cmd.object_type = 'table' AND NOT cmd.in_extension
            AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
@@ -776,6 +891,7 @@ BEGIN
            AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
             PERFORM basemodel.register(cmd.objid::regclass);
         ELSIF cmd.command_tag = 'ALTER TABLE' THEN
+            PERFORM basemodel._check_alter_table(cmd.command);
             FOR member IN SELECT r.tbl FROM basemodel.registry r
                            WHERE r.tbl IN (SELECT t.relid FROM basemodel._tree(cmd.objid) t) LOOP
                 IF cmd.objsubid > 0 THEN
@@ -784,6 +900,7 @@ BEGIN
                           WHERE a.attrelid = cmd.objid AND a.attnum = cmd.objsubid));
                 END IF;
                 PERFORM basemodel._check_managed_types(member);
+                PERFORM basemodel._check_id_unique(member);
                 PERFORM basemodel._copy_managed_defaults(member);
             END LOOP;
         ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
@@ -903,3 +1020,21 @@ CREATE EVENT TRIGGER basemodel_drop_extension ON ddl_command_start
     EXECUTE FUNCTION basemodel._on_drop_extension();
 COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
     'removes basemodel''s triggers from user tables before DROP EXTENSION basemodel';
+
+-- ---------------------------------------------------------------------------
+-- Who may execute what
+-- ---------------------------------------------------------------------------
+
+-- The user API (tablename, register, unregister, to_dict, auto_register,
+-- auto_register_off) and before_update (CREATE TRIGGER checks EXECUTE on it)
+-- stay executable by PUBLIC.  So do the internal helpers that the user API,
+-- the row level security policies, the models view and the ddl_command_end
+-- trigger call as the current role: PostgreSQL checks EXECUTE against that
+-- role, and they can do no more than it could in SQL.  The functions below
+-- run only as triggers, as event triggers, or on behalf of DROP EXTENSION
+-- (whose caller owns them): no one else may call them.
+REVOKE EXECUTE ON FUNCTION basemodel._registry_changed() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._on_ddl_command_end() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._on_sql_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._on_drop_extension() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._release_tables() FROM PUBLIC;

@@ -60,16 +60,9 @@ CREATE TABLE gone (v int);
 SELECT count(*) AS registrations FROM basemodel.registry;
 DROP TABLE gone;
 
--- a rename through a parent reaches a child registered on its own (an
--- inheritance child, and a partition of an unregistered table)
-CREATE TABLE animals (name text, updated_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE cats (lives int) INHERITS (animals);
-SELECT basemodel.register('cats');
-ALTER TABLE animals RENAME COLUMN updated_at TO changed_at;
-SELECT updated_column FROM basemodel.models WHERE model = 'cats'::regclass;
-INSERT INTO cats (name, lives) VALUES ('tom', 9);
-UPDATE cats SET lives = 8 RETURNING changed_at = now() AS bumped;
-DROP TABLE animals CASCADE;
+-- a rename through a parent reaches a child registered on its own (a
+-- partition of an unregistered table; inheritance children cannot be
+-- registered, see inheritance_refused)
 CREATE TABLE rooms (wing text, updated_at timestamptz NOT NULL DEFAULT now(),
                     created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY LIST (wing);
 CREATE TABLE rooms_west PARTITION OF rooms FOR VALUES IN ('west');
