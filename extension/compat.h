@@ -6,11 +6,20 @@
 #ifndef BASEMODEL_COMPAT_H
 #define BASEMODEL_COMPAT_H
 
+#include "catalog/pg_class.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 
 /* MarkGUCPrefixReserved appeared in 15; 14 had EmitWarningsOnPlaceholders. */
 #if PG_VERSION_NUM < 150000
 #define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* PostgreSQL 16 folded pg_class_ownercheck into object_ownercheck. */
+#if PG_VERSION_NUM >= 160000
+#define BaseModelOwnsRelation(relid, roleid) object_ownercheck(RelationRelationId, relid, roleid)
+#else
+#define BaseModelOwnsRelation(relid, roleid) pg_class_ownercheck(relid, roleid)
 #endif
 
 #endif							/* BASEMODEL_COMPAT_H */

@@ -14,10 +14,13 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "funcapi.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -381,6 +384,31 @@ CompareKeys(const void *a, const void *b, void *arg)
 }
 
 /*
+ * Whether the current role may learn the registration of the table whose
+ * row type to_dict got: it has some privilege on the table or one of its
+ * columns, or owns it (the rule of basemodel.registry).  A role that has
+ * none gets 42501, whether or not the table is registered, so that to_dict
+ * of a row built by hand reveals nothing about the table.  Composite types
+ * and views have no registration and need no privilege.
+ */
+static bool
+MayUseRegistration(Oid relid)
+{
+	Oid			roleid = GetUserId();
+	char		relkind = get_rel_relkind(relid);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return false;
+	if (BaseModelOwnsRelation(relid, roleid) ||
+		pg_class_aclmask(relid, roleid, ACL_ALL_RIGHTS_RELATION, ACLMASK_ANY) != 0 ||
+		pg_attribute_aclcheck_all(relid, roleid, ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_REFERENCES,
+								  ACLMASK_ANY) == ACLCHECK_OK)
+		return true;
+	aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	return false;				/* not reached */
+}
+
+/*
  * Build the cache for rows of typid/typmod, in a new context: the one of a
  * cache it replaces (another row type at the same call site, or a stale
  * one) goes away with it.
@@ -414,7 +442,8 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	cache->values = MemoryContextAlloc(mcxt, sizeof(Datum) * Max(cache->natts, 1));
 	cache->nulls = MemoryContextAlloc(mcxt, sizeof(bool) * Max(cache->natts, 1));
 
-	if (!OidIsValid(relid) || !BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
+	if (!OidIsValid(relid) || !MayUseRegistration(relid) ||
+		!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
 		reg.nhidden = 0;
 
 	for (int i = 0; i < cache->natts; i++)
