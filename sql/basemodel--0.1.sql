@@ -174,7 +174,7 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
                    reg.tbl,
-                   jsonb_build_object('version', 1,
+                   json_build_object('version', 1,
                                       'id_column', reg.id_column,
                                       'created_column', reg.created_column,
                                       'updated_column', reg.updated_column,
