@@ -29,8 +29,8 @@ sub psql
 	return $out;
 }
 
-# Run SQL that must fail; return the error text ('' when it succeeded).
-sub psql_error
+# Run SQL; return its output, or its error text when it fails.
+sub try_psql
 {
 	my ($db, $sql) = @_;
 	my $pid = open(my $fh, '-|');
@@ -42,7 +42,23 @@ sub psql_error
 	}
 	local $/;
 	my $out = <$fh>;
-	return close($fh) ? '' : $out;
+	my $ok = close($fh);
+	$out =~ s/^\s+|\s+$//g;
+	return ($out, $ok);
+}
+
+# Run SQL that must fail; return the error text ('' when it succeeded).
+sub psql_error
+{
+	my ($out, $ok) = try_psql(@_);
+	return $ok ? '' : $out;
+}
+
+# Run SQL in a database; return its output, or its error text (the test fails, the script goes on).
+sub query
+{
+	my ($out) = try_psql(@_);
+	return $out;
 }
 
 # Run a command quietly; whether it exited 0 (its output goes to the TAP log when not).
@@ -119,24 +135,24 @@ sub check_restored
 	my ($db, $shape, %opt) = @_;
 	if ($opt{empty})
 	{
-		psql($db, q{INSERT INTO app.users (name, password_hash) VALUES ('ann', 'h')});
-		psql($db, q{INSERT INTO app.events (k, v) VALUES (1, 1)}) if $opt{events};
+		query($db, q{INSERT INTO app.users (name, password_hash) VALUES ('ann', 'h')});
+		query($db, q{INSERT INTO app.events (k, v) VALUES (1, 1)}) if $opt{events};
 	}
-	is(psql($db, q{UPDATE app.users SET name = 'anne' RETURNING "Modified At" = now()}), 't',
+	is(query($db, q{UPDATE app.users SET name = 'anne' RETURNING "Modified At" = now()}), 't',
 		"$shape: an UPDATE bumps updated_at");
 	like(psql_error($db, q{UPDATE app.users SET created_at = now() - interval '1 day'}),
 		qr/column "created_at" of relation "users" cannot be changed/,
 		"$shape: created_at cannot be changed");
-	is(psql($db, q{SELECT basemodel.to_dict(u) ? 'password_hash' FROM app.users u}), 'f',
+	is(query($db, q{SELECT basemodel.to_dict(u) ? 'password_hash' FROM app.users u}), 'f',
 		"$shape: to_dict hides the hidden column");
 	if ($opt{events})
 	{
-		is(psql($db, q{UPDATE app.events SET v = v + 1 RETURNING updated_at = now()}), 't',
+		is(query($db, q{UPDATE app.events SET v = v + 1 RETURNING updated_at = now()}), 't',
 			"$shape: a partition of a registered table bumps updated_at");
 	}
-	is(psql($db, q{SELECT string_agg(tbl::text, ',' ORDER BY tbl::text) FROM basemodel.registry}),
+	is(query($db, q{SELECT string_agg(tbl::text, ',' ORDER BY tbl::text) FROM basemodel.registry}),
 		$opt{registered}, "$shape: basemodel.registry lists the restored tables");
-	is(psql($db, q{SELECT coalesce(string_agg(schema_name, ','), '') FROM basemodel.auto_schemas}),
+	is(query($db, q{SELECT coalesce(string_agg(schema_name, ','), '') FROM basemodel.auto_schemas}),
 		$opt{auto} ? 'app' : '', "$shape: auto_register " . ($opt{auto} ? 'comes back' : 'stays off'));
 }
 
