@@ -801,9 +801,14 @@ CREATE FUNCTION basemodel._renamed_schema(cmd pg_ddl_command) RETURNS name
 COMMENT ON FUNCTION basemodel._renamed_schema(pg_ddl_command) IS
     'internal: the old name of a schema an ALTER SCHEMA ... RENAME renamed, or NULL';
 
+-- The event triggers read basemodel.auto_schemas, which has row level
+-- security; pg_restore turns row_security off, which makes any such read
+-- by a role that is not a superuser fail, so they turn it back on: the
+-- policies, not the restore, decide what they see.
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
 AS $$
 DECLARE
     cmd record;
@@ -875,6 +880,7 @@ COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
 AS $$
 DECLARE
     obj record;

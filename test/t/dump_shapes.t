@@ -80,10 +80,13 @@ sub fresh
 	return $db;
 }
 
+my $role = "basemodel_shapes_owner_$$";
+
 END
 {
 	local $?;
 	system('dropdb', '--if-exists', $_) for @dbs;
+	system('psql', '-X', '-q', '-d', 'postgres', '-c', "DROP ROLE IF EXISTS $role");
 }
 
 system('createdb', $src) == 0 or BAIL_OUT("cannot create database $src");
@@ -218,5 +221,31 @@ ok(run("pg_restore --exit-on-error -d $db $app_custom"), 'a database with app to
 ok(run("pg_restore --clean --if-exists --single-transaction -d $db $app_custom"),
 	'pg_restore --clean --if-exists -1 of -n app over registered tables');
 check_restored($db, '--clean -1 of -n app', events => 1, registered => $app);
+
+# pg_restore run by the tables' owner, not a superuser, may create the
+# trigger (only owners may), and the restored table works.
+psql('postgres', qq{CREATE ROLE $role LOGIN PASSWORD 'owner'});
+my $owner_src = fresh('owner_src', 1);
+psql($owner_src, qq{CREATE SCHEMA mine AUTHORIZATION $role});
+{
+	local $ENV{PGUSER} = $role;
+	local $ENV{PGPASSWORD} = 'owner';
+	psql($owner_src, q{CREATE TABLE mine.notes (body text, secret text);
+		SELECT basemodel.register('mine.notes', hidden => '{secret}');
+		INSERT INTO mine.notes (body, secret) VALUES ('b', 's')});
+	ok(run("pg_dump -n mine -Fc -f $dir/mine.dump $owner_src"), 'the owner dumps its schema');
+}
+my $owner_dst = fresh('owner_dst', 1);
+psql($owner_dst, qq{GRANT CREATE ON DATABASE $owner_dst TO $role});
+{
+	local $ENV{PGUSER} = $role;
+	local $ENV{PGPASSWORD} = 'owner';
+	ok(run("pg_restore --exit-on-error -d $owner_dst $dir/mine.dump"),
+		'the owner, not a superuser, restores it (creating the trigger)');
+	is(query($owner_dst, q{UPDATE mine.notes SET body = 'c' RETURNING updated_at = now()}), 't',
+		'owner restore: an UPDATE bumps updated_at');
+	is(query($owner_dst, q{SELECT basemodel.to_dict(n) ? 'secret' FROM mine.notes n}), 'f',
+		'owner restore: to_dict hides the hidden column');
+}
 
 done_testing();
