@@ -68,6 +68,17 @@ SET ROLE basemodel_regress_other;
 SELECT basemodel.to_dict(ROW(1, 'x', 1, now(), now())::priv.mine) ? 'secret' AS shows_secret;
 RESET ROLE;
 REVOKE ALL ON priv.mine FROM basemodel_regress_other;
+-- for a partition, a privilege on an ancestor counts (rows reach the
+-- partition's triggers through the parent)
+SET ROLE basemodel_regress_owner;
+CREATE TABLE priv.parted (k int, secret text) PARTITION BY LIST (k);
+CREATE TABLE priv.parted_1 PARTITION OF priv.parted FOR VALUES IN (1);
+SELECT basemodel.register('priv.parted', hidden => '{secret}');
+GRANT INSERT ON priv.parted TO basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+SELECT basemodel.to_dict(ROW(1, 's', 1, now(), now())::priv.parted_1) ? 'secret' AS shows_secret;
+RESET ROLE;
+DROP TABLE priv.parted;
 
 -- the trigger is the registration: a role with the TRIGGER privilege but
 -- not the ownership cannot register a table by writing the trigger by hand
