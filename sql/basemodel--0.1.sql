@@ -802,11 +802,14 @@ COMMENT ON FUNCTION basemodel._renamed_schema(pg_ddl_command) IS
     'internal: the old name of a schema an ALTER SCHEMA ... RENAME renamed, or NULL';
 
 -- The event triggers read basemodel.auto_schemas, which has row level
--- security; pg_restore turns row_security off, which makes any such read
--- by a role that is not a superuser fail, so they turn it back on: the
--- policies, not the restore, decide what they see.
-CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
-    LANGUAGE plpgsql
+-- security; pg_dump's scripts and pg_restore turn row_security off, which
+-- makes any such read by a role that is not a superuser fail, so they turn
+-- it back on: the policies, not the restore, decide what they see.  While
+-- row_security is off (a restore), auto_register leaves new tables alone:
+-- the dump brings each registered table's own trigger, and registering a
+-- table before its primary key is restored would fail.
+CREATE FUNCTION basemodel._follow_ddl(restoring boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
     SET row_security = on
 AS $$
@@ -819,7 +822,7 @@ DECLARE
 BEGIN
     FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-           AND cmd.object_type = 'table' AND NOT cmd.in_extension
+           AND cmd.object_type = 'table' AND NOT cmd.in_extension AND NOT restoring
            AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
            AND EXISTS (SELECT FROM pg_class c
                         WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'p')
@@ -867,8 +870,19 @@ BEGIN
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
+COMMENT ON FUNCTION basemodel._follow_ddl(boolean) IS
     'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, checked triggers, and refused trigger renames';
+
+CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM basemodel._follow_ddl(current_setting('row_security') = 'off');
+END;
+$$;
+COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
+    'internal: follows up DDL through basemodel._follow_ddl, telling it whether a restore runs';
 
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'CREATE SCHEMA',

@@ -206,6 +206,18 @@ ok(run("psql -X -q -v ON_ERROR_STOP=1 -d $db -f $table_only"),
 	'-t app.users restores into a database with the extension and the schema');
 check_restored($db, '-t app.users', registered => 'app.users');
 
+# a table restored into a schema with auto_register on keeps its own
+# registration (auto_register waits while a restore runs), and tables
+# created afterwards are registered again
+$db = fresh('table_auto', 1);
+psql($db, q{CREATE SCHEMA app; SELECT basemodel.auto_register('app')});
+ok(run("psql -X -q -v ON_ERROR_STOP=1 -d $db -f $table_only"),
+	'-t app.users restores into a schema with auto_register on');
+check_restored($db, '-t into an auto-registered schema', registered => 'app.users', auto => 1);
+is(query($db, q{CREATE TABLE app.later (v int);
+	SELECT count(*) FROM basemodel.registry WHERE tbl = 'app.later'::regclass}), '1',
+	'-t into an auto-registered schema: a table created afterwards is registered');
+
 # --clean --if-exists over databases that hold the registered tables already
 $db = fresh('clean_1', 0);
 ok(run("pg_restore --exit-on-error -d $db $whole_custom"), 'a database to restore over');
