@@ -5,11 +5,11 @@
  *	  (honouring ignore_columns and skip_unchanged) and refuses changes to the
  *	  id and created columns unless basemodel.allow_base_column_updates is on.
  *
- * Everything that does not change from row to row (the registration, the
- * attnums, which columns are ignored) is resolved once per relation and kept
- * in a hash table; a relcache invalidation of the relation, or of the
- * registered ancestor of a partition, drops the entry.  Registry changes
- * send such invalidations (registry.c), and so does any change of the row type.
+ * Everything that does not change from row to row (the registration, read
+ * from the trigger's own argument, the attnums, which columns are ignored)
+ * is resolved once per trigger and kept in a hash table; a relcache
+ * invalidation of the relation drops the entry.  Creating, replacing or
+ * dropping a trigger sends one, and so does any change of the row type.
  */
 #include "postgres.h"
 
@@ -33,12 +33,12 @@
 
 PG_FUNCTION_INFO_V1(basemodel_before_update);
 
-/* What the trigger knows about one relation. */
+/* What the trigger knows about one relation's trigger. */
 typedef struct ModelTriggerInfo
 {
-	Oid			relid;			/* hash key: the relation the trigger fires on */
+	Oid			tgoid;			/* hash key: the trigger (a partition has its own clone) */
+	Oid			relid;			/* the relation it fires on */
 	bool		valid;
-	Oid			regrelid;		/* the registered table (relid or an ancestor) */
 	AttrNumber	id_attnum;		/* 0: no such managed column */
 	AttrNumber	created_attnum;
 	AttrNumber	updated_attnum;
@@ -51,7 +51,7 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
-/* Drop the cached information of relid, of partitions registered through it, or of all. */
+/* Drop the cached information of the triggers of relid, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
 {
@@ -63,7 +63,7 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	hash_seq_init(&status, ModelTriggerCache);
 	while ((info = hash_seq_search(&status)) != NULL)
 	{
-		if (relid == InvalidOid || info->relid == relid || info->regrelid == relid)
+		if (relid == InvalidOid || info->relid == relid)
 			info->valid = false;
 	}
 }
@@ -94,27 +94,25 @@ ManagedColumn(Relation rel, const char *name)
 	return attnum;
 }
 
-/* Resolve the table's managed and ignored columns once, from its registration. */
+/*
+ * Resolve the table's managed and ignored columns once, from the arguments
+ * of the trigger (its registration).  Nothing here reads the catalogs, so
+ * no invalidation can arrive while it runs.
+ */
 static void
-FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
+FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel, Trigger *trigger)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
-	uint64		generation = BaseModelCacheGeneration;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	if (!BaseModelFindRegistration(RelationGetRelid(rel), tmp, &reg))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation \"%s\" has basemodel's trigger but is not registered",
-						RelationGetRelationName(rel)),
-				 errhint("Call basemodel.register or basemodel.unregister on the table.")));
+	BaseModelParseRegistration(RelationGetRelationName(rel), trigger->tgnargs,
+							   trigger->tgargs, tmp, &reg);
 
-	info->regrelid = reg.regrelid;
 	info->id_attnum = ManagedColumn(rel, reg.id_column);
 	info->created_attnum = ManagedColumn(rel, reg.created_column);
 	info->updated_attnum = ManagedColumn(rel, reg.updated_column);
@@ -148,15 +146,13 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	/* an invalidation that came in meanwhile makes the next row fill it again */
-	info->valid = (generation == BaseModelCacheGeneration);
+	info->valid = true;
 }
 
-/* The cached column numbers of the table, filled again after an invalidation. */
+/* The cached column numbers for this trigger, filled again after an invalidation. */
 static ModelTriggerInfo *
-GetModelTriggerInfo(Relation rel)
+GetModelTriggerInfo(Relation rel, Trigger *trigger)
 {
-	Oid			relid = RelationGetRelid(rel);
 	ModelTriggerInfo *info;
 	bool		found;
 
@@ -169,16 +165,16 @@ GetModelTriggerInfo(Relation rel)
 		ModelTriggerCache = hash_create("basemodel trigger cache", 64, &ctl,
 										HASH_ELEM | HASH_BLOBS);
 	}
-	info = hash_search(ModelTriggerCache, &relid, HASH_ENTER, &found);
+	info = hash_search(ModelTriggerCache, &trigger->tgoid, HASH_ENTER, &found);
 	if (!found)
 	{
 		info->valid = false;
 		info->ignored = NULL;
 		info->natts = 0;
-		info->regrelid = InvalidOid;
 	}
+	info->relid = RelationGetRelid(rel);
 	if (!info->valid || info->natts != RelationGetDescr(rel)->natts)
-		FillModelTriggerInfo(info, rel);
+		FillModelTriggerInfo(info, rel, trigger);
 	return info;
 }
 
@@ -397,10 +393,10 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(rel);
 	/* hash entries never move, so the call site can keep a pointer to one */
 	info = (ModelTriggerInfo *) fcinfo->flinfo->fn_extra;
-	if (info == NULL || info->relid != RelationGetRelid(rel) || !info->valid ||
+	if (info == NULL || info->tgoid != trigdata->tg_trigger->tgoid || !info->valid ||
 		info->natts != tupdesc->natts)
 	{
-		info = GetModelTriggerInfo(rel);
+		info = GetModelTriggerInfo(rel, trigdata->tg_trigger);
 		fcinfo->flinfo->fn_extra = info;
 	}
 	oldtup = trigdata->tg_trigtuple;

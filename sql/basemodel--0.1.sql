@@ -21,27 +21,17 @@ COMMENT ON FUNCTION basemodel.tablename(text) IS
 -- The catalog
 -- ---------------------------------------------------------------------------
 
--- One row per registered table.  Tables are stored as regclass so that
--- pg_dump writes their names and pg_restore resolves them again; columns are
--- stored by name (attnums change across dump and restore when a table has
--- dropped columns) and the ddl_command_end trigger below follows renames.
--- C code reads the columns by position: add new ones at the end only.
-CREATE TABLE basemodel.registry (
-    tbl regclass PRIMARY KEY,
-    id_column name,
-    created_column name,
-    updated_column name,
-    hidden name[] NOT NULL DEFAULT '{}',
-    ignore_columns name[] NOT NULL DEFAULT '{}',
-    skip_unchanged boolean NOT NULL DEFAULT false,
-    added_columns name[] NOT NULL DEFAULT '{}'
-);
-SELECT pg_catalog.pg_extension_config_dump('basemodel.registry', '');
-COMMENT ON TABLE basemodel.registry IS
-    'registered tables and their options; change it through basemodel.register and basemodel.unregister';
+-- Registrations are not kept in a table: a table is registered exactly when
+-- it has the trigger zzz_basemodel_update, whose one argument holds the
+-- options (see basemodel.registry below, and extension/registry.c for the
+-- format).  Every dump that holds a table holds its trigger, so the two can
+-- never drift apart.
 
--- Schemas whose new tables are registered at creation.  Stored by name
--- (regnamespace would block pg_upgrade); ALTER SCHEMA ... RENAME is followed.
+-- Schemas whose new tables are registered at creation: a per-schema setting,
+-- dumped as extension configuration.  Stored by name (regnamespace would
+-- block pg_upgrade); ALTER SCHEMA ... RENAME is followed, and a schema
+-- created under the name of a stale entry (one restored from a dump that
+-- did not hold the schema) drops it.
 CREATE TABLE basemodel.auto_schemas (
     schema_name name PRIMARY KEY
 );
@@ -58,14 +48,6 @@ CREATE FUNCTION basemodel._owns_table(tbl oid) RETURNS boolean
                        FROM pg_catalog.pg_class c WHERE c.oid = tbl), false);
 COMMENT ON FUNCTION basemodel._owns_table(oid) IS
     'internal: the current role owns the table';
-
-CREATE FUNCTION basemodel._may_change(tbl oid) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl)
-        OR basemodel._owns_table(tbl);
-COMMENT ON FUNCTION basemodel._may_change(oid) IS
-    'internal: the current role owns the table, or the table no longer exists';
 
 -- A table's name for messages: unqualified and unquoted, as PostgreSQL's own.
 CREATE FUNCTION basemodel._relname(tbl oid) RETURNS name
@@ -103,20 +85,9 @@ CREATE FUNCTION basemodel._may_change_schema(schema_name name) RETURNS boolean
 COMMENT ON FUNCTION basemodel._may_change_schema(name) IS
     'internal: the current role owns the schema, or the schema no longer exists';
 
--- Nothing here is SECURITY DEFINER: register and unregister run as their
--- caller, and row level security lets a role change only the rows of the
--- tables (and schemas) it owns.
-ALTER TABLE basemodel.registry ENABLE ROW LEVEL SECURITY;
-GRANT SELECT, INSERT, UPDATE, DELETE ON basemodel.registry TO PUBLIC;
-CREATE POLICY registry_read ON basemodel.registry FOR SELECT
-    USING (basemodel._may_see(tbl));
-CREATE POLICY registry_insert ON basemodel.registry FOR INSERT
-    WITH CHECK (basemodel._owns_table(tbl));
-CREATE POLICY registry_update ON basemodel.registry FOR UPDATE
-    USING (basemodel._may_change(tbl)) WITH CHECK (basemodel._owns_table(tbl));
-CREATE POLICY registry_delete ON basemodel.registry FOR DELETE
-    USING (basemodel._may_change(tbl));
-
+-- Nothing here is SECURITY DEFINER: auto_register runs as its caller, and
+-- row level security lets a role change only the entries of the schemas it
+-- owns.
 ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
 CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
@@ -128,14 +99,6 @@ CREATE POLICY auto_schemas_update ON basemodel.auto_schemas FOR UPDATE
 CREATE POLICY auto_schemas_delete ON basemodel.auto_schemas FOR DELETE
     USING (basemodel._may_change_schema(schema_name));
 
-COMMENT ON POLICY registry_read ON basemodel.registry IS
-    'everyone sees the registrations of the tables they have a privilege on';
-COMMENT ON POLICY registry_insert ON basemodel.registry IS
-    'only the owner of a table registers it';
-COMMENT ON POLICY registry_update ON basemodel.registry IS
-    'only the owner of a table changes its registration';
-COMMENT ON POLICY registry_delete ON basemodel.registry IS
-    'only the owner of a table, or anyone once the table is gone, removes its registration';
 COMMENT ON POLICY auto_schemas_read ON basemodel.auto_schemas IS
     'everyone sees which schemas register new tables';
 COMMENT ON POLICY auto_schemas_insert ON basemodel.auto_schemas IS
@@ -144,18 +107,6 @@ COMMENT ON POLICY auto_schemas_update ON basemodel.auto_schemas IS
     'only the owner of a schema changes its entry (renames are followed)';
 COMMENT ON POLICY auto_schemas_delete ON basemodel.auto_schemas IS
     'only the owner of a schema, or anyone once the schema is gone, removes its entry';
-
--- The C trigger caches each table's registration; a change to the catalog
--- invalidates the table's relcache entry, which drops that cache entry in
--- every backend.
-CREATE FUNCTION basemodel._registry_changed() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_registry_changed';
-COMMENT ON FUNCTION basemodel._registry_changed() IS
-    'internal: invalidates the cached registration of a table whose catalog row changed';
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON basemodel.registry
-    FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
-COMMENT ON TRIGGER registry_changed ON basemodel.registry IS
-    'invalidates the cached registration of the table in every backend';
 
 -- ---------------------------------------------------------------------------
 -- The trigger and to_dict (C)
@@ -177,6 +128,106 @@ CREATE FUNCTION basemodel.to_dict(record, exclude text[]) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'basemodel_to_dict_exclude';
 COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
     'the row as jsonb, like to_jsonb(row), minus the hidden columns of its table and the excluded ones';
+
+-- ---------------------------------------------------------------------------
+-- Registrations: the argument of each table's trigger
+-- ---------------------------------------------------------------------------
+
+-- Executable by PUBLIC: basemodel.registry calls it as its reader, and it
+-- reveals nothing pg_trigger (readable by all) does not.
+CREATE FUNCTION basemodel._registration(tbl oid,
+    OUT id_column name, OUT created_column name, OUT updated_column name,
+    OUT hidden name[], OUT ignore_columns name[], OUT skip_unchanged boolean,
+    OUT added_columns name[])
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_registration';
+COMMENT ON FUNCTION basemodel._registration(oid) IS
+    'internal: the registration of a table, decoded from its trigger; NULL when it has none';
+
+-- Not a security barrier: pg_trigger is readable by all anyway, and without
+-- one a condition on tbl reaches the scan of pg_trigger, so that only the
+-- registrations asked for are decoded.
+CREATE VIEW basemodel.registry AS
+SELECT t.tgrelid::pg_catalog.regclass AS tbl,
+       r.id_column,
+       r.created_column,
+       r.updated_column,
+       r.hidden,
+       r.ignore_columns,
+       r.skip_unchanged,
+       r.added_columns
+  FROM pg_catalog.pg_trigger t
+ CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
+ WHERE t.tgname = 'zzz_basemodel_update'
+   AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
+   AND t.tgparentid = 0
+   AND basemodel._may_see(t.tgrelid);
+GRANT SELECT ON basemodel.registry TO PUBLIC;
+COMMENT ON VIEW basemodel.registry IS
+    'registered tables and their options, read from their triggers, for tables the current role can see; change them through basemodel.register and basemodel.unregister';
+
+-- Write a registration: create the trigger, or replace its argument (CREATE
+-- OR REPLACE keeps the trigger and its clones on partitions, and needs no
+-- stronger lock than CREATE TRIGGER).
+CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
+                   reg.tbl,
+                   json_build_object('version', 1,
+                                      'id_column', reg.id_column,
+                                      'created_column', reg.created_column,
+                                      'updated_column', reg.updated_column,
+                                      'hidden', coalesce(reg.hidden, '{}'),
+                                      'ignore_columns', coalesce(reg.ignore_columns, '{}'),
+                                      'skip_unchanged', coalesce(reg.skip_unchanged, false),
+                                      'added_columns', coalesce(reg.added_columns, '{}'))::text);
+END;
+$$;
+COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS
+    'internal: writes a registration as the argument of the table''s trigger';
+
+-- A trigger calling basemodel.before_update() registers its table, so only
+-- the table's owner may create one (pg_restore runs as the owner or a
+-- superuser), and only in the shape register gives it.
+CREATE FUNCTION basemodel._check_trigger(trigger oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trg record;
+BEGIN
+    SELECT t.tgrelid, t.tgname, t.tgtype, t.tgqual IS NOT NULL AS has_when,
+           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner
+      INTO trg
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE t.oid = $1 AND t.tgfoid = 'basemodel.before_update()'::regprocedure;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT pg_has_role(trg.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', basemodel._relname(trg.tgrelid)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A trigger calling basemodel.before_update() registers the table.',
+                  HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
+    END IF;
+    -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
+    IF trg.tgname <> 'zzz_basemodel_update' OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
+        RAISE EXCEPTION 'trigger "%" on table "%" cannot call basemodel.before_update()',
+                        trg.tgname, basemodel._relname(trg.tgrelid)
+            USING ERRCODE = 'invalid_object_definition',
+                  DETAIL = 'basemodel.before_update() runs only as the trigger "zzz_basemodel_update" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                  HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
+    END IF;
+    -- decoding raises the error for a malformed registration
+    PERFORM basemodel._registration(trg.tgrelid);
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_trigger(oid) IS
+    'internal: refuses a trigger calling basemodel.before_update() that register would not have made';
 
 -- ---------------------------------------------------------------------------
 -- register / unregister
@@ -571,38 +622,27 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
                   HINT = 'Rename that trigger: basemodel needs the name.';
-    ELSIF NOT FOUND THEN
-        EXECUTE format('CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update()', tbl);
     END IF;
 
+    -- the registration is the trigger's argument, written only when it changes
     SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = register.tbl;
     -- columns added now, plus those added before that are still managed
     SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') INTO added
       FROM unnest(missing || ARRAY(SELECT unnest(prev.added_columns)
                                    INTERSECT SELECT unnest(mapped))) c;
-    IF prev.tbl IS NULL THEN
-        INSERT INTO basemodel.registry
-            VALUES (tbl, id_column, created_column, updated_column,
-                    hidden, ignore_columns, skip_unchanged, added);
-    ELSIF (prev.id_column, prev.created_column, prev.updated_column, prev.hidden,
+    IF prev.tbl IS NULL
+       OR (prev.id_column, prev.created_column, prev.updated_column, prev.hidden,
            prev.ignore_columns, prev.skip_unchanged, prev.added_columns)
           IS DISTINCT FROM (id_column, created_column, updated_column, hidden,
                             ignore_columns, skip_unchanged, added) THEN
-        UPDATE basemodel.registry r
-           SET id_column = register.id_column,
-               created_column = register.created_column,
-               updated_column = register.updated_column,
-               hidden = register.hidden,
-               ignore_columns = register.ignore_columns,
-               skip_unchanged = register.skip_unchanged,
-               added_columns = added
-         WHERE r.tbl = register.tbl;
+        PERFORM basemodel._write_registration(
+            ROW(tbl, id_column, created_column, updated_column, hidden,
+                ignore_columns, skip_unchanged, added)::basemodel.registry);
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
-    'adds or adopts id, created_at and updated_at, installs the trigger and records the table';
+    'adds or adopts id, created_at and updated_at, and installs the trigger that holds the registration';
 
 CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
 RETURNS void
@@ -625,11 +665,11 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
 
-    -- the catalog row goes first: the sql_drop trigger refuses to drop the
-    -- trigger or a managed column of a registered table
-    DELETE FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
-    EXECUTE format('DROP TRIGGER IF EXISTS zzz_basemodel_update ON %s', tbl);
+    -- the trigger is the registration; it goes first, as the sql_drop
+    -- trigger refuses to drop a managed column of a registered table
+    EXECUTE format('DROP TRIGGER zzz_basemodel_update ON %s', tbl);
 
+    -- added_columns names only mapped columns (the decoder checks it)
     IF coalesce(drop_columns, false) THEN
         SELECT array_agg(format('DROP COLUMN %I', a.attname) ORDER BY a.attnum) INTO clauses
           FROM pg_attribute a
@@ -642,7 +682,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
-    'removes the trigger and the catalog entry; drops the columns register added when drop_columns';
+    'removes the trigger, which is the registration; drops the columns register added when drop_columns';
 
 -- ---------------------------------------------------------------------------
 -- The models view
@@ -755,14 +795,13 @@ BEGIN
         RETURN;
     END IF;
     oldname := gone[1];
-    UPDATE basemodel.registry r
-       SET id_column = CASE WHEN r.id_column = oldname THEN newname ELSE r.id_column END,
-           created_column = CASE WHEN r.created_column = oldname THEN newname ELSE r.created_column END,
-           updated_column = CASE WHEN r.updated_column = oldname THEN newname ELSE r.updated_column END,
-           hidden = array_replace(r.hidden, oldname, newname),
-           ignore_columns = array_replace(r.ignore_columns, oldname, newname),
-           added_columns = array_replace(r.added_columns, oldname, newname)
-     WHERE r.tbl = $1;
+    reg.id_column := CASE WHEN reg.id_column = oldname THEN newname ELSE reg.id_column END;
+    reg.created_column := CASE WHEN reg.created_column = oldname THEN newname ELSE reg.created_column END;
+    reg.updated_column := CASE WHEN reg.updated_column = oldname THEN newname ELSE reg.updated_column END;
+    reg.hidden := array_replace(reg.hidden, oldname, newname);
+    reg.ignore_columns := array_replace(reg.ignore_columns, oldname, newname);
+    reg.added_columns := array_replace(reg.added_columns, oldname, newname);
+    PERFORM basemodel._write_registration(reg);
 END;
 $$;
 COMMENT ON FUNCTION basemodel._follow_column_rename(oid, name) IS
@@ -868,22 +907,37 @@ $$;
 COMMENT ON FUNCTION basemodel._check_id_unique(oid) IS
     'internal: refuses ALTER TABLE that leaves the id column of a registered table without its unique key';
 
-CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
-    LANGUAGE plpgsql
+CREATE FUNCTION basemodel._renamed_schema(cmd pg_ddl_command) RETURNS name
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_renamed_schema';
+COMMENT ON FUNCTION basemodel._renamed_schema(pg_ddl_command) IS
+    'internal: the old name of a schema an ALTER SCHEMA ... RENAME renamed, or NULL';
+
+-- The event triggers read basemodel.auto_schemas, which has row level
+-- security; pg_dump's scripts and pg_restore turn row_security off, which
+-- makes any such read by a role that is not a superuser fail, so they turn
+-- it back on: the policies, not the restore, decide what they see.  While
+-- row_security is off (a restore), auto_register leaves new tables alone:
+-- the dump brings each registered table's own trigger, and registering a
+-- table before its primary key is restored would fail.
+CREATE FUNCTION basemodel._follow_ddl(restoring boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
 AS $$
 DECLARE
     cmd record;
-    gone name[];
     member oid;
     renamed record;
+    oldname name;
+    newname name;
 BEGIN
     FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
         IF cmd.object_type = 'table' THEN
             PERFORM basemodel._refuse_inheritance(cmd.objid, false);
         END IF;
         IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-           AND cmd.object_type = 'table' AND NOT cmd.in_extension
+           AND cmd.object_type = 'table' AND NOT cmd.in_extension AND NOT restoring
            AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
            AND EXISTS (SELECT FROM pg_class c
                         WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'p')
@@ -892,8 +946,9 @@ BEGIN
             PERFORM basemodel.register(cmd.objid::regclass);
         ELSIF cmd.command_tag = 'ALTER TABLE' THEN
             PERFORM basemodel._check_alter_table(cmd.command);
-            FOR member IN SELECT r.tbl FROM basemodel.registry r
-                           WHERE r.tbl IN (SELECT t.relid FROM basemodel._tree(cmd.objid) t) LOOP
+            -- one lookup per member, so that only their registrations are decoded
+            FOR member IN SELECT t.relid FROM basemodel._tree(cmd.objid) t LOOP
+                CONTINUE WHEN NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = member);
                 IF cmd.objsubid > 0 THEN
                     PERFORM basemodel._follow_column_rename(member,
                         (SELECT a.attname FROM pg_attribute a
@@ -914,79 +969,86 @@ BEGIN
                           DETAIL = 'basemodel finds its trigger by name.',
                           HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
             END IF;
-        ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
-            SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
-             WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);
-            IF cardinality(gone) = 1 THEN
-                UPDATE basemodel.auto_schemas a SET schema_name = n.nspname
-                  FROM pg_namespace n
-                 WHERE n.oid = cmd.objid AND a.schema_name = gone[1];
+        ELSIF cmd.command_tag = 'CREATE TRIGGER' AND cmd.object_type = 'trigger' THEN
+            PERFORM basemodel._check_trigger(cmd.objid);
+        ELSIF cmd.command_tag IN ('ALTER SCHEMA', 'CREATE SCHEMA') AND cmd.object_type = 'schema' THEN
+            -- an entry under the schema's new name is stale: the schema did
+            -- not exist under it when the entry was made
+            SELECT n.nspname INTO newname FROM pg_namespace n WHERE n.oid = cmd.objid;
+            oldname := basemodel._renamed_schema(cmd.command);
+            IF cmd.command_tag = 'CREATE SCHEMA' OR oldname IS NOT NULL THEN
+                DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = newname;
+            END IF;
+            IF oldname IS NOT NULL THEN
+                UPDATE basemodel.auto_schemas a SET schema_name = newname
+                 WHERE a.schema_name = oldname;
             END IF;
         END IF;
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION basemodel._follow_ddl(boolean) IS
+    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, checked triggers, and refused trigger renames';
+
+CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM basemodel._follow_ddl(current_setting('row_security') = 'off');
+END;
+$$;
 COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
-    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, and refused trigger renames';
+    'internal: follows up DDL through basemodel._follow_ddl, telling it whether a restore runs';
 
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA', 'ALTER TRIGGER')
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'CREATE SCHEMA',
+                 'ALTER SCHEMA', 'CREATE TRIGGER', 'ALTER TRIGGER')
     EXECUTE FUNCTION basemodel._on_ddl_command_end();
 COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
-    'auto-registration, renames, attached partitions';
+    'auto-registration, renames, attached partitions, checked triggers';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
 AS $$
 DECLARE
     obj record;
     reg basemodel.registry;
     col name;
-    target regclass;
 BEGIN
-    -- dropped tables and schemas take their catalog rows with them
-    DELETE FROM basemodel.registry r
-     USING pg_event_trigger_dropped_objects() o
-     WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND r.tbl = o.objid;
+    -- dropped tables take their triggers, and so their registrations, with
+    -- them; dropping the trigger is unregistering
     DELETE FROM basemodel.auto_schemas a
      USING pg_event_trigger_dropped_objects() o
      WHERE o.object_type = 'schema' AND a.schema_name = o.object_name;
 
     FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
-                WHERE object_type IN ('table column', 'trigger') LOOP
-        IF obj.object_type = 'table column' THEN
-            SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
-            CONTINUE WHEN NOT FOUND;
-            col := obj.address_names[3];
-            IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
-                RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
-                    USING ERRCODE = 'dependent_objects_still_exist',
-                          HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
-            END IF;
-            UPDATE basemodel.registry r
-               SET hidden = array_remove(r.hidden, col),
-                   ignore_columns = array_remove(r.ignore_columns, col),
-                   added_columns = array_remove(r.added_columns, col)
-             WHERE r.tbl = obj.objid;
-        ELSIF obj.address_names[3] = 'zzz_basemodel_update' THEN
-            target := to_regclass(format('%I.%I', obj.address_names[1], obj.address_names[2]));
-            IF EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = target) THEN
-                RAISE EXCEPTION 'cannot drop trigger "%" on table "%" because basemodel manages it', obj.address_names[3], obj.address_names[2]
-                    USING ERRCODE = 'dependent_objects_still_exist',
-                          HINT = format('Call basemodel.unregister(%L) to remove it.', target);
-            END IF;
+                WHERE object_type = 'table column' LOOP
+        SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
+        CONTINUE WHEN NOT FOUND;
+        col := obj.address_names[3];
+        IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
+            RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
+        END IF;
+        IF col = ANY (reg.hidden || reg.ignore_columns) THEN
+            reg.hidden := array_remove(reg.hidden, col);
+            reg.ignore_columns := array_remove(reg.ignore_columns, col);
+            PERFORM basemodel._write_registration(reg);
         END IF;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._on_sql_drop() IS
-    'internal: forgets dropped tables and columns, refuses to drop managed columns and the trigger';
+    'internal: forgets dropped columns and schemas, refuses to drop managed columns';
 
 CREATE EVENT TRIGGER basemodel_sql_drop ON sql_drop
     EXECUTE FUNCTION basemodel._on_sql_drop();
 COMMENT ON EVENT TRIGGER basemodel_sql_drop IS
-    'forgets dropped tables, refuses drops of managed columns and of the trigger';
+    'forgets dropped columns and schemas, refuses drops of managed columns';
 
 -- DROP EXTENSION basemodel must leave user tables working: before it runs,
 -- remove our trigger from every table (the C function reads the statement to
@@ -998,7 +1060,6 @@ AS $$
 DECLARE
     trg record;
 BEGIN
-    DELETE FROM basemodel.registry;
     FOR trg IN SELECT t.tgrelid::regclass AS tbl, t.tgname
                  FROM pg_trigger t
                 WHERE t.tgfoid = 'basemodel.before_update()'::regprocedure
@@ -1033,7 +1094,6 @@ COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
 -- role, and they can do no more than it could in SQL.  The functions below
 -- run only as triggers, as event triggers, or on behalf of DROP EXTENSION
 -- (whose caller owns them): no one else may call them.
-REVOKE EXECUTE ON FUNCTION basemodel._registry_changed() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION basemodel._on_ddl_command_end() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION basemodel._on_sql_drop() FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION basemodel._on_drop_extension() FROM PUBLIC;

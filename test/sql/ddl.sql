@@ -1,17 +1,23 @@
 -- DDL on registered tables: DROP TABLE forgets them, dropping a managed
--- column or our trigger fails, renames of tables and columns keep working.
+-- column fails, dropping our trigger unregisters, renames of tables and
+-- columns keep working.
 \set SHOW_CONTEXT never
 CREATE TABLE shop (name text, price numeric, secret text, views int DEFAULT 0);
 SELECT basemodel.register('shop', hidden => '{secret}', ignore_columns => '{views}');
 INSERT INTO shop (name, price, secret) VALUES ('pen', 1.5, 's');
 
--- dropping a managed column, or the trigger, fails and names basemodel.unregister
+-- dropping a managed column fails and names basemodel.unregister
 ALTER TABLE shop DROP COLUMN created_at;
 \echo :LAST_ERROR_SQLSTATE
 ALTER TABLE shop DROP COLUMN id CASCADE;
 \echo :LAST_ERROR_SQLSTATE
+-- the trigger is the registration: dropping it unregisters the table (as
+-- pg_restore --clean does), and the columns stay
+BEGIN;
 DROP TRIGGER zzz_basemodel_update ON shop;
-\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registrations FROM basemodel.registry WHERE tbl = 'shop'::regclass;
+UPDATE shop SET created_at = '2000-01-01' RETURNING created_at = '2000-01-01' AS changed;
+ROLLBACK;
 -- dropping another column is fine, also a hidden or ignored one
 ALTER TABLE shop DROP COLUMN secret;
 SELECT hidden, ignore_columns FROM basemodel.models WHERE model = 'shop'::regclass;
