@@ -62,6 +62,10 @@ $(error the C compiler "$(firstword $(CC))" is not installed: run `make deps`)
 endif
 endif
 
+# Every object of the server module includes the module's headers: a change of
+# a shared struct rebuilds them all (PGXS tracks no header dependencies).
+$(OBJS): $(SRC)/extension/basemodel.h $(SRC)/extension/compat.h
+
 # The control file states the extension's version (test/t/version.t checks
 # META.json and the installed files).
 ifneq ($(shell sed -n "s/^default_version = '\(.*\)'$$/\1/p" $(SRC)/extension/basemodel.control),$(EXTVERSION))
