@@ -10,22 +10,9 @@
 /* the name of the BEFORE UPDATE trigger register installs (see README) */
 #define BASEMODEL_TRIGGER_NAME "zzz_basemodel_update"
 
-/* columns of basemodel.registry, by position (new ones go at the end) */
-#define Anum_registry_tbl				1
-#define Anum_registry_id_column			2
-#define Anum_registry_created_column	3
-#define Anum_registry_updated_column	4
-#define Anum_registry_hidden			5
-#define Anum_registry_ignore_columns	6
-#define Anum_registry_skip_unchanged	7
-#define Anum_registry_added_columns		8
-#define Natts_registry					8
-
-/* One table's registration, as read from basemodel.registry. */
+/* One table's registration, as read from the arguments of its trigger. */
 typedef struct BaseModelRegistration
 {
-	Oid			regrelid;		/* the registered table: the relation itself
-								 * or, for a partition, an ancestor */
 	char	   *id_column;		/* NULL when the table has none */
 	char	   *created_column;
 	char	   *updated_column;
@@ -33,6 +20,8 @@ typedef struct BaseModelRegistration
 	char	  **hidden;
 	int			nignored;
 	char	  **ignored;
+	int			nadded;
+	char	  **added;			/* columns register added: mapped ones only */
 	bool		skip_unchanged;
 } BaseModelRegistration;
 
@@ -44,6 +33,8 @@ extern void _PG_init(void);
 /* registry.c */
 extern uint64 BaseModelCacheGeneration;
 extern void BaseModelRegistryInit(void);
+extern void BaseModelParseRegistration(const char *relname, int nargs, char **args,
+									   MemoryContext mcxt, BaseModelRegistration *reg);
 extern bool BaseModelFindRegistration(Oid relid, MemoryContext mcxt,
 									  BaseModelRegistration *reg);
 extern int	BaseModelFindColumn(TupleDesc tupdesc, const char *name);

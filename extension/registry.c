@@ -1,11 +1,23 @@
 /*
  * registry.c
- *	  Reading basemodel.registry from C, and keeping the per-relation caches
- *	  of other backends honest when a row of it changes.
+ *	  Reading registrations: a table is registered exactly when it has the
+ *	  trigger zzz_basemodel_update calling basemodel.before_update(), and the
+ *	  trigger's one argument is the registration.
  *
- * The C code reads the catalog table directly (not through SPI): it needs no
- * privilege on it, ignores row level security, and runs only when a cache
- * is filled, never per row.
+ * Keeping the registration in the trigger means that every dump that holds
+ * the table holds its registration too (pg_dump -n, -t, --schema-only,
+ * pg_restore --clean), and that DROP TRIGGER is unregistering.  The argument
+ * is a JSON object, version 1:
+ *
+ *	 {"version": 1, "id_column": "id", "created_column": "created_at",
+ *	  "updated_column": "updated_at", "hidden": [...], "ignore_columns": [...],
+ *	  "skip_unchanged": false, "added_columns": [...]}
+ *
+ * where a mapped column may be null (the table has none), and added_columns
+ * (what register added, for unregister's drop_columns) may only name mapped
+ * columns.  The install script writes it (basemodel._write_registration);
+ * this file is its one reader, for the trigger, for to_dict and, through
+ * basemodel._registration(), for SQL.
  */
 #include "postgres.h"
 
@@ -14,29 +26,31 @@
 #include "access/skey.h"
 #include "access/stratnum.h"
 #include "access/table.h"
-#include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/partition.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
 #include "basemodel.h"
 
-PG_FUNCTION_INFO_V1(basemodel_registry_changed);
+PG_FUNCTION_INFO_V1(basemodel_registration);
+
+/* the version of the trigger argument this code writes and reads */
+#define REGISTRATION_VERSION "1"
 
 /*
- * Counts relcache invalidations seen by this backend.  A registry change
- * invalidates its table (see basemodel_registry_changed), and so does any
- * change of a row type, so a cache that remembers the generation it was
- * built in knows, without a lookup, when it may be stale.
+ * Counts relcache invalidations seen by this backend.  Creating, replacing
+ * or dropping the trigger invalidates its table, and so does any change of
+ * a row type, so a cache that remembers the generation it was built in
+ * knows, without a lookup, when it may be stale (to_dict's per-call-site
+ * cache cannot be reached from a callback).
  */
 uint64		BaseModelCacheGeneration = 0;
 
@@ -54,130 +68,273 @@ BaseModelRegistryInit(void)
 	CacheRegisterRelcacheCallback(BaseModelCacheCallback, (Datum) 0);
 }
 
-/* A name column of the registry row, copied into mcxt; NULL stays NULL. */
-static char *
-RegistryName(HeapTuple tuple, TupleDesc tupdesc, int attnum, MemoryContext mcxt)
+/* Raise the error for a trigger argument that is not a registration. */
+static void
+pg_attribute_noreturn()
+InvalidRegistration(const char *relname, const char *detail)
 {
-	bool		isnull;
-	Datum		value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-
-	if (isnull)
-		return NULL;
-	return MemoryContextStrdup(mcxt, NameStr(*DatumGetName(value)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid basemodel registration in trigger \"%s\" of relation \"%s\"",
+					BASEMODEL_TRIGGER_NAME, relname),
+			 errdetail_internal("%s", detail),
+			 errhint("Drop the trigger and call basemodel.register on the table again.")));
 }
 
-/* A name[] column of the registry row, copied into mcxt; NULL elements are skipped. */
-static int
-RegistryNames(HeapTuple tuple, TupleDesc tupdesc, int attnum, MemoryContext mcxt,
-			  char ***names)
+/* Error context while the argument is parsed as JSON: which table it belongs to. */
+static void
+RegistrationErrorContext(void *arg)
 {
-	bool		isnull;
-	Datum		value = heap_getattr(tuple, attnum, tupdesc, &isnull);
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nelems;
-	int			n = 0;
+	errcontext("basemodel registration of relation \"%s\"", (const char *) arg);
+}
 
-	*names = NULL;
-	if (isnull)
-		return 0;
-	deconstruct_array(DatumGetArrayTypeP(value), NAMEOID, NAMEDATALEN, false,
-					  TYPALIGN_CHAR, &elems, &nulls, &nelems);
-	if (nelems == 0)
-		return 0;
-	*names = MemoryContextAlloc(mcxt, sizeof(char *) * nelems);
-	for (int i = 0; i < nelems; i++)
-	{
-		if (nulls[i])
-			continue;
-		(*names)[n++] = MemoryContextStrdup(mcxt, NameStr(*DatumGetName(elems[i])));
-	}
+/* A key of the registration object, which must be there. */
+static JsonbValue *
+RegistrationKey(Jsonb *jb, const char *key, const char *relname)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), NULL);
+
+	if (v == NULL)
+		InvalidRegistration(relname, psprintf("The key \"%s\" is missing.", key));
+	return v;
+}
+
+/* A JSON string that can be a column name, copied into mcxt. */
+static char *
+RegistrationName(JsonbValue *v, const char *key, const char *relname, MemoryContext mcxt)
+{
+	char	   *name;
+
+	if (v->type != jbvString || v->val.string.len == 0 ||
+		v->val.string.len >= NAMEDATALEN)
+		InvalidRegistration(relname,
+							psprintf("\"%s\" must hold column names, non-empty strings shorter than %d bytes.",
+									 key, NAMEDATALEN));
+	name = MemoryContextAlloc(mcxt, v->val.string.len + 1);
+	memcpy(name, v->val.string.val, v->val.string.len);
+	name[v->val.string.len] = '\0';
+	return name;
+}
+
+/* A mapped column: a name or null. */
+static char *
+RegistrationColumn(Jsonb *jb, const char *key, const char *relname, MemoryContext mcxt)
+{
+	JsonbValue *v = RegistrationKey(jb, key, relname);
+
+	if (v->type == jbvNull)
+		return NULL;
+	return RegistrationName(v, key, relname, mcxt);
+}
+
+/* A list of column names: an array of strings. */
+static int
+RegistrationNames(Jsonb *jb, const char *key, const char *relname, MemoryContext mcxt,
+				  char ***names)
+{
+	JsonbValue *v = RegistrationKey(jb, key, relname);
+	JsonbContainer *array;
+	int			n;
+
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data) ||
+		JsonContainerIsScalar(v->val.binary.data))
+		InvalidRegistration(relname, psprintf("\"%s\" must be an array.", key));
+	array = v->val.binary.data;
+	n = JsonContainerSize(array);
+	*names = n > 0 ? MemoryContextAlloc(mcxt, sizeof(char *) * n) : NULL;
+	for (int i = 0; i < n; i++)
+		(*names)[i] = RegistrationName(getIthJsonbValueFromContainer(array, i),
+									   key, relname, mcxt);
 	return n;
 }
 
-/* Look for relid's own row in the registry; fill reg when there is one. */
+/* Whether name is one of the mapped columns of reg. */
 static bool
-ReadRegistryRow(Relation registry, Oid relid, MemoryContext mcxt,
-				BaseModelRegistration *reg)
+IsMappedColumn(BaseModelRegistration *reg, const char *name)
 {
-	ScanKeyData key;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Snapshot	snapshot;
-	bool		found = false;
-
-	ScanKeyInit(&key, Anum_registry_tbl, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	/*
-	 * The latest snapshot, so that a trigger sees a registration committed
-	 * while its statement waited for register's lock (also under REPEATABLE
-	 * READ, where the table's new columns are visible too); parallel workers
-	 * (to_dict is parallel safe) may not take one and use the active snapshot.
-	 */
-	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot());
-	scan = systable_beginscan(registry, InvalidOid, false, snapshot, 1, &key);
-	tuple = systable_getnext(scan);
-	if (HeapTupleIsValid(tuple))
-	{
-		TupleDesc	tupdesc = RelationGetDescr(registry);
-		bool		isnull;
-		Datum		skip;
-
-		found = true;
-		reg->regrelid = relid;
-		reg->id_column = RegistryName(tuple, tupdesc, Anum_registry_id_column, mcxt);
-		reg->created_column = RegistryName(tuple, tupdesc, Anum_registry_created_column, mcxt);
-		reg->updated_column = RegistryName(tuple, tupdesc, Anum_registry_updated_column, mcxt);
-		reg->nhidden = RegistryNames(tuple, tupdesc, Anum_registry_hidden, mcxt,
-									 &reg->hidden);
-		reg->nignored = RegistryNames(tuple, tupdesc, Anum_registry_ignore_columns, mcxt,
-									  &reg->ignored);
-		skip = heap_getattr(tuple, Anum_registry_skip_unchanged, tupdesc, &isnull);
-		reg->skip_unchanged = !isnull && DatumGetBool(skip);
-	}
-	systable_endscan(scan);
-	UnregisterSnapshot(snapshot);
-	return found;
+	return (reg->id_column && strcmp(reg->id_column, name) == 0) ||
+		(reg->created_column && strcmp(reg->created_column, name) == 0) ||
+		(reg->updated_column && strcmp(reg->updated_column, name) == 0);
 }
 
 /*
- * Find the registration that covers relation relid: its own, or for a
- * partition the one of its nearest registered ancestor.  Strings are
- * allocated in mcxt.  Returns false when the relation is not registered (or
- * the extension's schema is missing, as while it is being dropped).
+ * Parse the arguments of basemodel's trigger on relation relname into reg,
+ * with strings allocated in mcxt.  Anything but one well-formed version 1
+ * argument raises an error (22023, or the JSON parser's own).
+ */
+void
+BaseModelParseRegistration(const char *relname, int nargs, char **args,
+						   MemoryContext mcxt, BaseModelRegistration *reg)
+{
+	ErrorContextCallback errcallback;
+	Jsonb	   *jb;
+	JsonbValue *v;
+
+	memset(reg, 0, sizeof(*reg));
+	if (nargs != 1)
+		InvalidRegistration(relname,
+							psprintf("The trigger has %d arguments; it must have one.", nargs));
+
+	errcallback.callback = RegistrationErrorContext;
+	errcallback.arg = (void *) relname;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(args[0])));
+	error_context_stack = errcallback.previous;
+
+	if (!JB_ROOT_IS_OBJECT(jb))
+		InvalidRegistration(relname, "The argument must be a JSON object.");
+	v = RegistrationKey(jb, "version", relname);
+	if (v->type != jbvNumeric ||
+		strcmp(DatumGetCString(DirectFunctionCall1(numeric_out,
+												   NumericGetDatum(v->val.numeric))),
+			   REGISTRATION_VERSION) != 0)
+		InvalidRegistration(relname, "Only version " REGISTRATION_VERSION " is known.");
+
+	reg->id_column = RegistrationColumn(jb, "id_column", relname, mcxt);
+	reg->created_column = RegistrationColumn(jb, "created_column", relname, mcxt);
+	reg->updated_column = RegistrationColumn(jb, "updated_column", relname, mcxt);
+	reg->nhidden = RegistrationNames(jb, "hidden", relname, mcxt, &reg->hidden);
+	reg->nignored = RegistrationNames(jb, "ignore_columns", relname, mcxt, &reg->ignored);
+	reg->nadded = RegistrationNames(jb, "added_columns", relname, mcxt, &reg->added);
+	for (int i = 0; i < reg->nadded; i++)
+	{
+		if (!IsMappedColumn(reg, reg->added[i]))
+			InvalidRegistration(relname,
+								psprintf("\"added_columns\" names \"%s\", which is not a mapped column.",
+										 reg->added[i]));
+	}
+	v = RegistrationKey(jb, "skip_unchanged", relname);
+	if (v->type != jbvBool)
+		InvalidRegistration(relname, "\"skip_unchanged\" must be true or false.");
+	reg->skip_unchanged = v->val.boolean;
+}
+
+/* Whether funcoid is basemodel.before_update(). */
+static bool
+IsBaseModelTriggerFunction(Oid funcoid)
+{
+	char	   *name = get_func_name(funcoid);
+	char	   *nspname;
+
+	if (name == NULL || strcmp(name, "before_update") != 0)
+		return false;
+	nspname = get_namespace_name(get_func_namespace(funcoid));
+	return nspname != NULL && strcmp(nspname, "basemodel") == 0;
+}
+
+/* Split a pg_trigger.tgargs value into its nargs NUL-terminated strings. */
+static char **
+TriggerArguments(bytea *tgargs, int nargs)
+{
+	char	   *p = VARDATA_ANY(tgargs);
+	char	   *end = p + VARSIZE_ANY_EXHDR(tgargs);
+	char	  **args = palloc(sizeof(char *) * Max(nargs, 1));
+
+	for (int i = 0; i < nargs; i++)
+	{
+		char	   *nul = memchr(p, '\0', end - p);
+
+		if (nul == NULL)
+			elog(ERROR, "malformed tgargs of a trigger");
+		args[i] = p;
+		p = nul + 1;
+	}
+	return args;
+}
+
+/*
+ * Find the registration of relation relid: the arguments of its trigger
+ * zzz_basemodel_update (for a partition, the clone of its registered
+ * parent's).  Strings are allocated in mcxt.  Returns false when the
+ * relation has no such trigger calling basemodel.before_update().
  */
 bool
 BaseModelFindRegistration(Oid relid, MemoryContext mcxt, BaseModelRegistration *reg)
 {
-	Oid			nspid;
-	Oid			registryid;
-	Relation	registry;
-	bool		found;
+	Relation	tgrel;
+	ScanKeyData keys[2];
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
 
 	memset(reg, 0, sizeof(*reg));
-	nspid = get_namespace_oid("basemodel", true);
-	if (!OidIsValid(nspid))
-		return false;
-	registryid = get_relname_relid("registry", nspid);
-	if (!OidIsValid(registryid))
-		return false;
-
-	registry = table_open(registryid, AccessShareLock);
-	found = ReadRegistryRow(registry, relid, mcxt, reg);
-	if (!found && get_rel_relispartition(relid))
+	tgrel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&keys[0], Anum_pg_trigger_tgrelid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	ScanKeyInit(&keys[1], Anum_pg_trigger_tgname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum(BASEMODEL_TRIGGER_NAME));
+	scan = systable_beginscan(tgrel, TriggerRelidNameIndexId, true, NULL, 2, keys);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple) &&
+		IsBaseModelTriggerFunction(((Form_pg_trigger) GETSTRUCT(tuple))->tgfoid))
 	{
-		List	   *ancestors = get_partition_ancestors(relid);
-		ListCell   *lc;
+		Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+		bool		isnull;
+		Datum		tgargs = heap_getattr(tuple, Anum_pg_trigger_tgargs,
+										  RelationGetDescr(tgrel), &isnull);
+		char	   *relname = get_rel_name(relid);
 
-		foreach(lc, ancestors)
-		{
-			if ((found = ReadRegistryRow(registry, lfirst_oid(lc), mcxt, reg)))
-				break;
-		}
-		list_free(ancestors);
+		if (isnull)
+			InvalidRegistration(relname, "The trigger has no arguments.");
+		BaseModelParseRegistration(relname, trigger->tgnargs,
+								   TriggerArguments(DatumGetByteaPP(tgargs), trigger->tgnargs),
+								   mcxt, reg);
+		found = true;
 	}
-	table_close(registry, AccessShareLock);
+	systable_endscan(scan);
+	table_close(tgrel, AccessShareLock);
 	return found;
+}
+
+/* A list of names as a name[] Datum. */
+static Datum
+NameArray(char **names, int n)
+{
+	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+		elems[i] = DirectFunctionCall1(namein, CStringGetDatum(names[i]));
+	return PointerGetDatum(construct_array(elems, n, NAMEOID, NAMEDATALEN, false,
+										   TYPALIGN_CHAR));
+}
+
+/* A mapped column as a name Datum; *isnull when there is none. */
+static Datum
+NameOrNull(char *name, bool *isnull)
+{
+	*isnull = (name == NULL);
+	return name ? DirectFunctionCall1(namein, CStringGetDatum(name)) : (Datum) 0;
+}
+
+/*
+ * basemodel._registration(tbl oid): the registration of a table, decoded
+ * from its trigger, as the columns of basemodel.registry; NULL when the
+ * table is not registered.  It reveals nothing pg_trigger does not.
+ */
+Datum
+basemodel_registration(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	TupleDesc	tupdesc;
+	BaseModelRegistration reg;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
+		tupdesc->natts != lengthof(values))
+		elog(ERROR, "basemodel._registration() must return a row of 7 columns");
+	if (!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
+		PG_RETURN_NULL();
+
+	values[0] = NameOrNull(reg.id_column, &nulls[0]);
+	values[1] = NameOrNull(reg.created_column, &nulls[1]);
+	values[2] = NameOrNull(reg.updated_column, &nulls[2]);
+	values[3] = NameArray(reg.hidden, reg.nhidden);
+	values[4] = NameArray(reg.ignored, reg.nignored);
+	values[5] = BoolGetDatum(reg.skip_unchanged);
+	values[6] = NameArray(reg.added, reg.nadded);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
 /* The attnum of the live column called name, or 0. */
@@ -194,39 +351,4 @@ BaseModelFindColumn(TupleDesc tupdesc, const char *name)
 			return i + 1;
 	}
 	return 0;
-}
-
-/* Invalidate the relcache entry of the table a registry row names, if it still exists. */
-static void
-InvalidateRegisteredTable(HeapTuple tuple, TupleDesc tupdesc)
-{
-	bool		isnull;
-	Datum		relid = heap_getattr(tuple, Anum_registry_tbl, tupdesc, &isnull);
-
-	if (!isnull && SearchSysCacheExists1(RELOID, relid))
-		CacheInvalidateRelcacheByRelid(DatumGetObjectId(relid));
-}
-
-/*
- * AFTER row trigger of basemodel.registry: every change to a registration
- * (register, unregister, a followed rename, pg_restore's COPY) invalidates
- * the table, so that each backend's trigger cache reloads it.
- */
-Datum
-basemodel_registry_changed(PG_FUNCTION_ARGS)
-{
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	TupleDesc	tupdesc;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("basemodel._registry_changed() must be called as a trigger")));
-
-	tupdesc = RelationGetDescr(trigdata->tg_relation);
-	if (trigdata->tg_trigtuple)
-		InvalidateRegisteredTable(trigdata->tg_trigtuple, tupdesc);
-	if (trigdata->tg_newtuple)
-		InvalidateRegisteredTable(trigdata->tg_newtuple, tupdesc);
-	return PointerGetDatum(NULL);
 }

@@ -14,10 +14,14 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -380,6 +384,53 @@ CompareKeys(const void *a, const void *b, void *arg)
 	return ia < ib ? -1 : (ia > ib ? 1 : 0);
 }
 
+/* Whether the role owns the relation or has some privilege on it or on one of its columns. */
+static bool
+HasAnyPrivilege(Oid relid, Oid roleid)
+{
+	return BaseModelOwnsRelation(relid, roleid) ||
+		pg_class_aclmask(relid, roleid, ACL_ALL_RIGHTS_RELATION, ACLMASK_ANY) != 0 ||
+		pg_attribute_aclcheck_all(relid, roleid, ACL_SELECT | ACL_INSERT | ACL_UPDATE | ACL_REFERENCES,
+								  ACLMASK_ANY) == ACLCHECK_OK;
+}
+
+/*
+ * Whether the relation to_dict got a row of is a table, which may have a
+ * registration, that the current role may learn: it has some privilege on
+ * the table or one of its columns, or owns it (the rule of
+ * basemodel.registry); for a partition, privileges on an ancestor count,
+ * as rows reach a partition's triggers through its parent.  A role that has
+ * none gets 42501, whether or not the table is registered, so that to_dict
+ * of a row built by hand reveals nothing about the table.  Composite types
+ * and views have no registration and need no privilege.
+ */
+static bool
+IsVisibleTable(Oid relid)
+{
+	Oid			roleid = GetUserId();
+	char		relkind = get_rel_relkind(relid);
+	bool		visible;
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		return false;
+	visible = HasAnyPrivilege(relid, roleid);
+	if (!visible && get_rel_relispartition(relid))
+	{
+		List	   *ancestors = get_partition_ancestors(relid);
+		ListCell   *lc;
+
+		foreach(lc, ancestors)
+		{
+			if ((visible = HasAnyPrivilege(lfirst_oid(lc), roleid)))
+				break;
+		}
+		list_free(ancestors);
+	}
+	if (!visible)
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, get_rel_name(relid));
+	return true;
+}
+
 /*
  * Build the cache for rows of typid/typmod, in a new context: the one of a
  * cache it replaces (another row type at the same call site, or a stale
@@ -414,7 +465,8 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	cache->values = MemoryContextAlloc(mcxt, sizeof(Datum) * Max(cache->natts, 1));
 	cache->nulls = MemoryContextAlloc(mcxt, sizeof(bool) * Max(cache->natts, 1));
 
-	if (!OidIsValid(relid) || !BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
+	if (!OidIsValid(relid) || !IsVisibleTable(relid) ||
+		!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
 		reg.nhidden = 0;
 
 	for (int i = 0; i < cache->natts; i++)

@@ -5,11 +5,11 @@
  *	  (honouring ignore_columns and skip_unchanged) and refuses changes to the
  *	  id and created columns unless basemodel.allow_base_column_updates is on.
  *
- * Everything that does not change from row to row (the registration, the
- * attnums, which columns are ignored) is resolved once per relation and kept
- * in a hash table; a relcache invalidation of the relation, or of the
- * registered ancestor of a partition, drops the entry.  Registry changes
- * send such invalidations (registry.c), and so does any change of the row type.
+ * Everything that does not change from row to row (the registration, read
+ * from the trigger's own argument, the attnums, which columns are ignored)
+ * is resolved once per trigger and kept in a hash table; a relcache
+ * invalidation of the relation drops the entry.  Creating, replacing or
+ * dropping a trigger sends one, and so does any change of the row type.
  */
 #include "postgres.h"
 
@@ -21,6 +21,7 @@
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -32,12 +33,12 @@
 
 PG_FUNCTION_INFO_V1(basemodel_before_update);
 
-/* What the trigger knows about one relation. */
+/* What the trigger knows about one relation's trigger. */
 typedef struct ModelTriggerInfo
 {
-	Oid			relid;			/* hash key: the relation the trigger fires on */
+	Oid			tgoid;			/* hash key: the trigger (a partition has its own clone) */
+	Oid			relid;			/* the relation it fires on */
 	bool		valid;
-	Oid			regrelid;		/* the registered table (relid or an ancestor) */
 	AttrNumber	id_attnum;		/* 0: no such managed column */
 	AttrNumber	created_attnum;
 	AttrNumber	updated_attnum;
@@ -50,7 +51,7 @@ typedef struct ModelTriggerInfo
 
 static HTAB *ModelTriggerCache = NULL;
 
-/* Drop the cached information of relid, of partitions registered through it, or of all. */
+/* Drop the cached information of the triggers of relid, or of all. */
 static void
 ModelTriggerCacheCallback(Datum arg, Oid relid)
 {
@@ -62,7 +63,7 @@ ModelTriggerCacheCallback(Datum arg, Oid relid)
 	hash_seq_init(&status, ModelTriggerCache);
 	while ((info = hash_seq_search(&status)) != NULL)
 	{
-		if (relid == InvalidOid || info->relid == relid || info->regrelid == relid)
+		if (relid == InvalidOid || info->relid == relid)
 			info->valid = false;
 	}
 }
@@ -93,27 +94,25 @@ ManagedColumn(Relation rel, const char *name)
 	return attnum;
 }
 
-/* Resolve the table's managed and ignored columns once, from its registration. */
+/*
+ * Resolve the table's managed and ignored columns once, from the arguments
+ * of the trigger (its registration).  Nothing here reads the catalogs, so
+ * no invalidation can arrive while it runs.
+ */
 static void
-FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
+FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel, Trigger *trigger)
 {
 	TupleDesc	tupdesc = RelationGetDescr(rel);
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
-	uint64		generation = BaseModelCacheGeneration;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(tmp);
-	if (!BaseModelFindRegistration(RelationGetRelid(rel), tmp, &reg))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("relation \"%s\" has basemodel's trigger but is not registered",
-						RelationGetRelationName(rel)),
-				 errhint("Call basemodel.register or basemodel.unregister on the table.")));
+	BaseModelParseRegistration(RelationGetRelationName(rel), trigger->tgnargs,
+							   trigger->tgargs, tmp, &reg);
 
-	info->regrelid = reg.regrelid;
 	info->id_attnum = ManagedColumn(rel, reg.id_column);
 	info->created_attnum = ManagedColumn(rel, reg.created_column);
 	info->updated_attnum = ManagedColumn(rel, reg.updated_column);
@@ -125,7 +124,7 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 		if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz",
+					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz or timestamp",
 							reg.updated_column, RelationGetRelationName(rel),
 							format_type_be(typid))));
 		info->updated_is_tz = (typid == TIMESTAMPTZOID);
@@ -147,15 +146,13 @@ FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel)
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	/* an invalidation that came in meanwhile makes the next row fill it again */
-	info->valid = (generation == BaseModelCacheGeneration);
+	info->valid = true;
 }
 
-/* The cached column numbers of the table, filled again after an invalidation. */
+/* The cached column numbers for this trigger, filled again after an invalidation. */
 static ModelTriggerInfo *
-GetModelTriggerInfo(Relation rel)
+GetModelTriggerInfo(Relation rel, Trigger *trigger)
 {
-	Oid			relid = RelationGetRelid(rel);
 	ModelTriggerInfo *info;
 	bool		found;
 
@@ -168,16 +165,16 @@ GetModelTriggerInfo(Relation rel)
 		ModelTriggerCache = hash_create("basemodel trigger cache", 64, &ctl,
 										HASH_ELEM | HASH_BLOBS);
 	}
-	info = hash_search(ModelTriggerCache, &relid, HASH_ENTER, &found);
+	info = hash_search(ModelTriggerCache, &trigger->tgoid, HASH_ENTER, &found);
 	if (!found)
 	{
 		info->valid = false;
 		info->ignored = NULL;
 		info->natts = 0;
-		info->regrelid = InvalidOid;
 	}
+	info->relid = RelationGetRelid(rel);
 	if (!info->valid || info->natts != RelationGetDescr(rel)->natts)
-		FillModelTriggerInfo(info, rel);
+		FillModelTriggerInfo(info, rel, trigger);
 	return info;
 }
 
@@ -217,6 +214,18 @@ SameValue(Datum a, bool anull, Datum b, bool bnull, Form_pg_attribute att)
 	return strcmp(DatumGetCString(a), DatumGetCString(b)) == 0;
 }
 
+/*
+ * Whether basemodel.allow_base_column_updates applies to this UPDATE: the
+ * setting is USERSET, so it counts only for the table's owner (membership
+ * in the owning role counts) or a superuser.  Checked only when it is on.
+ */
+static bool
+EscapeHatchOpen(Relation rel)
+{
+	return BaseModelAllowBaseColumnUpdates &&
+		BaseModelOwnsRelation(RelationGetRelid(rel), GetUserId());
+}
+
 /* Refuse an UPDATE that changes a guarded column. */
 static void
 CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newtup)
@@ -228,13 +237,23 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
 	Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);
 	Datum		newval = heap_getattr(newtup, attnum, tupdesc, &newnull);
 
-	if (!SameValue(oldval, oldnull, newval, newnull, att))
+	if (SameValue(oldval, oldnull, newval, newnull, att))
+		return;
+	/* the setting is on, but EscapeHatchOpen said not for this role */
+	if (BaseModelAllowBaseColumnUpdates)
 		ereport(ERROR,
-				(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
-				 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to change column \"%s\" of relation \"%s\"",
 						NameStr(att->attname), RelationGetRelationName(rel)),
-				 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
-				 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
+				 errdetail("basemodel.allow_base_column_updates is on, but only the table's owner or a superuser may use it."),
+				 errhint("Ask the owner of \"%s\" to make the data fix.",
+						 RelationGetRelationName(rel))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION),
+			 errmsg("column \"%s\" of relation \"%s\" cannot be changed",
+					NameStr(att->attname), RelationGetRelationName(rel)),
+			 errdetail("basemodel keeps the id and created columns of a registered table as they were inserted."),
+			 errhint("For a data fix, SET basemodel.allow_base_column_updates = on.")));
 }
 
 /*
@@ -354,6 +373,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	HeapTuple	oldtup;
 	HeapTuple	newtup;
 	bool		bump = true;
+	bool		escape;
 	Datum		value;
 	bool		isnull;
 	int			attnum;
@@ -373,16 +393,17 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	tupdesc = RelationGetDescr(rel);
 	/* hash entries never move, so the call site can keep a pointer to one */
 	info = (ModelTriggerInfo *) fcinfo->flinfo->fn_extra;
-	if (info == NULL || info->relid != RelationGetRelid(rel) || !info->valid ||
+	if (info == NULL || info->tgoid != trigdata->tg_trigger->tgoid || !info->valid ||
 		info->natts != tupdesc->natts)
 	{
-		info = GetModelTriggerInfo(rel);
+		info = GetModelTriggerInfo(rel, trigdata->tg_trigger);
 		fcinfo->flinfo->fn_extra = info;
 	}
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
 
-	if (!BaseModelAllowBaseColumnUpdates)
+	escape = EscapeHatchOpen(rel);
+	if (!escape)
 	{
 		if (info->id_attnum != 0)
 			CheckImmutable(rel, info->id_attnum, oldtup, newtup);
@@ -401,7 +422,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 			bump = changed_any ? false : !info->skip_unchanged;
 	}
 
-	if (BaseModelAllowBaseColumnUpdates)
+	if (escape)
 	{
 		bool		oldnull;
 		Datum		oldval = heap_getattr(oldtup, attnum, tupdesc, &oldnull);

@@ -21,27 +21,17 @@ COMMENT ON FUNCTION basemodel.tablename(text) IS
 -- The catalog
 -- ---------------------------------------------------------------------------
 
--- One row per registered table.  Tables are stored as regclass so that
--- pg_dump writes their names and pg_restore resolves them again; columns are
--- stored by name (attnums change across dump and restore when a table has
--- dropped columns) and the ddl_command_end trigger below follows renames.
--- C code reads the columns by position: add new ones at the end only.
-CREATE TABLE basemodel.registry (
-    tbl regclass PRIMARY KEY,
-    id_column name,
-    created_column name,
-    updated_column name,
-    hidden name[] NOT NULL DEFAULT '{}',
-    ignore_columns name[] NOT NULL DEFAULT '{}',
-    skip_unchanged boolean NOT NULL DEFAULT false,
-    added_columns name[] NOT NULL DEFAULT '{}'
-);
-SELECT pg_catalog.pg_extension_config_dump('basemodel.registry', '');
-COMMENT ON TABLE basemodel.registry IS
-    'registered tables and their options; change it through basemodel.register and basemodel.unregister';
+-- Registrations are not kept in a table: a table is registered exactly when
+-- it has the trigger zzz_basemodel_update, whose one argument holds the
+-- options (see basemodel.registry below, and extension/registry.c for the
+-- format).  Every dump that holds a table holds its trigger, so the two can
+-- never drift apart.
 
--- Schemas whose new tables are registered at creation.  Stored by name
--- (regnamespace would block pg_upgrade); ALTER SCHEMA ... RENAME is followed.
+-- Schemas whose new tables are registered at creation: a per-schema setting,
+-- dumped as extension configuration.  Stored by name (regnamespace would
+-- block pg_upgrade); ALTER SCHEMA ... RENAME is followed, and a schema
+-- created under the name of a stale entry (one restored from a dump that
+-- did not hold the schema) drops it.
 CREATE TABLE basemodel.auto_schemas (
     schema_name name PRIMARY KEY
 );
@@ -58,14 +48,6 @@ CREATE FUNCTION basemodel._owns_table(tbl oid) RETURNS boolean
                        FROM pg_catalog.pg_class c WHERE c.oid = tbl), false);
 COMMENT ON FUNCTION basemodel._owns_table(oid) IS
     'internal: the current role owns the table';
-
-CREATE FUNCTION basemodel._may_change(tbl oid) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl)
-        OR basemodel._owns_table(tbl);
-COMMENT ON FUNCTION basemodel._may_change(oid) IS
-    'internal: the current role owns the table, or the table no longer exists';
 
 -- A table's name for messages: unqualified and unquoted, as PostgreSQL's own.
 CREATE FUNCTION basemodel._relname(tbl oid) RETURNS name
@@ -103,20 +85,9 @@ CREATE FUNCTION basemodel._may_change_schema(schema_name name) RETURNS boolean
 COMMENT ON FUNCTION basemodel._may_change_schema(name) IS
     'internal: the current role owns the schema, or the schema no longer exists';
 
--- Nothing here is SECURITY DEFINER: register and unregister run as their
--- caller, and row level security lets a role change only the rows of the
--- tables (and schemas) it owns.
-ALTER TABLE basemodel.registry ENABLE ROW LEVEL SECURITY;
-GRANT SELECT, INSERT, UPDATE, DELETE ON basemodel.registry TO PUBLIC;
-CREATE POLICY registry_read ON basemodel.registry FOR SELECT
-    USING (basemodel._may_see(tbl));
-CREATE POLICY registry_insert ON basemodel.registry FOR INSERT
-    WITH CHECK (basemodel._owns_table(tbl));
-CREATE POLICY registry_update ON basemodel.registry FOR UPDATE
-    USING (basemodel._may_change(tbl)) WITH CHECK (basemodel._owns_table(tbl));
-CREATE POLICY registry_delete ON basemodel.registry FOR DELETE
-    USING (basemodel._may_change(tbl));
-
+-- Nothing here is SECURITY DEFINER: auto_register runs as its caller, and
+-- row level security lets a role change only the entries of the schemas it
+-- owns.
 ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
 CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
@@ -128,14 +99,6 @@ CREATE POLICY auto_schemas_update ON basemodel.auto_schemas FOR UPDATE
 CREATE POLICY auto_schemas_delete ON basemodel.auto_schemas FOR DELETE
     USING (basemodel._may_change_schema(schema_name));
 
-COMMENT ON POLICY registry_read ON basemodel.registry IS
-    'everyone sees the registrations of the tables they have a privilege on';
-COMMENT ON POLICY registry_insert ON basemodel.registry IS
-    'only the owner of a table registers it';
-COMMENT ON POLICY registry_update ON basemodel.registry IS
-    'only the owner of a table changes its registration';
-COMMENT ON POLICY registry_delete ON basemodel.registry IS
-    'only the owner of a table, or anyone once the table is gone, removes its registration';
 COMMENT ON POLICY auto_schemas_read ON basemodel.auto_schemas IS
     'everyone sees which schemas register new tables';
 COMMENT ON POLICY auto_schemas_insert ON basemodel.auto_schemas IS
@@ -144,18 +107,6 @@ COMMENT ON POLICY auto_schemas_update ON basemodel.auto_schemas IS
     'only the owner of a schema changes its entry (renames are followed)';
 COMMENT ON POLICY auto_schemas_delete ON basemodel.auto_schemas IS
     'only the owner of a schema, or anyone once the schema is gone, removes its entry';
-
--- The C trigger caches each table's registration; a change to the catalog
--- invalidates the table's relcache entry, which drops that cache entry in
--- every backend.
-CREATE FUNCTION basemodel._registry_changed() RETURNS trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_registry_changed';
-COMMENT ON FUNCTION basemodel._registry_changed() IS
-    'internal: invalidates the cached registration of a table whose catalog row changed';
-CREATE TRIGGER registry_changed AFTER INSERT OR UPDATE OR DELETE ON basemodel.registry
-    FOR EACH ROW EXECUTE FUNCTION basemodel._registry_changed();
-COMMENT ON TRIGGER registry_changed ON basemodel.registry IS
-    'invalidates the cached registration of the table in every backend';
 
 -- ---------------------------------------------------------------------------
 -- The trigger and to_dict (C)
@@ -177,6 +128,106 @@ CREATE FUNCTION basemodel.to_dict(record, exclude text[]) RETURNS jsonb
     AS 'MODULE_PATHNAME', 'basemodel_to_dict_exclude';
 COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
     'the row as jsonb, like to_jsonb(row), minus the hidden columns of its table and the excluded ones';
+
+-- ---------------------------------------------------------------------------
+-- Registrations: the argument of each table's trigger
+-- ---------------------------------------------------------------------------
+
+-- Executable by PUBLIC: basemodel.registry calls it as its reader, and it
+-- reveals nothing pg_trigger (readable by all) does not.
+CREATE FUNCTION basemodel._registration(tbl oid,
+    OUT id_column name, OUT created_column name, OUT updated_column name,
+    OUT hidden name[], OUT ignore_columns name[], OUT skip_unchanged boolean,
+    OUT added_columns name[])
+    LANGUAGE c STABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_registration';
+COMMENT ON FUNCTION basemodel._registration(oid) IS
+    'internal: the registration of a table, decoded from its trigger; NULL when it has none';
+
+-- Not a security barrier: pg_trigger is readable by all anyway, and without
+-- one a condition on tbl reaches the scan of pg_trigger, so that only the
+-- registrations asked for are decoded.
+CREATE VIEW basemodel.registry AS
+SELECT t.tgrelid::pg_catalog.regclass AS tbl,
+       r.id_column,
+       r.created_column,
+       r.updated_column,
+       r.hidden,
+       r.ignore_columns,
+       r.skip_unchanged,
+       r.added_columns
+  FROM pg_catalog.pg_trigger t
+ CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
+ WHERE t.tgname = 'zzz_basemodel_update'
+   AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
+   AND t.tgparentid = 0
+   AND basemodel._may_see(t.tgrelid);
+GRANT SELECT ON basemodel.registry TO PUBLIC;
+COMMENT ON VIEW basemodel.registry IS
+    'registered tables and their options, read from their triggers, for tables the current role can see; change them through basemodel.register and basemodel.unregister';
+
+-- Write a registration: create the trigger, or replace its argument (CREATE
+-- OR REPLACE keeps the trigger and its clones on partitions, and needs no
+-- stronger lock than CREATE TRIGGER).
+CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
+                   reg.tbl,
+                   json_build_object('version', 1,
+                                      'id_column', reg.id_column,
+                                      'created_column', reg.created_column,
+                                      'updated_column', reg.updated_column,
+                                      'hidden', coalesce(reg.hidden, '{}'),
+                                      'ignore_columns', coalesce(reg.ignore_columns, '{}'),
+                                      'skip_unchanged', coalesce(reg.skip_unchanged, false),
+                                      'added_columns', coalesce(reg.added_columns, '{}'))::text);
+END;
+$$;
+COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS
+    'internal: writes a registration as the argument of the table''s trigger';
+
+-- A trigger calling basemodel.before_update() registers its table, so only
+-- the table's owner may create one (pg_restore runs as the owner or a
+-- superuser), and only in the shape register gives it.
+CREATE FUNCTION basemodel._check_trigger(trigger oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trg record;
+BEGIN
+    SELECT t.tgrelid, t.tgname, t.tgtype, t.tgqual IS NOT NULL AS has_when,
+           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner
+      INTO trg
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE t.oid = $1 AND t.tgfoid = 'basemodel.before_update()'::regprocedure;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF NOT pg_has_role(trg.relowner, 'USAGE') THEN
+        RAISE EXCEPTION 'must be owner of table %', basemodel._relname(trg.tgrelid)
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'A trigger calling basemodel.before_update() registers the table.',
+                  HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
+    END IF;
+    -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
+    IF trg.tgname <> 'zzz_basemodel_update' OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
+        RAISE EXCEPTION 'trigger "%" on table "%" cannot call basemodel.before_update()',
+                        trg.tgname, basemodel._relname(trg.tgrelid)
+            USING ERRCODE = 'invalid_object_definition',
+                  DETAIL = 'basemodel.before_update() runs only as the trigger "zzz_basemodel_update" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                  HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
+    END IF;
+    -- decoding raises the error for a malformed registration
+    PERFORM basemodel._registration(trg.tgrelid);
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_trigger(oid) IS
+    'internal: refuses a trigger calling basemodel.before_update() that register would not have made';
 
 -- ---------------------------------------------------------------------------
 -- register / unregister
@@ -237,15 +288,20 @@ COMMENT ON FUNCTION basemodel._check_table(regclass) IS
     'internal: raises the error for a relation the current role may not register';
 
 -- The longest prefix of a name that fits in the given number of bytes,
--- never cutting a character in two.
+-- never cutting a character in two.  In a SQL_ASCII database a character is
+-- a byte, so the cut may fall inside a UTF-8 character (what clients send
+-- there as a rule): its first bytes are dropped too.
 CREATE FUNCTION basemodel._clip(str text, max_bytes int) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     WHILE octet_length(str) > max_bytes LOOP
         str := left(str, -1);
     END LOOP;
+    IF getdatabaseencoding() = 'SQL_ASCII' THEN
+        str := regexp_replace(str, '(?:[\xC0-\xDF]|[\xE0-\xEF][\x80-\xBF]?|[\xF0-\xF7][\x80-\xBF]{0,2})$', '');
+    END IF;
     RETURN str;
 END;
 $$;
@@ -261,10 +317,11 @@ AS $$
 DECLARE
     nsp name;
     rel name;
+    owner name;
     candidate name;
     n int := 0;
 BEGIN
-    SELECT n.nspname, c.relname INTO nsp, rel
+    SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, rel, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
     -- a name holds 63 bytes: clip the parts by bytes, so that the suffix
     -- that makes the candidate new is never cut off
@@ -278,6 +335,11 @@ BEGIN
         n := n + 1;
     END LOOP;
     EXECUTE format('CREATE SEQUENCE %I.%I AS bigint', nsp, candidate);
+    -- OWNED BY needs the table's owner; the caller may be a member of that
+    -- role or a superuser
+    IF owner <> current_user THEN
+        EXECUTE format('ALTER SEQUENCE %I.%I OWNER TO %I', nsp, candidate, owner);
+    END IF;
     RETURN format('%I.%I', nsp, candidate);
 END;
 $$;
@@ -301,6 +363,71 @@ RETURNS boolean
                                          AND (a.atthasdef OR NOT m.stamp)));
 COMMENT ON FUNCTION basemodel._needs_alter(regclass, name, name, name) IS
     'internal: register will add a column or a default to the table';
+
+-- Lock the table by OID and check, once the lock is held, that the current
+-- role still owns it; under REPEATABLE READ or SERIALIZABLE, fail with 40001
+-- when the table changed after the transaction's snapshot (C, guard.c).
+CREATE FUNCTION basemodel._lock_table(tbl regclass, exclusive boolean) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_lock_table';
+COMMENT ON FUNCTION basemodel._lock_table(regclass, boolean) IS
+    'internal: locks a table the current role owns (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), checking ownership again under the lock';
+
+-- Whether the column is a usable id: not null, and the only key column of
+-- a valid, immediate, plain unique index; in a partitioned table, where a
+-- unique index must include the partition key, any column of one, or a
+-- column filled from its own identity or sequence.
+CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (
+        SELECT FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0
+           AND NOT a.attisdropped AND a.attnotnull
+           AND (EXISTS (SELECT FROM pg_index i
+                         WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
+                           AND i.indpred IS NULL AND i.indexprs IS NULL
+                           AND (i.indnkeyatts = 1 AND i.indkey[0] = a.attnum
+                                OR c.relkind = 'p' AND a.attnum = ANY (i.indkey::int2[])))
+                OR c.relkind = 'p' AND (a.attidentity <> ''
+                                        OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)));
+COMMENT ON FUNCTION basemodel._id_is_unique(regclass, name) IS
+    'internal: the column can serve as the id of a registered table';
+
+-- basemodel covers the partitions of a registered table, not inheritance
+-- children (rows updated through a parent would not fire the trigger of a
+-- child's registration, nor the parent's on a child), so no registered table
+-- takes part in inheritance.  REGISTERING: tbl is about to be registered.
+CREATE FUNCTION basemodel._refuse_inheritance(tbl oid, registering boolean) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    link record;
+BEGIN
+    SELECT i.inhparent, i.inhrelid,
+           (SELECT r.tbl FROM basemodel.registry r
+             WHERE r.tbl IN (i.inhparent, i.inhrelid) LIMIT 1) AS registered
+      INTO link
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE NOT c.relispartition AND $1 IN (i.inhparent, i.inhrelid)
+       AND ($2 OR EXISTS (SELECT FROM basemodel.registry r
+                           WHERE r.tbl IN (i.inhparent, i.inhrelid)))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'table "%" inherits from table "%", and basemodel does not manage inheritance',
+                        basemodel._relname(link.inhrelid), basemodel._relname(link.inhparent)
+            USING ERRCODE = 'feature_not_supported',
+                  DETAIL = 'A registered table can be a partitioned table or a partition, not an inheritance parent or child.',
+                  HINT = CASE WHEN link.registered IS NULL
+                              THEN 'Use a partitioned table, or end the inheritance (ALTER TABLE ... NO INHERIT) before registering.'
+                              ELSE format('Use a partitioned table, or call basemodel.unregister(%L) first.',
+                                          link.registered::regclass) END;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._refuse_inheritance(oid, boolean) IS
+    'internal: refuses inheritance links that involve a registered table (or one being registered)';
 
 CREATE FUNCTION basemodel.register(
     tbl regclass,
@@ -334,15 +461,17 @@ BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    kind := basemodel._check_table(tbl);
+    PERFORM basemodel._check_table(tbl);
 
     -- Serialize with writers and with other registrations of this table.
     -- When ALTER TABLE below will add a column or a default, its ACCESS
     -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
     -- deadlock with a transaction that read the table and then writes it.
-    EXECUTE format('LOCK TABLE %s IN %s MODE', tbl,
-                   CASE WHEN basemodel._needs_alter(tbl, id_column, created_column, updated_column)
-                        THEN 'ACCESS EXCLUSIVE' ELSE 'SHARE ROW EXCLUSIVE' END);
+    -- Whoever held the lock may have changed the table (made it a view,
+    -- given it away): everything is checked again under the lock.
+    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
+    kind := basemodel._check_table(tbl);
+    PERFORM basemodel._refuse_inheritance(tbl, true);
 
     -- one registration per branch of a partition tree: a registered table
     -- covers its partitions, and a registered partition's own trigger would
@@ -377,6 +506,11 @@ BEGIN
                          WHEN 'created' THEN created_column
                          ELSE updated_column END;
         CONTINUE WHEN col IS NULL;
+        IF col = '' THEN
+            RAISE EXCEPTION '%_column must not be an empty name', role
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = format('Name a column, or pass NULL when the table has no %s column.', role);
+        END IF;
         IF col = ANY (mapped) THEN
             RAISE EXCEPTION 'column "%" is mapped to more than one base column', col
                 USING ERRCODE = 'invalid_parameter_value',
@@ -417,15 +551,7 @@ BEGIN
                       DETAIL = 'basemodel cannot manage a generated column.';
         END IF;
         IF role = 'id' THEN
-            IF NOT (att.attnotnull AND EXISTS (
-                    SELECT FROM pg_index i
-                     WHERE i.indrelid = tbl AND i.indisunique AND i.indisvalid AND i.indimmediate
-                       AND i.indpred IS NULL AND i.indexprs IS NULL
-                       AND (i.indnkeyatts = 1 AND i.indkey[0] = att.attnum
-                            OR kind = 'p' AND att.attnum = ANY (i.indkey::int2[])))
-                    OR kind = 'p' AND att.attnotnull
-                       AND (att.attidentity <> ''
-                            OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)) THEN
+            IF NOT basemodel._id_is_unique(tbl, col) THEN
                 RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
                     USING ERRCODE = 'invalid_table_definition',
                           DETAIL = CASE WHEN kind = 'p'
@@ -435,7 +561,7 @@ BEGIN
             END IF;
         ELSE
             IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz', col, basemodel._relname(tbl), att.typname
+                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
                     USING ERRCODE = 'datatype_mismatch',
                           HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
             END IF;
@@ -473,8 +599,12 @@ BEGIN
     END IF;
 
     IF cardinality(clauses) > 0 THEN
+        -- from the size of the files, not a query: a query of the table could
+        -- run code of its owner (rules, policies) with the caller's rights
         IF id_column = ANY (missing) THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s)', tbl) INTO has_rows;
+            has_rows := EXISTS (SELECT FROM basemodel._tree(tbl) t
+                                  JOIN pg_class c ON c.oid = t.relid
+                                 WHERE c.relkind = 'r' AND pg_relation_size(c.oid) > 0);
             IF has_rows THEN
                 RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
             END IF;
@@ -492,38 +622,27 @@ BEGIN
             USING ERRCODE = 'duplicate_object',
                   DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
                   HINT = 'Rename that trigger: basemodel needs the name.';
-    ELSIF NOT FOUND THEN
-        EXECUTE format('CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update()', tbl);
     END IF;
 
+    -- the registration is the trigger's argument, written only when it changes
     SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = register.tbl;
     -- columns added now, plus those added before that are still managed
     SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') INTO added
       FROM unnest(missing || ARRAY(SELECT unnest(prev.added_columns)
                                    INTERSECT SELECT unnest(mapped))) c;
-    IF prev.tbl IS NULL THEN
-        INSERT INTO basemodel.registry
-            VALUES (tbl, id_column, created_column, updated_column,
-                    hidden, ignore_columns, skip_unchanged, added);
-    ELSIF (prev.id_column, prev.created_column, prev.updated_column, prev.hidden,
+    IF prev.tbl IS NULL
+       OR (prev.id_column, prev.created_column, prev.updated_column, prev.hidden,
            prev.ignore_columns, prev.skip_unchanged, prev.added_columns)
           IS DISTINCT FROM (id_column, created_column, updated_column, hidden,
                             ignore_columns, skip_unchanged, added) THEN
-        UPDATE basemodel.registry r
-           SET id_column = register.id_column,
-               created_column = register.created_column,
-               updated_column = register.updated_column,
-               hidden = register.hidden,
-               ignore_columns = register.ignore_columns,
-               skip_unchanged = register.skip_unchanged,
-               added_columns = added
-         WHERE r.tbl = register.tbl;
+        PERFORM basemodel._write_registration(
+            ROW(tbl, id_column, created_column, updated_column, hidden,
+                ignore_columns, skip_unchanged, added)::basemodel.registry);
     END IF;
 END;
 $$;
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
-    'adds or adopts id, created_at and updated_at, installs the trigger and records the table';
+    'adds or adopts id, created_at and updated_at, and installs the trigger that holds the registration';
 
 CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
 RETURNS void
@@ -538,17 +657,19 @@ BEGIN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
     END IF;
     PERFORM basemodel._check_table(tbl);
+    PERFORM basemodel._lock_table(tbl, coalesce(drop_columns, false));
+    PERFORM basemodel._check_table(tbl);
     SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table "%" is not registered', basemodel._relname(tbl)
             USING ERRCODE = 'undefined_object';
     END IF;
 
-    -- the catalog row goes first: the sql_drop trigger refuses to drop the
-    -- trigger or a managed column of a registered table
-    DELETE FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
-    EXECUTE format('DROP TRIGGER IF EXISTS zzz_basemodel_update ON %s', tbl);
+    -- the trigger is the registration; it goes first, as the sql_drop
+    -- trigger refuses to drop a managed column of a registered table
+    EXECUTE format('DROP TRIGGER zzz_basemodel_update ON %s', tbl);
 
+    -- added_columns names only mapped columns (the decoder checks it)
     IF coalesce(drop_columns, false) THEN
         SELECT array_agg(format('DROP COLUMN %I', a.attname) ORDER BY a.attnum) INTO clauses
           FROM pg_attribute a
@@ -561,7 +682,7 @@ BEGIN
 END;
 $$;
 COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
-    'removes the trigger and the catalog entry; drops the columns register added when drop_columns';
+    'removes the trigger, which is the registration; drops the columns register added when drop_columns';
 
 -- ---------------------------------------------------------------------------
 -- The models view
@@ -674,14 +795,13 @@ BEGIN
         RETURN;
     END IF;
     oldname := gone[1];
-    UPDATE basemodel.registry r
-       SET id_column = CASE WHEN r.id_column = oldname THEN newname ELSE r.id_column END,
-           created_column = CASE WHEN r.created_column = oldname THEN newname ELSE r.created_column END,
-           updated_column = CASE WHEN r.updated_column = oldname THEN newname ELSE r.updated_column END,
-           hidden = array_replace(r.hidden, oldname, newname),
-           ignore_columns = array_replace(r.ignore_columns, oldname, newname),
-           added_columns = array_replace(r.added_columns, oldname, newname)
-     WHERE r.tbl = $1;
+    reg.id_column := CASE WHEN reg.id_column = oldname THEN newname ELSE reg.id_column END;
+    reg.created_column := CASE WHEN reg.created_column = oldname THEN newname ELSE reg.created_column END;
+    reg.updated_column := CASE WHEN reg.updated_column = oldname THEN newname ELSE reg.updated_column END;
+    reg.hidden := array_replace(reg.hidden, oldname, newname);
+    reg.ignore_columns := array_replace(reg.ignore_columns, oldname, newname);
+    reg.added_columns := array_replace(reg.added_columns, oldname, newname);
+    PERFORM basemodel._write_registration(reg);
 END;
 $$;
 COMMENT ON FUNCTION basemodel._follow_column_rename(oid, name) IS
@@ -756,19 +876,68 @@ $$;
 COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
-CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
-    LANGUAGE plpgsql
+-- ALTER TABLE subcommands that would leave a registered table's id or
+-- trigger unmanaged: DISABLE (or ENABLE REPLICA) TRIGGER zzz_basemodel_update,
+-- and DROP IDENTITY or a type change of the id column.  Only C reads them.
+CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
+    LANGUAGE c VOLATILE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_check_alter_table';
+COMMENT ON FUNCTION basemodel._check_alter_table(pg_ddl_command) IS
+    'internal: refuses ALTER TABLE subcommands that would leave a registered table unmanaged';
+
+-- After ALTER TABLE on a registered table: its id must still be unique
+-- (DROP CONSTRAINT of its primary key, say, is refused).
+CREATE FUNCTION basemodel._check_id_unique(tbl oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    col name;
+BEGIN
+    SELECT r.id_column INTO col FROM basemodel.registry r WHERE r.tbl = $1;
+    IF col IS NOT NULL AND NOT basemodel._id_is_unique($1, col) THEN
+        RAISE EXCEPTION 'column "%" of relation "%" must stay unique and not null because basemodel manages it',
+                        col, basemodel._relname($1)
+            USING ERRCODE = 'dependent_objects_still_exist',
+                  DETAIL = 'It is the id column of the table''s registration.',
+                  HINT = format('Call basemodel.unregister(%L) first.', $1::regclass);
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_id_unique(oid) IS
+    'internal: refuses ALTER TABLE that leaves the id column of a registered table without its unique key';
+
+CREATE FUNCTION basemodel._renamed_schema(cmd pg_ddl_command) RETURNS name
+    LANGUAGE c STABLE STRICT
+    AS 'MODULE_PATHNAME', 'basemodel_renamed_schema';
+COMMENT ON FUNCTION basemodel._renamed_schema(pg_ddl_command) IS
+    'internal: the old name of a schema an ALTER SCHEMA ... RENAME renamed, or NULL';
+
+-- The event triggers read basemodel.auto_schemas, which has row level
+-- security; pg_dump's scripts and pg_restore turn row_security off, which
+-- makes any such read by a role that is not a superuser fail, so they turn
+-- it back on: the policies, not the restore, decide what they see.  While
+-- row_security is off (a restore), auto_register leaves new tables alone:
+-- the dump brings each registered table's own trigger, and registering a
+-- table before its primary key is restored would fail.
+CREATE FUNCTION basemodel._follow_ddl(restoring boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = on
+AS $$
+DECLARE
     cmd record;
-    gone name[];
     member oid;
     renamed record;
+    oldname name;
+    newname name;
 BEGIN
     FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+        IF cmd.object_type = 'table' THEN
+            PERFORM basemodel._refuse_inheritance(cmd.objid, false);
+        END IF;
         IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-           AND cmd.object_type = 'table' AND NOT cmd.in_extension
+           AND cmd.object_type = 'table' AND NOT cmd.in_extension AND NOT restoring
            AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
            AND EXISTS (SELECT FROM pg_class c
                         WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'p')
@@ -776,14 +945,17 @@ BEGIN
            AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
             PERFORM basemodel.register(cmd.objid::regclass);
         ELSIF cmd.command_tag = 'ALTER TABLE' THEN
-            FOR member IN SELECT r.tbl FROM basemodel.registry r
-                           WHERE r.tbl IN (SELECT t.relid FROM basemodel._tree(cmd.objid) t) LOOP
+            PERFORM basemodel._check_alter_table(cmd.command);
+            -- one lookup per member, so that only their registrations are decoded
+            FOR member IN SELECT t.relid FROM basemodel._tree(cmd.objid) t LOOP
+                CONTINUE WHEN NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = member);
                 IF cmd.objsubid > 0 THEN
                     PERFORM basemodel._follow_column_rename(member,
                         (SELECT a.attname FROM pg_attribute a
                           WHERE a.attrelid = cmd.objid AND a.attnum = cmd.objsubid));
                 END IF;
                 PERFORM basemodel._check_managed_types(member);
+                PERFORM basemodel._check_id_unique(member);
                 PERFORM basemodel._copy_managed_defaults(member);
             END LOOP;
         ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
@@ -797,79 +969,86 @@ BEGIN
                           DETAIL = 'basemodel finds its trigger by name.',
                           HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
             END IF;
-        ELSIF cmd.command_tag = 'ALTER SCHEMA' AND cmd.object_type = 'schema' THEN
-            SELECT array_agg(a.schema_name) INTO gone FROM basemodel.auto_schemas a
-             WHERE NOT EXISTS (SELECT FROM pg_namespace n WHERE n.nspname = a.schema_name);
-            IF cardinality(gone) = 1 THEN
-                UPDATE basemodel.auto_schemas a SET schema_name = n.nspname
-                  FROM pg_namespace n
-                 WHERE n.oid = cmd.objid AND a.schema_name = gone[1];
+        ELSIF cmd.command_tag = 'CREATE TRIGGER' AND cmd.object_type = 'trigger' THEN
+            PERFORM basemodel._check_trigger(cmd.objid);
+        ELSIF cmd.command_tag IN ('ALTER SCHEMA', 'CREATE SCHEMA') AND cmd.object_type = 'schema' THEN
+            -- an entry under the schema's new name is stale: the schema did
+            -- not exist under it when the entry was made
+            SELECT n.nspname INTO newname FROM pg_namespace n WHERE n.oid = cmd.objid;
+            oldname := basemodel._renamed_schema(cmd.command);
+            IF cmd.command_tag = 'CREATE SCHEMA' OR oldname IS NOT NULL THEN
+                DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = newname;
+            END IF;
+            IF oldname IS NOT NULL THEN
+                UPDATE basemodel.auto_schemas a SET schema_name = newname
+                 WHERE a.schema_name = oldname;
             END IF;
         END IF;
     END LOOP;
 END;
 $$;
+COMMENT ON FUNCTION basemodel._follow_ddl(boolean) IS
+    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, checked triggers, and refused trigger renames';
+
+CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM basemodel._follow_ddl(current_setting('row_security') = 'off');
+END;
+$$;
 COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
-    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, and refused trigger renames';
+    'internal: follows up DDL through basemodel._follow_ddl, telling it whether a restore runs';
 
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'ALTER SCHEMA', 'ALTER TRIGGER')
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'CREATE SCHEMA',
+                 'ALTER SCHEMA', 'CREATE TRIGGER', 'ALTER TRIGGER')
     EXECUTE FUNCTION basemodel._on_ddl_command_end();
 COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
-    'auto-registration, renames, attached partitions';
+    'auto-registration, renames, attached partitions, checked triggers';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
     LANGUAGE plpgsql
     SET search_path = pg_catalog, pg_temp
+    SET row_security = on
 AS $$
 DECLARE
     obj record;
     reg basemodel.registry;
     col name;
-    target regclass;
 BEGIN
-    -- dropped tables and schemas take their catalog rows with them
-    DELETE FROM basemodel.registry r
-     USING pg_event_trigger_dropped_objects() o
-     WHERE o.classid = 'pg_class'::regclass AND o.objsubid = 0 AND r.tbl = o.objid;
+    -- dropped tables take their triggers, and so their registrations, with
+    -- them; dropping the trigger is unregistering
     DELETE FROM basemodel.auto_schemas a
      USING pg_event_trigger_dropped_objects() o
      WHERE o.object_type = 'schema' AND a.schema_name = o.object_name;
 
     FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
-                WHERE object_type IN ('table column', 'trigger') LOOP
-        IF obj.object_type = 'table column' THEN
-            SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
-            CONTINUE WHEN NOT FOUND;
-            col := obj.address_names[3];
-            IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
-                RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
-                    USING ERRCODE = 'dependent_objects_still_exist',
-                          HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
-            END IF;
-            UPDATE basemodel.registry r
-               SET hidden = array_remove(r.hidden, col),
-                   ignore_columns = array_remove(r.ignore_columns, col),
-                   added_columns = array_remove(r.added_columns, col)
-             WHERE r.tbl = obj.objid;
-        ELSIF obj.address_names[3] = 'zzz_basemodel_update' THEN
-            target := to_regclass(format('%I.%I', obj.address_names[1], obj.address_names[2]));
-            IF EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = target) THEN
-                RAISE EXCEPTION 'cannot drop trigger "%" on table "%" because basemodel manages it', obj.address_names[3], obj.address_names[2]
-                    USING ERRCODE = 'dependent_objects_still_exist',
-                          HINT = format('Call basemodel.unregister(%L) to remove it.', target);
-            END IF;
+                WHERE object_type = 'table column' LOOP
+        SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
+        CONTINUE WHEN NOT FOUND;
+        col := obj.address_names[3];
+        IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
+            RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
+                USING ERRCODE = 'dependent_objects_still_exist',
+                      HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
+        END IF;
+        IF col = ANY (reg.hidden || reg.ignore_columns) THEN
+            reg.hidden := array_remove(reg.hidden, col);
+            reg.ignore_columns := array_remove(reg.ignore_columns, col);
+            PERFORM basemodel._write_registration(reg);
         END IF;
     END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._on_sql_drop() IS
-    'internal: forgets dropped tables and columns, refuses to drop managed columns and the trigger';
+    'internal: forgets dropped columns and schemas, refuses to drop managed columns';
 
 CREATE EVENT TRIGGER basemodel_sql_drop ON sql_drop
     EXECUTE FUNCTION basemodel._on_sql_drop();
 COMMENT ON EVENT TRIGGER basemodel_sql_drop IS
-    'forgets dropped tables, refuses drops of managed columns and of the trigger';
+    'forgets dropped columns and schemas, refuses drops of managed columns';
 
 -- DROP EXTENSION basemodel must leave user tables working: before it runs,
 -- remove our trigger from every table (the C function reads the statement to
@@ -881,7 +1060,6 @@ AS $$
 DECLARE
     trg record;
 BEGIN
-    DELETE FROM basemodel.registry;
     FOR trg IN SELECT t.tgrelid::regclass AS tbl, t.tgname
                  FROM pg_trigger t
                 WHERE t.tgfoid = 'basemodel.before_update()'::regprocedure
@@ -903,3 +1081,20 @@ CREATE EVENT TRIGGER basemodel_drop_extension ON ddl_command_start
     EXECUTE FUNCTION basemodel._on_drop_extension();
 COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
     'removes basemodel''s triggers from user tables before DROP EXTENSION basemodel';
+
+-- ---------------------------------------------------------------------------
+-- Who may execute what
+-- ---------------------------------------------------------------------------
+
+-- The user API (tablename, register, unregister, to_dict, auto_register,
+-- auto_register_off) and before_update (CREATE TRIGGER checks EXECUTE on it)
+-- stay executable by PUBLIC.  So do the internal helpers that the user API,
+-- the row level security policies, the models view and the ddl_command_end
+-- trigger call as the current role: PostgreSQL checks EXECUTE against that
+-- role, and they can do no more than it could in SQL.  The functions below
+-- run only as triggers, as event triggers, or on behalf of DROP EXTENSION
+-- (whose caller owns them): no one else may call them.
+REVOKE EXECUTE ON FUNCTION basemodel._on_ddl_command_end() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._on_sql_drop() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._on_drop_extension() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION basemodel._release_tables() FROM PUBLIC;

@@ -12,179 +12,118 @@
  *	  new connection can reuse the descriptor number.  The handles keep
  *	  uv_run going while the engine has connections; bm_engine_free (from a
  *	  callback, say) closes them all.
+ *
+ *	  Standard C: <uv.h> uses POSIX types (pthread_rwlock_t) that glibc hides
+ *	  under a strict -std=c11, so such a build defines _POSIX_C_SOURCE
+ *	  (-D_POSIX_C_SOURCE=200809L); -std=gnu11 needs nothing.
  */
 #ifndef BASEMODEL_ADAPTERS_LIBUV_H
 #define BASEMODEL_ADAPTERS_LIBUV_H
 
 #include <stdlib.h>
 
+#if defined(__GLIBC__) && (!defined(_POSIX_C_SOURCE) || _POSIX_C_SOURCE < 200112L)
+#error "<uv.h> needs POSIX declarations that strict -std=c11 hides: compile with -D_POSIX_C_SOURCE=200809L (or -std=gnu11)"
+#endif
+
 #include <uv.h>
 
-#include <basemodel.h>
+#include "common.h"
 
 typedef struct bm_libuv_watch
 {
+	bm_adapter_watch base;
 	uv_poll_t	handle;
-	int			fd;
-	int			events;			/* BM_EV_READ | BM_EV_WRITE */
-	struct bm_libuv *owner;
-	struct bm_libuv_watch *next;
 } bm_libuv_watch;
 
 typedef struct bm_libuv
 {
-	bm_engine  *engine;
+	bm_adapter	base;
 	uv_loop_t  *loop;
 	uv_timer_t	timer;
-	bm_libuv_watch *watches;
-	int			handles;		/* handles not closed yet */
-	int			cleaned;		/* the engine is gone */
+	int			handles;		/* handles not closed yet; the last one frees the adapter */
 } bm_libuv;
 
+/* one of the adapter's handles is closed */
 static inline void
-bm_libuv__release(bm_libuv *a)
+bm_libuv__handle_gone(bm_libuv *a)
 {
-	if (--a->handles == 0 && a->cleaned)
+	if (--a->handles == 0)
 		free(a);
 }
 
+/* uv_close's callback for a socket's handle */
 static inline void
 bm_libuv__watch_closed(uv_handle_t *h)
 {
 	bm_libuv_watch *w = (bm_libuv_watch *) h->data;
-	bm_libuv   *a = w->owner;
+	bm_libuv   *a = (bm_libuv *) w->base.owner;
 
 	free(w);
-	bm_libuv__release(a);
+	bm_libuv__handle_gone(a);
 }
 
+/* uv_close's callback for the timer */
 static inline void
 bm_libuv__timer_closed(uv_handle_t *h)
 {
-	bm_libuv__release((bm_libuv *) h->data);
+	bm_libuv__handle_gone((bm_libuv *) h->data);
 }
 
+/* a watched socket is ready (or in error: libpq finds out which) */
 static inline void
 bm_libuv__on_poll(uv_poll_t *h, int status, int uv_events)
 {
 	bm_libuv_watch *w = (bm_libuv_watch *) h->data;
-	int			ev = 0;
+	int			ev = BM_EV_READ | BM_EV_WRITE;
 
-	if (w->owner->cleaned)
-		return;
-	if (status < 0)
-		ev = BM_EV_READ | BM_EV_WRITE;	/* let libpq find the error */
-	else
-	{
-		if (uv_events & (UV_READABLE | UV_DISCONNECT))
-			ev |= BM_EV_READ;
-		if (uv_events & UV_WRITABLE)
-			ev |= BM_EV_WRITE;
-	}
-	bm_engine_on_ready(w->owner->engine, w->fd, ev);
+	if (status >= 0)
+		ev = bm_adapter__bits(uv_events, UV_READABLE | UV_DISCONNECT, UV_WRITABLE, BM_EV_READ, BM_EV_WRITE);
+	bm_engine_on_ready(w->base.owner->engine, w->base.fd, ev);
 }
 
+/* the engine's timer fired */
 static inline void
 bm_libuv__on_timer(uv_timer_t *t)
 {
-	bm_libuv   *a = (bm_libuv *) t->data;
-
-	if (!a->cleaned)
-		bm_engine_on_timer(a->engine);
+	bm_engine_on_timer(((bm_libuv *) t->data)->base.engine);
 }
 
-static inline bm_libuv_watch *
-bm_libuv__find(bm_libuv *a, int fd)
+/* bm_adapter_ops.watch: (re)start the socket's poll handle */
+static inline int
+bm_libuv__watch(bm_adapter *base, bm_adapter_watch *bw, int created)
 {
-	bm_libuv_watch *w;
+	bm_libuv   *a = (bm_libuv *) base;
+	bm_libuv_watch *w = (bm_libuv_watch *) bw;
 
-	for (w = a->watches; w; w = w->next)
-		if (w->fd == fd)
-			return w;
-	return NULL;
+	if (created)
+	{
+		if (uv_poll_init(a->loop, &w->handle, bw->fd) != 0)
+			return -1;
+		w->handle.data = w;
+		a->handles++;
+	}
+	uv_poll_start(&w->handle, bm_adapter__bits(bw->events, BM_EV_READ, BM_EV_WRITE, UV_READABLE, UV_WRITABLE),
+				  bm_libuv__on_poll);
+	return 0;
 }
 
+/* bm_adapter_ops.unwatch: stop now, free once libuv has closed the handle */
 static inline void
-bm_libuv__drop(bm_libuv *a, bm_libuv_watch *w)
+bm_libuv__unwatch(bm_adapter *base, bm_adapter_watch *bw)
 {
-	bm_libuv_watch **p = &a->watches;
+	bm_libuv_watch *w = (bm_libuv_watch *) bw;
 
-	while (*p && *p != w)
-		p = &(*p)->next;
-	if (*p)
-		*p = w->next;
+	(void) base;
 	uv_poll_stop(&w->handle);
 	uv_close((uv_handle_t *) &w->handle, bm_libuv__watch_closed);
 }
 
-/* add (on) or remove (!on) interest in events on fd */
+/* bm_adapter_ops.timer */
 static inline void
-bm_libuv__update(void *data, int fd, int events, int on)
+bm_libuv__timer(bm_adapter *base, long ms)
 {
-	bm_libuv   *a = (bm_libuv *) data;
-	bm_libuv_watch *w = bm_libuv__find(a, fd);
-	int			uv_events = 0;
-
-	if (w == NULL)
-	{
-		if (!on)
-			return;
-		w = (bm_libuv_watch *) calloc(1, sizeof(*w));
-		if (w == NULL)
-			return;
-		if (uv_poll_init(a->loop, &w->handle, fd) != 0)
-		{
-			free(w);
-			return;
-		}
-		w->fd = fd;
-		w->owner = a;
-		w->handle.data = w;
-		w->next = a->watches;
-		a->watches = w;
-		a->handles++;
-	}
-	w->events = on ? (w->events | events) : (w->events & ~events);
-	if (w->events == 0)
-	{
-		bm_libuv__drop(a, w);
-		return;
-	}
-	if (w->events & BM_EV_READ)
-		uv_events |= UV_READABLE;
-	if (w->events & BM_EV_WRITE)
-		uv_events |= UV_WRITABLE;
-	uv_poll_start(&w->handle, uv_events, bm_libuv__on_poll);
-}
-
-static inline void
-bm_libuv__add_read(void *data, int fd)
-{
-	bm_libuv__update(data, fd, BM_EV_READ, 1);
-}
-
-static inline void
-bm_libuv__del_read(void *data, int fd)
-{
-	bm_libuv__update(data, fd, BM_EV_READ, 0);
-}
-
-static inline void
-bm_libuv__add_write(void *data, int fd)
-{
-	bm_libuv__update(data, fd, BM_EV_WRITE, 1);
-}
-
-static inline void
-bm_libuv__del_write(void *data, int fd)
-{
-	bm_libuv__update(data, fd, BM_EV_WRITE, 0);
-}
-
-static inline void
-bm_libuv__schedule_timer(void *data, long ms)
-{
-	bm_libuv   *a = (bm_libuv *) data;
+	bm_libuv   *a = (bm_libuv *) base;
 
 	if (ms < 0)
 		uv_timer_stop(&a->timer);
@@ -192,49 +131,37 @@ bm_libuv__schedule_timer(void *data, long ms)
 		uv_timer_start(&a->timer, bm_libuv__on_timer, (uint64_t) ms, 0);
 }
 
+/* bm_adapter_ops.release: close the timer; the last closed handle frees the adapter */
 static inline void
-bm_libuv__cleanup(void *data)
+bm_libuv__release(bm_adapter *base)
 {
-	bm_libuv   *a = (bm_libuv *) data;
+	bm_libuv   *a = (bm_libuv *) base;
 
-	a->cleaned = 1;
-	while (a->watches)
-		bm_libuv__drop(a, a->watches);
 	uv_timer_stop(&a->timer);
 	uv_close((uv_handle_t *) &a->timer, bm_libuv__timer_closed);
 }
 
-/* attach engine e to loop: 0, or -1 (bm_last_error()) */
+/* bm_adapter_ops.start */
+static inline int
+bm_libuv__start(bm_adapter *base)
+{
+	bm_libuv   *a = (bm_libuv *) base;
+
+	a->loop = (uv_loop_t *) base->loop;
+	if (uv_timer_init(a->loop, &a->timer) != 0)
+		return -1;
+	a->timer.data = a;
+	a->handles = 1;
+	return 0;
+}
+
+/* attach engine e to loop: 0, or -1 (bm_last_error() says why, unless out of memory) */
 static inline int
 bm_libuv_attach(bm_engine *e, uv_loop_t *loop)
 {
-	bm_ev_hooks hooks;
-	bm_libuv   *a;
+	static const bm_adapter_ops ops = BM_ADAPTER_OPS(bm_libuv);
 
-	if (e == NULL || loop == NULL)
-		return bm_engine_attach(NULL, NULL);
-	a = (bm_libuv *) calloc(1, sizeof(*a));
-	if (a == NULL)
-		return -1;
-	a->engine = e;
-	a->loop = loop;
-	uv_timer_init(loop, &a->timer);
-	a->timer.data = a;
-	a->handles = 1;
-	hooks.data = a;
-	hooks.add_read = bm_libuv__add_read;
-	hooks.del_read = bm_libuv__del_read;
-	hooks.add_write = bm_libuv__add_write;
-	hooks.del_write = bm_libuv__del_write;
-	hooks.schedule_timer = bm_libuv__schedule_timer;
-	hooks.cleanup = bm_libuv__cleanup;
-	if (bm_engine_attach(e, &hooks) != 0)
-	{
-		a->cleaned = 1;
-		uv_close((uv_handle_t *) &a->timer, bm_libuv__timer_closed);
-		return -1;
-	}
-	return 0;
+	return bm_adapter__attach(e, loop, &ops);
 }
 
 #endif							/* BASEMODEL_ADAPTERS_LIBUV_H */

@@ -33,7 +33,16 @@
 extern "C" {
 #endif
 
-/* version of the library, "MAJOR.MINOR" */
+/* the version of this header: MAJOR.MINOR.PATCH, as in the VERSION file */
+#define BM_VERSION_MAJOR 0
+#define BM_VERSION_MINOR 1
+#define BM_VERSION_PATCH 0
+#define BM_VERSION "0.1.0"
+/* BM_VERSION_NUMBER >= BM_MAKE_VERSION(0, 2, 0) tests for 0.2.0 or later at compile time */
+#define BM_MAKE_VERSION(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
+#define BM_VERSION_NUMBER BM_MAKE_VERSION(BM_VERSION_MAJOR, BM_VERSION_MINOR, BM_VERSION_PATCH)
+
+/* version of the library that runs (BM_VERSION when it was built), "MAJOR.MINOR.PATCH" */
 const char *bm_version(void);
 
 /* error codes of bm_error.code */

@@ -1,25 +1,18 @@
 /*
  * engine.c
- *	  The engine: checking the URL and options, the life of a request from
- *	  the call that accepts it to its one callback (in the order queued), the
- *	  pump that hands queued work to connections, autocommit statements
- *	  (bm_engine_execute), and freeing with work pending.
+ *	  The coordinator: the life of a request from the call that accepts it
+ *	  to its one callback (in the order its owner queued it), the pump that
+ *	  hands queued work to the pool's connections through proto, applying
+ *	  what proto, the pool and sessions report (answers, failed units, lost
+ *	  connections, failed connection attempts), and freeing with work
+ *	  pending.  It owns every queue.  Calls session, pool, proto and util;
+ *	  loop.c and api.c call it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "internal.h"
-
-int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "engine.h"
 
 /* -1 (and the reason in bm_last_error) when the engine takes no more work */
 int
@@ -38,35 +31,6 @@ check_engine(bm_engine *e)
 	return 0;
 }
 
-/* checks shared by every call that queues a statement */
-int
-check_statement(const char *sql, int nparams, const char *const *params)
-{
-	const char *why;
-
-	if (sql == NULL)
-	{
-		set_last_error(BM_ERR_USAGE, "sql is NULL");
-		return -1;
-	}
-	if (nparams < 0 || nparams > 65535)
-	{
-		set_last_error(BM_ERR_USAGE, "nparams is %d; it must be between 0 and 65535", nparams);
-		return -1;
-	}
-	if (nparams > 0 && params == NULL)
-	{
-		set_last_error(BM_ERR_USAGE, "params is NULL but nparams is %d", nparams);
-		return -1;
-	}
-	if ((why = sql_refused(sql)) != NULL)
-	{
-		set_last_error(BM_ERR_USAGE, "%s", why);
-		return -1;
-	}
-	return 0;
-}
-
 /*
  * A request, with copies of its parameters in the same allocation; the SQL
  * text is interned in the engine's table (the caller's copy need not outlive
@@ -77,7 +41,7 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 {
 	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
 	size_t		cls;
-	Request    *req;
+	Request    *req = NULL;
 	char	   *p;
 	int			i;
 
@@ -85,10 +49,8 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 		if (params[i])
 			size += strlen(params[i]) + 1;
 	cls = (size - sizeof(Request) + 15) / 16;
-	if (cls < REQ_SIZE_CLASSES && e->free_reqs[cls])
+	if (cls < REQ_SIZE_CLASSES && (req = QUEUE_POP(&e->free_reqs[cls], Request, link)) != NULL)
 	{
-		req = e->free_reqs[cls];
-		e->free_reqs[cls] = req->next;
 		e->nfree_reqs[cls]--;
 		memset(req, 0, sizeof(Request) + (size_t) nparams * sizeof(char *));
 	}
@@ -125,113 +87,63 @@ nomem:
 	return NULL;
 }
 
-/* what a request reports when there was no memory for its own error */
-static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
-
-/*
- * The request's error, made on its first failure, for err_set and friends to
- * fill in.  NULL when out of memory: the request then fails with
- * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
- */
-ErrorBuf *
-request_error(Request *req)
-{
-	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
-		req->err = (ErrorBuf *) &nomem_error;
-	return req->err == &nomem_error ? NULL : req->err;
-}
-
+/* a called-back request goes, to its size class's free list if there is room */
 static void
 request_free(bm_engine *e, Request *req)
 {
 	PQclear(req->res);
-	if (req->err != &nomem_error)
-	{
-		err_clear(req->err);
-		free(req->err);
-	}
+	request_clear_error(req);
 	sqltext_release(&e->texts, req->sql);
 	if (req->size_class != REQ_UNPOOLED && e->nfree_reqs[req->size_class] < FREE_LIST_MAX)
 	{
-		req->next = e->free_reqs[req->size_class];
-		e->free_reqs[req->size_class] = req;
+		queue_push_front(&e->free_reqs[req->size_class], &req->link);
 		e->nfree_reqs[req->size_class]++;
 	}
 	else
 		free(req);
 }
 
-/* give the recycled requests and ops back to malloc */
-void
-engine_free_lists(bm_engine *e)
+/* give the recycled requests back to malloc */
+static void
+free_lists(bm_engine *e)
 {
+	Request    *req;
 	int			i;
 
 	for (i = 0; i < REQ_SIZE_CLASSES; i++)
 	{
-		while (e->free_reqs[i])
-		{
-			Request    *req = e->free_reqs[i];
-
-			e->free_reqs[i] = req->next;
+		while ((req = QUEUE_POP(&e->free_reqs[i], Request, link)) != NULL)
 			free(req);
-		}
 		e->nfree_reqs[i] = 0;
 	}
-	while (e->free_ops)
-	{
-		Op		   *op = e->free_ops;
-
-		e->free_ops = op->next;
-		free(op);
-	}
-	e->nfree_ops = 0;
 }
 
+/* the answered requests at the head of an owner's FIFO: their callbacks are due */
 static void
-ready_push(bm_engine *e, Request *req)
+collect(bm_engine *e, Queue *fifo)
 {
-	req->next = NULL;
-	if (e->ready_tail)
-		e->ready_tail->next = req;
-	else
-		e->ready_head = req;
-	e->ready_tail = req;
+	Request    *req;
+
+	while ((req = QUEUE_HEAD(fifo, Request, link)) != NULL && req->state == REQ_DONE)
+	{
+		queue_pop(fifo);
+		queue_push(&e->ready, &req->link);
+	}
 }
 
 /*
  * The request is answered.  Its callback is due once every request queued
  * before it by the same owner has been answered too.
  */
-void
+static void
 request_done(bm_engine *e, Request *req)
 {
-	Request   **head,
-			  **tail;
-
 	req->state = REQ_DONE;
-	if (req->session)
-	{
-		head = &req->session->head;
-		tail = &req->session->tail;
-	}
-	else
-	{
-		head = &e->auto_head;
-		tail = &e->auto_tail;
-	}
-	while (*head && (*head)->state == REQ_DONE)
-	{
-		Request    *r = *head;
-
-		*head = r->next;
-		if (*head == NULL)
-			*tail = NULL;
-		ready_push(e, r);
-	}
+	collect(e, req->session ? &req->session->requests : &e->auto_reqs);
 }
 
-void
+/* the request fails with code (unless it failed already), then is done */
+static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
 	if (request_code(req) == BM_OK)
@@ -244,21 +156,13 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 }
 
 /* an autocommit statement that did nothing goes back to the front of the unsent queue */
-void
+static void
 request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
 	req->state = REQ_QUEUED;
-	if (req->err != NULL && req->err != &nomem_error)
-	{
-		err_clear(req->err);
-		free(req->err);
-	}
-	req->err = NULL;
-	req->send_next = e->auto_unsent_head;
-	e->auto_unsent_head = req;
-	if (e->auto_unsent_tail == NULL)
-		e->auto_unsent_tail = req;
+	request_clear_error(req);
+	queue_push_front(&e->auto_unsent, &req->send_link);
 	engine_kick(e);
 }
 
@@ -310,59 +214,379 @@ engine_kick(bm_engine *e)
 	}
 }
 
+/* requests wait for their callbacks */
 bool
 engine_has_work(bm_engine *e)
 {
-	return e->pending > 0 || e->ready_head != NULL;
+	return e->pending > 0 || !queue_empty(&e->ready);
+}
+
+/* the session waits for a connection for its next unit */
+static void
+enqueue_wait(bm_engine *e, bm_session *s)
+{
+	if (s->waiting || s->conn)
+		return;
+	s->waiting = true;
+	queue_push(&e->wait, &s->wait_link);
+	engine_kick(e);
+}
+
+/* an accepted autocommit statement (bm_engine_execute) */
+void
+engine_queue_auto(bm_engine *e, Request *req)
+{
+	queue_push(&e->auto_reqs, &req->link);
+	queue_push(&e->auto_unsent, &req->send_link);
+	e->pending++;
+	engine_kick(e);
+}
+
+/* an accepted request of a session: sent when the session holds a connection */
+void
+engine_queue_session(bm_engine *e, bm_session *s, Request *req)
+{
+	e->pending++;
+	if (!session_add(s, req))
+		collect(e, &s->requests);
+	else if (s->conn == NULL)
+		enqueue_wait(e, s);
+	engine_kick(e);
+}
+
+/* the session's unit failed: what it answered without sending is done */
+static void
+fail_unit(bm_engine *e, bm_session *s, const ErrorBuf *why, bool first_gets_it)
+{
+	session_fail(s, why, first_gets_it);
+	collect(e, &s->requests);
+}
+
+/* the session holding c lets go of it: its unit is over, or the connection gone */
+static void
+let_go(bm_engine *e, Conn *c)
+{
+	bm_session *s = c->holder;
+
+	c->holder = NULL;
+	if (s == NULL)
+		return;
+	s->conn = NULL;
+	if (session_has_unsent(s))
+		enqueue_wait(e, s);
+	if (s->closed)
+		e->reap_needed = true;
+}
+
+/*
+ * Fail everything the connection carried with `code`: the server answers a
+ * batch only at its end, so after a timeout nobody knows which statement
+ * hung, and all of them timed out.  The session holding it loses its
+ * transaction.
+ */
+void
+engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
+{
+	bm_session *s = c->holder;
+	ErrorBuf	eb = {0};
+	Request    *req;
+	char		buf[512];
+
+	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
+	err_set(&eb, code, NULL, buf, NULL, NULL);
+	while ((req = proto_take_unanswered(&c->proto)) != NULL)
+	{
+		if (request_code(req) == BM_OK)
+			err_set(request_error(req), code, NULL, buf, NULL, NULL);
+		request_done(e, req);
+	}
+	if (s)
+	{
+		fail_unit(e, s, &eb, false);
+		let_go(e, c);
+		e->reap_needed = true;
+	}
+	err_clear(&eb);
+	pool_drop(c);
+	engine_kick(e);
+}
+
+/*
+ * What a connection attempt did: any change is a reason to pump; when no
+ * connection is left alive, the work waiting for one fails with why.
+ */
+static void
+after_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
+{
+	Queue		waiting;
+	Request    *req;
+	bm_session *s;
+
+	if (r == CONNECT_PENDING)
+		return;
+	engine_kick(e);
+	if (r != CONNECT_HOPELESS)
+		return;
+	while ((req = QUEUE_POP(&e->auto_unsent, Request, send_link)) != NULL)
+	{
+		err_copy(request_error(req), why);
+		request_done(e, req);
+	}
+	waiting = queue_take(&e->wait);
+	while ((s = QUEUE_POP(&waiting, bm_session, wait_link)) != NULL)
+	{
+		s->waiting = false;
+		fail_unit(e, s, why, true);
+		if (session_has_unsent(s))
+			enqueue_wait(e, s);
+		if (s->closed)
+			e->reap_needed = true;
+	}
+	err_clear(why);
+}
+
+/*
+ * A send through proto failed: the connection goes, and req, when it was
+ * not on the wire yet (so that the connection's failure cannot reach it),
+ * fails here.  True when the send went well.
+ */
+static bool
+sent(bm_engine *e, Conn *c, ProtoStatus st, Request *req)
+{
+	char		msg[512];
+	int			code = st == PROTO_NOMEM ? BM_ERR_NOMEM : BM_ERR_CONNECTION;
+
+	if (st == PROTO_OK)
+		return true;
+	snprintf(msg, sizeof(msg), "%s", st == PROTO_NOMEM ? "out of memory" : pool_error(c));
+	engine_conn_lost(e, c, code, msg);
+	if (req && req->state != REQ_DONE)
+		request_fail(e, req, code, code == BM_ERR_NOMEM ? msg : "connection lost");
+	return false;
+}
+
+/*
+ * Whatever the session holding the connection has queued for the unit on
+ * the wire, after the Syncs and ROLLBACK that clean up after a failure.
+ */
+static void
+send_session(bm_engine *e, Conn *c)
+{
+	bm_session *s = c->holder;
+	Proto	   *p = &c->proto;
+	Request    *req;
+
+	if (!sent(e, c, proto_send_cleanup(p), NULL))
+		return;
+	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent &&
+		   (req = session_next_unsent(s)) != NULL)
+	{
+		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
+			return;
+		queue_pop(&s->unsent);
+		if (!sent(e, c, proto_send_unit(p, req), req))
+			return;
+	}
+}
+
+/* write queued bytes; a failure drops the connection */
+static void
+write_out(bm_engine *e, Conn *c)
+{
+	if (!pool_write(c))
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
+}
+
+/* close the connection's batch and send it */
+static void
+end_batch(bm_engine *e, Conn *c)
+{
+	bool		write;
+
+	if (c->state != CONN_READY)
+		return;
+	if (sent(e, c, proto_end_batch(&c->proto, &write), NULL) && write)
+		write_out(e, c);
+}
+
+/* a connection for work, replacing any found dead on the way */
+static Conn *
+pick(bm_engine *e, bool for_session)
+{
+	bool		dropped = false;
+	Conn	   *c = pool_pick(e->pool, for_session, &dropped);
+
+	if (dropped)
+		engine_kick(e);
+	return c;
 }
 
 /* hand queued work to connections and send it, one batch per connection */
 static void
 pump(bm_engine *e)
 {
+	ErrorBuf	why = {0};
+	Request    *req;
+	bm_session *s;
 	Conn	   *c;
+	int			demand = 0,
+				i;
+
+	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
+		   (c = pick(e, false)) != NULL)
+	{
+		queue_pop(&e->auto_unsent);
+		sent(e, c, proto_send_auto(&c->proto, req), req);
+	}
+	while ((s = QUEUE_HEAD(&e->wait, bm_session, wait_link)) != NULL &&
+		   (c = pick(e, true)) != NULL)
+	{
+		queue_pop(&e->wait);
+		s->waiting = false;
+		c->holder = s;
+		session_take_conn(s, c);
+		proto_begin_unit(&c->proto);
+	}
+	for (s = QUEUE_HEAD(&e->wait, bm_session, wait_link); s; s = QUEUE_NEXT(s, bm_session, wait_link))
+		demand++;
+	if (!queue_empty(&e->auto_unsent))
+		demand++;
+	after_connect(e, pool_grow(e->pool, demand, &why), &why);
+	for (i = 0; i < e->pool->size; i++)
+	{
+		c = &e->pool->conns[i];
+		if (c->state == CONN_READY && c->holder)
+			send_session(e, c);
+		end_batch(e, c);
+	}
+}
+
+/* apply what one answer did (fields in the order ProtoEvent gives) */
+static void
+apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
+{
+	bm_session *s = c->holder;
+
+	if (ev->unit_failed && s)
+	{
+		fail_unit(e, s, &c->proto.failure, false);
+		engine_kick(e);
+	}
+	if (ev->done)
+		request_done(e, ev->done);
+	if (ev->replay)
+		request_replay(e, ev->replay);
+	if (ev->cleanup_due)
+		engine_kick(e);
+	if (ev->unit_over)
+	{
+		let_go(e, c);
+		engine_kick(e);
+	}
+	if (ev->lost)
+		engine_conn_lost(e, c, ev->lost, ev->lost_message);
+}
+
+/* read what arrived and apply what each answer did */
+static void
+read_in(bm_engine *e, Conn *c)
+{
+	ProtoEvent	ev;
+
+	if (!pool_consume(c))
+	{
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
+		return;
+	}
+	while (pool_next_event(c, &ev))
+		apply(e, c, &ev);
+	if (c->state == CONN_READY && pool_broken(c))
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
+}
+
+/* the loop says the connection's socket is ready for events */
+void
+engine_conn_io(bm_engine *e, Conn *c, int events)
+{
+	ErrorBuf	why = {0};
+
+	if (c->state == CONN_CONNECTING)
+		after_connect(e, pool_connect_poll(c, &why), &why);
+	else if (c->state == CONN_READY)
+	{
+		if (events & BM_EV_WRITE)
+			write_out(e, c);
+		if (c->state == CONN_READY && (events & BM_EV_READ))
+			read_in(e, c);
+		if (c->state == CONN_READY && c->out_pending)
+			write_out(e, c);
+	}
+}
+
+/* connection attempts and statements past their deadlines fail */
+void
+engine_check_timeouts(bm_engine *e, int64_t now)
+{
 	int			i;
 
-	while (e->auto_unsent_head && (c = pool_pick(e, false)) != NULL)
+	for (i = 0; i < e->pool->size; i++)
 	{
-		Request    *req = e->auto_unsent_head;
+		Conn	   *c = &e->pool->conns[i];
+		ErrorBuf	why = {0};
+		char		msg[128];
+		ConnectResult r = pool_connect_timeout(c, now, &why);
 
-		e->auto_unsent_head = req->send_next;
-		if (e->auto_unsent_head == NULL)
-			e->auto_unsent_tail = NULL;
-		req->send_next = NULL;
-		pipeline_send_auto(c, req);
+		if (r != CONNECT_PENDING)
+			after_connect(e, r, &why);
+		else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
+			engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
 	}
-	while (e->wait_head && (c = pool_pick(e, true)) != NULL)
-	{
-		bm_session *s = e->wait_head;
+}
 
-		e->wait_head = s->wait_next;
-		if (e->wait_head == NULL)
-			e->wait_tail = NULL;
-		s->wait_next = NULL;
-		s->waiting = false;
-		pool_acquire(c, s);
-	}
-	pool_grow(e);
-	for (i = 0; i < e->pool_size; i++)
+/* the earliest time the engine must look again, 0 if none */
+int64_t
+engine_next_deadline(bm_engine *e)
+{
+	int64_t		next = pool_next_deadline(e->pool);
+	int64_t		retry = e->pool->retry_at;
+
+	/* work waits for the next connection attempt */
+	if ((!queue_empty(&e->wait) || !queue_empty(&e->auto_unsent)) && retry > now_ms() &&
+		(next == 0 || retry < next))
+		next = retry;
+	return next;
+}
+
+/* free closed sessions nothing refers to (all of them when the engine goes) */
+static void
+reap(bm_engine *e, bool all)
+{
+	bm_session *s = DLIST_FIRST(&e->sessions, bm_session, link);
+
+	e->reap_needed = false;
+	while (s)
 	{
-		c = &e->conns[i];
-		if (c->state == CONN_READY && c->owner)
-			pipeline_send_session(c);
-		pipeline_end_batch(c);
+		bm_session *next = DLIST_NEXT(s, bm_session, link);
+
+		if (all || session_reapable(s))
+		{
+			dlist_remove(&e->sessions, &s->link);
+			err_clear(&s->failure);
+			free(s);
+		}
+		s = next;
 	}
 }
 
 /*
  * After the loop has handled I/O: send what is queued, run the callbacks
- * that are due (they may queue more, which is sent in the same turn), free
- * closed sessions, and tell the loop what to watch next.
+ * that are due (they may queue more, which is sent in the same turn) and
+ * free closed sessions.  False when a callback freed the engine.
  */
-void
+bool
 engine_settle(bm_engine *e)
 {
-	int			i;
+	Request    *req;
 
 	while (!e->free_requested)
 	{
@@ -371,291 +595,21 @@ engine_settle(bm_engine *e)
 			e->pump_needed = false;
 			pump(e);
 		}
-		if (e->ready_head == NULL)
+		if (queue_empty(&e->ready))
 		{
 			if (!e->pump_needed)
 				break;
 			continue;
 		}
-		while (e->ready_head && !e->free_requested)
-		{
-			Request    *req = e->ready_head;
-
-			e->ready_head = req->next;
-			if (e->ready_head == NULL)
-				e->ready_tail = NULL;
+		while (!e->free_requested && (req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 			deliver(e, req);
-		}
 	}
 	if (e->free_requested)
-		return;
+		return false;
 	if (e->reap_needed)
-		session_reap(e, false);
-	for (i = 0; i < e->pool_size; i++)
-		e->conns[i].read_this_turn = false;
-	loop_sync_watches(e);
-	loop_arm_timer(e);
-}
-
-/*
- * libpq checks these values only when it connects; we connect lazily, so a
- * typo would surface much later.  Check the enumerated ones and ports now.
- */
-static const char *
-check_value(const char *keyword, const char *val)
-{
-	static const struct
-	{
-		const char *keyword;
-		const char *allowed;
-	}			enums[] = {
-		{"sslmode", ",disable,allow,prefer,require,verify-ca,verify-full,"},
-		{"gssencmode", ",disable,prefer,require,"},
-		{"channel_binding", ",disable,prefer,require,"},
-		{"target_session_attrs", ",any,read-write,read-only,primary,standby,prefer-standby,"},
-	};
-	size_t		i;
-
-	for (i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
-	{
-		char		probe[64];
-
-		if (strcmp(keyword, enums[i].keyword) != 0)
-			continue;
-		snprintf(probe, sizeof(probe), ",%s,", val);
-		if (strchr(val, ',') || strlen(val) > 40 || strstr(enums[i].allowed, probe) == NULL)
-			return enums[i].allowed;
-	}
-	if (strcmp(keyword, "port") == 0)
-	{
-		const char *p;
-
-		for (p = val; *p; p++)
-			if ((*p < '0' || *p > '9') && *p != ',')
-				return "a number (or a comma-separated list of numbers)";
-	}
-	return NULL;
-}
-
-/* parse and check the URL; NULL with the problem in *why */
-static int
-build_conninfo(bm_engine *e, const char *url, const bm_engine_options *o, char *why, size_t whylen)
-{
-	PQconninfoOption *opts,
-			   *opt;
-	char	   *errmsg = NULL;
-	int			n = 0,
-				i = 0;
-	const char *appname = o->application_name;
-	const char *user_options = NULL;
-	char	   *options = NULL;
-
-	opts = PQconninfoParse(url, &errmsg);
-	if (opts == NULL)
-	{
-		snprintf(why, whylen, "invalid connection URL or string: %s",
-				 errmsg ? errmsg : "out of memory");
-		if (errmsg)
-		{
-			size_t		l = strlen(why);
-
-			while (l > 0 && why[l - 1] == '\n')
-				why[--l] = '\0';
-		}
-		PQfreemem(errmsg);
-		return -1;
-	}
-	for (opt = opts; opt->keyword; opt++)
-	{
-		const char *allowed;
-
-		if (opt->val == NULL)
-			continue;
-		n++;
-		if ((allowed = check_value(opt->keyword, opt->val)) != NULL)
-		{
-			/* the lists of allowed values are ",a,b,": show "a,b" */
-			snprintf(why, whylen, "invalid value \"%s\" for connection option \"%s\" (allowed: %.*s)",
-					 opt->val, opt->keyword,
-					 (int) strlen(allowed) - (allowed[0] == ',' ? 2 : 0), allowed + (allowed[0] == ',' ? 1 : 0));
-			PQconninfoFree(opts);
-			return -1;
-		}
-		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
-			appname = opt->val;
-		if (strcmp(opt->keyword, "options") == 0)
-			user_options = opt->val;
-		/* libpq enforces connect_timeout only when it blocks; we enforce it */
-		if (strcmp(opt->keyword, "connect_timeout") == 0 && e->connect_timeout_ms == 0)
-			e->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
-	}
-	if (appname == NULL)
-		appname = "basemodel";
-	if (e->statement_timeout_ms > 0)
-	{
-		size_t		len = (user_options ? strlen(user_options) : 0) + 64;
-
-		options = malloc(len);
-		if (options)
-			snprintf(options, len, "%s%s-c statement_timeout=%d",
-					 user_options ? user_options : "", user_options ? " " : "",
-					 e->statement_timeout_ms);
-	}
-	else if (user_options)
-		options = strdup(user_options);
-
-	e->keywords = calloc(n + 3, sizeof(char *));
-	e->values = calloc(n + 3, sizeof(char *));
-	if (e->keywords == NULL || e->values == NULL)
-		goto nomem;
-	for (opt = opts; opt->keyword; opt++)
-	{
-		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0 ||
-			strcmp(opt->keyword, "options") == 0)
-			continue;
-		e->keywords[i] = strdup(opt->keyword);
-		e->values[i] = strdup(opt->val);
-		if (e->keywords[i] == NULL || e->values[i++] == NULL)
-			goto nomem;
-	}
-	e->keywords[i] = strdup("application_name");
-	e->values[i] = strdup(appname);
-	if (e->keywords[i] == NULL || e->values[i++] == NULL)
-		goto nomem;
-	if (options)
-	{
-		e->keywords[i] = strdup("options");
-		e->values[i] = options;
-		options = NULL;
-		if (e->keywords[i++] == NULL)
-			goto nomem;
-	}
-	PQconninfoFree(opts);
-	return 0;
-
-nomem:
-	free(options);
-	PQconninfoFree(opts);
-	snprintf(why, whylen, "out of memory");
-	return -2;
-}
-
-static void
-free_conninfo(bm_engine *e)
-{
-	int			i;
-
-	for (i = 0; e->keywords && e->keywords[i]; i++)
-	{
-		free((char *) e->keywords[i]);
-		free((char *) e->values[i]);
-	}
-	/* a failed strdup may leave a value without its keyword */
-	if (e->values && e->keywords)
-		free((char *) e->values[i]);
-	free(e->keywords);
-	free(e->values);
-}
-
-static bm_engine *
-create_failed(bm_engine *e, bm_error *err, int code, const char *message)
-{
-	if (e)
-	{
-		int			i;
-
-		free_conninfo(e);
-		for (i = 0; e->conns && i < e->pool_size; i++)
-			free(e->conns[i].cache.buckets);
-		free(e->conns);
-		sqltable_free(&e->texts);
-		free(e);
-	}
-	set_last_error(code, "%s", message);
-	if (err)
-		*err = *last_error_public();
-	return NULL;
-}
-
-BM_EXPORT bm_engine *
-bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
-{
-	bm_engine_options defaults = {0};
-	bm_engine  *e;
-	char		why[600];
-	int			i,
-				rc;
-
-	if (opts == NULL)
-		opts = &defaults;
-	if (url == NULL)
-	{
-		url = getenv("DATABASE_URL");
-		if (url == NULL || *url == '\0')
-			return create_failed(NULL, err, BM_ERR_USAGE,
-								 "no URL given and DATABASE_URL is not set");
-	}
-	if (opts->pool_size < 0 || opts->connect_timeout_ms < 0 ||
-		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0)
-		return create_failed(NULL, err, BM_ERR_USAGE,
-							 "engine options must not be negative (pool_size, timeouts, statement_cache_size)");
-	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
-		return create_failed(NULL, err, BM_ERR_USAGE,
-							 opts->pool_size > BM_MAX_POOL_SIZE
-							 ? "pool_size is too large (at most " BM_STR(BM_MAX_POOL_SIZE) ")"
-							 : "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")");
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
-	e->pool_size = opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE;
-	e->connect_timeout_ms = opts->connect_timeout_ms;
-	e->statement_timeout_ms = opts->statement_timeout_ms;
-	e->cache_size = opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE;
-	e->timer_ms = -1;
-	rc = build_conninfo(e, url, opts, why, sizeof(why));
-	if (rc < 0)
-		return create_failed(e, err, rc == -1 ? BM_ERR_USAGE : BM_ERR_NOMEM, why);
-	e->conns = calloc(e->pool_size, sizeof(Conn));
-	if (e->conns == NULL)
-		return create_failed(e, err, BM_ERR_NOMEM, "out of memory");
-	for (i = 0; i < e->pool_size; i++)
-	{
-		e->conns[i].engine = e;
-		e->conns[i].watch_fd = -1;
-		if (stmtcache_init(&e->conns[i].cache, e->cache_size, &e->texts) != 0)
-			return create_failed(e, err, BM_ERR_NOMEM, "out of memory");
-	}
-	if (err)
-		memset(err, 0, sizeof(*err));
-	return e;
-}
-
-BM_EXPORT int
-bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const *params,
-				  bm_result_cb cb, void *arg)
-{
-	Request    *req;
-
-	if (check_engine(e) != 0 || check_statement(sql, nparams, params) != 0)
-		return -1;
-	req = request_new(e, REQ_EXEC, sql, nparams, params);
-	if (req == NULL)
-		return -1;
-	req->cb.result = cb;
-	req->arg = arg;
-	if (e->auto_tail)
-		e->auto_tail->next = req;
-	else
-		e->auto_head = req;
-	e->auto_tail = req;
-	if (e->auto_unsent_tail)
-		e->auto_unsent_tail->send_next = req;
-	else
-		e->auto_unsent_head = req;
-	e->auto_unsent_tail = req;
-	e->pending++;
-	engine_kick(e);
-	return 0;
+		reap(e, false);
+	pool_new_turn(e->pool);
+	return true;
 }
 
 /*
@@ -683,110 +637,32 @@ deliver_closed(bm_engine *e, Request *req)
 void
 engine_destroy(bm_engine *e)
 {
+	bm_sessionmaker *m;
 	bm_session *s;
-	int			i;
+	Request    *req;
 
 	e->closing = true;
 	e->free_requested = true;
 	e->depth++;
-	for (i = 0; i < e->pool_size; i++)
-		pool_close(&e->conns[i]);
-	while (e->ready_head)
-	{
-		Request    *req = e->ready_head;
-
-		e->ready_head = req->next;
-		if (e->ready_head == NULL)
-			e->ready_tail = NULL;
+	pool_close_all(e->pool);
+	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
-	}
-	for (s = e->sessions; s; s = s->next)
-	{
-		while (s->head)
-		{
-			Request    *req = s->head;
-
-			s->head = req->next;
-			if (s->head == NULL)
-				s->tail = NULL;
+	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
+		while ((req = QUEUE_POP(&s->requests, Request, link)) != NULL)
 			deliver_closed(e, req);
-		}
-	}
-	while (e->auto_head)
-	{
-		Request    *req = e->auto_head;
-
-		e->auto_head = req->next;
-		if (e->auto_head == NULL)
-			e->auto_tail = NULL;
+	while ((req = QUEUE_POP(&e->auto_reqs, Request, link)) != NULL)
 		deliver_closed(e, req);
-	}
 	e->depth--;
-	session_reap(e, true);
-	while (e->makers)
+	reap(e, true);
+	while ((m = DLIST_FIRST(&e->makers, bm_sessionmaker, link)) != NULL)
 	{
-		bm_sessionmaker *m = e->makers;
-
-		e->makers = m->next;
+		dlist_remove(&e->makers, &m->link);
 		free(m);
 	}
 	if (e->attached && e->hooks.cleanup)
 		e->hooks.cleanup(e->hooks.data);
-	for (i = 0; i < e->pool_size; i++)
-		free(e->conns[i].cache.buckets);
-	free(e->conns);
-	engine_free_lists(e);
+	pool_free(e->pool);
+	free_lists(e);
 	sqltable_free(&e->texts);
-	free_conninfo(e);
 	free(e);
-}
-
-BM_EXPORT void
-bm_engine_free(bm_engine *e)
-{
-	if (e == NULL || e->closing)
-		return;
-	if (e->depth > 0 || e->busy)
-	{
-		/* inside a callback: finished when the loop unwinds */
-		e->free_requested = true;
-		return;
-	}
-	engine_destroy(e);
-}
-
-BM_EXPORT void
-bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out)
-{
-	if (out == NULL)
-		return;
-	if (e == NULL)
-		memset(out, 0, sizeof(*out));
-	else
-		*out = e->stats;
-}
-
-BM_EXPORT int
-bm_engine_trace(bm_engine *e, FILE *f)
-{
-	int			i;
-
-	if (check_engine(e) != 0)
-		return -1;
-	e->trace = f;
-	for (i = 0; i < e->pool_size; i++)
-	{
-		Conn	   *c = &e->conns[i];
-
-		if (c->state != CONN_READY)
-			continue;
-		if (f)
-		{
-			PQtrace(c->pg, f);
-			PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
-		}
-		else
-			PQuntrace(c->pg);
-	}
-	return 0;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util.h"
 
 /* the error of this thread's last failing call; its strings live here too */
 static __thread bm_error last_error;
@@ -45,6 +45,7 @@ bm_last_error(void)
 	return last_error_public();
 }
 
+/* this thread's last error, with its message */
 const bm_error *
 last_error_public(void)
 {
@@ -53,6 +54,7 @@ last_error_public(void)
 	return &last_error;
 }
 
+/* the error a failing call leaves for bm_last_error */
 void
 set_last_error(int code, const char *fmt,...)
 {
@@ -66,6 +68,7 @@ set_last_error(int code, const char *fmt,...)
 	last_error.message = last_message;
 }
 
+/* a copy of s, NULL for NULL */
 static char *
 dup_or_null(const char *s)
 {
@@ -87,6 +90,7 @@ dup_trimmed(const char *s)
 	return d;
 }
 
+/* free the strings and zero the error */
 void
 err_clear(ErrorBuf *eb)
 {
@@ -98,6 +102,7 @@ err_clear(ErrorBuf *eb)
 	memset(eb, 0, sizeof(*eb));
 }
 
+/* replace the error with copies of these */
 void
 err_set(ErrorBuf *eb, int code, const char *sqlstate, const char *message,
 		const char *detail, const char *hint)
@@ -113,39 +118,7 @@ err_set(ErrorBuf *eb, int code, const char *sqlstate, const char *message,
 	eb->hint = dup_or_null(hint);
 }
 
-/*
- * A failed statement's error.  A cancel by our own statement_timeout (set on
- * the server from the engine's option) is a timeout, not an SQL error.
- */
-void
-err_from_pgresult(ErrorBuf *eb, const PGresult *res, int timeout_ms)
-{
-	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-	int			code = BM_ERR_SQL;
-
-	if (msg == NULL)
-		msg = PQresultErrorMessage(res);
-	if (msg == NULL || *msg == '\0')
-		msg = "statement failed";
-	if (timeout_ms > 0 && state && strcmp(state, "57014") == 0 &&
-		strstr(msg, "statement timeout") != NULL)
-		code = BM_ERR_TIMEOUT;
-	err_set(eb, code, state, msg,
-			PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
-			PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
-}
-
-void
-err_from_conn(ErrorBuf *eb, int code, const char *prefix, PGconn *pg)
-{
-	char		buf[512];
-	const char *m = pg ? PQerrorMessage(pg) : "";
-
-	snprintf(buf, sizeof(buf), "%s%s%s", prefix, *m ? ": " : "", m);
-	err_set(eb, code, NULL, buf, NULL, NULL);
-}
-
+/* dst becomes a copy of src */
 void
 err_copy(ErrorBuf *dst, const ErrorBuf *src)
 {

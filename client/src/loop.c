@@ -4,77 +4,15 @@
  *	  hooks an external event loop attaches (bm_engine_attach), and the two
  *	  entry points through which any loop calls back (bm_engine_on_ready,
  *	  bm_engine_on_timer).  Sockets are PQsocket's, which can change across
- *	  reconnects and during a connection attempt.
+ *	  reconnects and during a connection attempt.  The top layer: calls the
+ *	  engine, and the pool for its sockets; nothing calls it.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-static int
-conn_fd(Conn *c)
-{
-	return (c->state != CONN_EMPTY && c->pg) ? PQsocket(c->pg) : -1;
-}
-
-static void
-hook_events(bm_engine *e, int fd, int from, int to)
-{
-	bm_ev_hooks *h = &e->hooks;
-
-	if ((from & BM_EV_READ) && !(to & BM_EV_READ) && h->del_read)
-		h->del_read(h->data, fd);
-	if ((from & BM_EV_WRITE) && !(to & BM_EV_WRITE) && h->del_write)
-		h->del_write(h->data, fd);
-	if (!(from & BM_EV_READ) && (to & BM_EV_READ) && h->add_read)
-		h->add_read(h->data, fd);
-	if (!(from & BM_EV_WRITE) && (to & BM_EV_WRITE) && h->add_write)
-		h->add_write(h->data, fd);
-}
-
-/* stop watching a connection's socket; called before libpq closes it */
-void
-loop_unwatch(Conn *c)
-{
-	if (c->engine->attached && c->watch_fd >= 0)
-		hook_events(c->engine, c->watch_fd, c->watch_ev, 0);
-	c->watch_fd = -1;
-	c->watch_ev = 0;
-}
-
-/*
- * Tell the attached loop what changed.  During a connection attempt libpq
- * may close a socket and open another under the same number, so the socket
- * is registered afresh after every PQconnectPoll.
- */
-void
-loop_sync_watches(bm_engine *e)
-{
-	int			i;
-
-	if (!e->attached)
-		return;
-	for (i = 0; i < e->pool_size; i++)
-	{
-		Conn	   *c = &e->conns[i];
-		int			fd = conn_fd(c);
-		int			ev = fd >= 0 ? pool_wanted_events(c) : 0;
-
-		if (c->rewatch || fd != c->watch_fd)
-		{
-			loop_unwatch(c);
-			c->rewatch = false;
-			c->watch_fd = fd;
-		}
-		if (fd >= 0 && ev != c->watch_ev)
-		{
-			hook_events(e, fd, c->watch_ev, ev);
-			c->watch_ev = ev;
-		}
-	}
-}
+#include "engine.h"
 
 /* milliseconds until the engine needs the loop again, -1 for never */
 static long
@@ -83,17 +21,18 @@ next_timeout(bm_engine *e)
 	int64_t		deadline,
 				now;
 
-	if (e->pump_needed || e->ready_head)
+	if (e->pump_needed || !queue_empty(&e->ready))
 		return 0;
-	deadline = pool_next_deadline(e);
+	deadline = engine_next_deadline(e);
 	if (deadline == 0)
 		return -1;
 	now = now_ms();
 	return deadline > now ? (long) (deadline - now) : 0;
 }
 
-void
-loop_arm_timer(bm_engine *e)
+/* arm the attached loop's timer for the engine's next deadline */
+static void
+arm_timer(bm_engine *e)
 {
 	long		ms;
 
@@ -104,22 +43,6 @@ loop_arm_timer(bm_engine *e)
 		return;
 	e->timer_ms = ms;
 	e->hooks.schedule_timer(e->hooks.data, ms);
-}
-
-static void
-conn_io(Conn *c, int events)
-{
-	if (c->state == CONN_CONNECTING)
-		pool_connect_poll(c);
-	else if (c->state == CONN_READY)
-	{
-		if (events & BM_EV_WRITE)
-			pipeline_write(c);
-		if (c->state == CONN_READY && (events & BM_EV_READ))
-			pipeline_read(c);
-		if (c->state == CONN_READY && c->out_pending)
-			pipeline_write(c);
-	}
 }
 
 BM_EXPORT int
@@ -141,16 +64,27 @@ bm_engine_attach(bm_engine *e, const bm_ev_hooks *hooks)
 	}
 	e->hooks = *hooks;
 	e->attached = true;
+	e->pool->hooks = &e->hooks;
 	e->timer_ms = -1;
 	engine_kick(e);
 	return 0;
+}
+
+/* the engine settles; then the attached loop learns what to watch and when to wake */
+static void
+settle(bm_engine *e)
+{
+	if (!engine_settle(e))
+		return;
+	pool_sync_watches(e->pool);
+	arm_timer(e);
 }
 
 /* the common tail of every entry point: settle, then finish a deferred free */
 static void
 entry_end(bm_engine *e)
 {
-	engine_settle(e);
+	settle(e);
 	e->busy = false;
 	if (e->free_requested)
 		engine_destroy(e);
@@ -164,12 +98,12 @@ bm_engine_on_ready(bm_engine *e, int fd, int events)
 	if (e == NULL || e->busy || e->depth > 0 || e->closing)
 		return;
 	e->busy = true;
-	for (i = 0; i < e->pool_size; i++)
+	for (i = 0; i < e->pool->size; i++)
 	{
-		Conn	   *c = &e->conns[i];
+		Conn	   *c = &e->pool->conns[i];
 
 		if (c->state != CONN_EMPTY && c->watch_fd == fd && fd >= 0)
-			conn_io(c, events);
+			engine_conn_io(e, c, events);
 	}
 	entry_end(e);
 }
@@ -181,7 +115,7 @@ bm_engine_on_timer(bm_engine *e)
 		return;
 	e->busy = true;
 	e->timer_ms = -1;
-	pool_check_timeouts(e, now_ms());
+	engine_check_timeouts(e, now_ms());
 	e->pump_needed = true;
 	entry_end(e);
 }
@@ -208,8 +142,8 @@ bm_engine_run(bm_engine *e)
 		set_last_error(BM_ERR_USAGE, "bm_engine_run: an event loop is attached; run that loop instead");
 		return -1;
 	}
-	fds = malloc(e->pool_size * sizeof(*fds));
-	conns = malloc(e->pool_size * sizeof(*conns));
+	fds = malloc(e->pool->size * sizeof(*fds));
+	conns = malloc(e->pool->size * sizeof(*conns));
 	if (fds == NULL || conns == NULL)
 	{
 		free(fds);
@@ -227,14 +161,14 @@ bm_engine_run(bm_engine *e)
 					ready;
 		long		timeout;
 
-		pool_check_timeouts(e, now_ms());
-		engine_settle(e);
+		engine_check_timeouts(e, now_ms());
+		settle(e);
 		if (e->free_requested || !engine_has_work(e))
 			break;
-		for (i = 0; i < e->pool_size; i++)
+		for (i = 0; i < e->pool->size; i++)
 		{
-			Conn	   *c = &e->conns[i];
-			int			fd = conn_fd(c),
+			Conn	   *c = &e->pool->conns[i];
+			int			fd = pool_fd(c),
 						ev = fd >= 0 ? pool_wanted_events(c) : 0;
 
 			if (ev == 0)
@@ -269,8 +203,8 @@ bm_engine_run(bm_engine *e)
 			if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
 				ev |= BM_EV_WRITE;
 			/* an earlier connection's handling cannot close this one, but check */
-			if (conn_fd(conns[i]) == fds[i].fd)
-				conn_io(conns[i], ev);
+			if (pool_fd(conns[i]) == fds[i].fd)
+				engine_conn_io(e, conns[i], ev);
 		}
 		e->pump_needed = true;
 	}

@@ -1,16 +1,275 @@
 /*
  * pool.c
- *	  The engine's connections: starting them lazily without blocking
- *	  (PQconnectStartParams/PQconnectPoll), handing them to sessions and
- *	  autocommit statements, timing them out, and replacing lost ones.  A lost
- *	  connection fails exactly the work that was on it.
+ *	  A pool of connections to one server: its conninfo (checked up front),
+ *	  starting connections lazily without blocking (PQconnectStartParams /
+ *	  PQconnectPoll) with a backoff between failed attempts, picking one for
+ *	  work, timing them out, and all their I/O: libpq's wire for proto,
+ *	  reading answers into proto, writing, and the sockets an attached loop
+ *	  watches.  It never touches sessions or the engine's queues: what
+ *	  happened goes back up as return values and ProtoEvents.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "pool.h"
 
+/*
+ * libpq checks these values only when it connects; we connect lazily, so a
+ * typo would surface much later.  Check the enumerated ones and ports now.
+ */
+static const char *
+check_value(const char *keyword, const char *val)
+{
+	static const struct
+	{
+		const char *keyword;
+		const char *allowed;
+	}			enums[] = {
+		{"sslmode", ",disable,allow,prefer,require,verify-ca,verify-full,"},
+		{"gssencmode", ",disable,prefer,require,"},
+		{"channel_binding", ",disable,prefer,require,"},
+		{"target_session_attrs", ",any,read-write,read-only,primary,standby,prefer-standby,"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(enums) / sizeof(enums[0]); i++)
+	{
+		char		probe[64];
+
+		if (strcmp(keyword, enums[i].keyword) != 0)
+			continue;
+		snprintf(probe, sizeof(probe), ",%s,", val);
+		if (strchr(val, ',') || strlen(val) > 40 || strstr(enums[i].allowed, probe) == NULL)
+			return enums[i].allowed;
+	}
+	if (strcmp(keyword, "port") == 0)
+	{
+		const char *p;
+
+		for (p = val; *p; p++)
+			if ((*p < '0' || *p > '9') && *p != ',')
+				return "a number (or a comma-separated list of numbers)";
+	}
+	return NULL;
+}
+
+/* parse and check the URL; NULL with the problem in *why */
+static int
+build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, size_t whylen)
+{
+	PQconninfoOption *opts,
+			   *opt;
+	char	   *errmsg = NULL;
+	int			n = 0,
+				i = 0;
+	const char *appname = o->application_name;
+	const char *user_options = NULL;
+	char	   *options = NULL;
+
+	opts = PQconninfoParse(url, &errmsg);
+	if (opts == NULL)
+	{
+		snprintf(why, whylen, "invalid connection URL or string: %s",
+				 errmsg ? errmsg : "out of memory");
+		if (errmsg)
+		{
+			size_t		l = strlen(why);
+
+			while (l > 0 && why[l - 1] == '\n')
+				why[--l] = '\0';
+		}
+		PQfreemem(errmsg);
+		return -1;
+	}
+	for (opt = opts; opt->keyword; opt++)
+	{
+		const char *allowed;
+
+		if (opt->val == NULL)
+			continue;
+		n++;
+		if ((allowed = check_value(opt->keyword, opt->val)) != NULL)
+		{
+			/* the lists of allowed values are ",a,b,": show "a,b" */
+			snprintf(why, whylen, "invalid value \"%s\" for connection option \"%s\" (allowed: %.*s)",
+					 opt->val, opt->keyword,
+					 (int) strlen(allowed) - (allowed[0] == ',' ? 2 : 0), allowed + (allowed[0] == ',' ? 1 : 0));
+			PQconninfoFree(opts);
+			return -1;
+		}
+		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
+			appname = opt->val;
+		if (strcmp(opt->keyword, "options") == 0)
+			user_options = opt->val;
+		/* libpq enforces connect_timeout only when it blocks; we enforce it */
+		if (strcmp(opt->keyword, "connect_timeout") == 0 && p->connect_timeout_ms == 0)
+			p->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
+	}
+	if (appname == NULL)
+		appname = "basemodel";
+	if (p->statement_timeout_ms > 0)
+	{
+		size_t		len = (user_options ? strlen(user_options) : 0) + 64;
+
+		options = malloc(len);
+		if (options)
+			snprintf(options, len, "%s%s-c statement_timeout=%d",
+					 user_options ? user_options : "", user_options ? " " : "",
+					 p->statement_timeout_ms);
+	}
+	else if (user_options)
+		options = strdup(user_options);
+
+	p->keywords = calloc(n + 3, sizeof(char *));
+	p->values = calloc(n + 3, sizeof(char *));
+	if (p->keywords == NULL || p->values == NULL)
+		goto nomem;
+	for (opt = opts; opt->keyword; opt++)
+	{
+		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0 ||
+			strcmp(opt->keyword, "options") == 0)
+			continue;
+		p->keywords[i] = strdup(opt->keyword);
+		p->values[i] = strdup(opt->val);
+		if (p->keywords[i] == NULL || p->values[i++] == NULL)
+			goto nomem;
+	}
+	p->keywords[i] = strdup("application_name");
+	p->values[i] = strdup(appname);
+	if (p->keywords[i] == NULL || p->values[i++] == NULL)
+		goto nomem;
+	if (options)
+	{
+		p->keywords[i] = strdup("options");
+		p->values[i] = options;
+		options = NULL;
+		if (p->keywords[i++] == NULL)
+			goto nomem;
+	}
+	PQconninfoFree(opts);
+	return 0;
+
+nomem:
+	free(options);
+	PQconninfoFree(opts);
+	snprintf(why, whylen, "out of memory");
+	return -2;
+}
+
+/* the connection parameters go */
+static void
+free_conninfo(Pool *p)
+{
+	int			i;
+
+	for (i = 0; p->keywords && p->keywords[i]; i++)
+	{
+		free((char *) p->keywords[i]);
+		free((char *) p->values[i]);
+	}
+	/* a failed strdup may leave a value without its keyword */
+	if (p->values && p->keywords)
+		free((char *) p->values[i]);
+	free(p->keywords);
+	free(p->values);
+}
+
+/* libpq's wire for proto: ctx is the Conn */
+static bool
+wire_prepare(void *ctx, const char *name, const char *sql)
+{
+	return PQsendPrepare(((Conn *) ctx)->pg, name, sql, 0, NULL) == 1;
+}
+
+/* a statement by name (prepared) or with its text (unnamed) */
+static bool
+wire_query(void *ctx, const char *name, const char *sql, int nparams, const char *const *params)
+{
+	PGconn	   *pg = ((Conn *) ctx)->pg;
+
+	if (name)
+		return PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0) == 1;
+	return PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0) == 1;
+}
+
+/* a Sync message */
+static bool
+wire_sync(void *ctx)
+{
+	return PQpipelineSync(((Conn *) ctx)->pg) == 1;
+}
+
+/* a Flush message: the server answers what it has so far */
+static bool
+wire_flush(void *ctx)
+{
+	return PQsendFlushRequest(((Conn *) ctx)->pg) == 1;
+}
+
+static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_flush};
+
+/* a pool of size connections, none started; NULL with *code and why when it cannot be */
+Pool *
+pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
+			SqlTable *texts, bm_engine_stats *stats, int *code, char *why, size_t whylen)
+{
+	Pool	   *p = calloc(1, sizeof(*p));
+	int			i,
+				rc;
+
+	*code = BM_ERR_NOMEM;
+	snprintf(why, whylen, "out of memory");
+	if (p == NULL)
+		return NULL;
+	p->size = size;
+	p->stats = stats;
+	p->connect_timeout_ms = o->connect_timeout_ms;
+	p->statement_timeout_ms = o->statement_timeout_ms;
+	if ((rc = build_conninfo(p, url, o, why, whylen)) < 0)
+	{
+		*code = rc == -1 ? BM_ERR_USAGE : BM_ERR_NOMEM;
+		pool_free(p);
+		return NULL;
+	}
+	if ((p->conns = calloc(size, sizeof(Conn))) == NULL)
+	{
+		pool_free(p);
+		return NULL;
+	}
+	for (i = 0; i < size; i++)
+	{
+		Conn	   *c = &p->conns[i];
+
+		c->pool = p;
+		c->watch_fd = -1;
+		if (proto_init(&c->proto, &libpq_wire, c, cache_size, texts, stats) != 0)
+		{
+			pool_free(p);
+			return NULL;
+		}
+		c->proto.statement_timeout_ms = p->statement_timeout_ms;
+		c->proto.max_replays = size;
+	}
+	return p;
+}
+
+/* the pool's memory; its connections are closed already */
+void
+pool_free(Pool *p)
+{
+	int			i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; p->conns && i < p->size; i++)
+		proto_destroy(&p->conns[i].proto);
+	free(p->conns);
+	free_conninfo(p);
+	free(p);
+}
+
+/* notices would go to stderr: the library keeps quiet */
 static void
 quiet_notices(void *arg, const char *message)
 {
@@ -18,37 +277,69 @@ quiet_notices(void *arg, const char *message)
 	(void) message;
 }
 
+/* connected or on the way there */
 static bool
 conn_live(const Conn *c)
 {
 	return c->state == CONN_READY || c->state == CONN_CONNECTING;
 }
 
+/* move an attached loop's watch of fd from the events `from` to `to` */
+static void
+hook_events(const bm_ev_hooks *h, int fd, int from, int to)
+{
+	if ((from & BM_EV_READ) && !(to & BM_EV_READ) && h->del_read)
+		h->del_read(h->data, fd);
+	if ((from & BM_EV_WRITE) && !(to & BM_EV_WRITE) && h->del_write)
+		h->del_write(h->data, fd);
+	if (!(from & BM_EV_READ) && (to & BM_EV_READ) && h->add_read)
+		h->add_read(h->data, fd);
+	if (!(from & BM_EV_WRITE) && (to & BM_EV_WRITE) && h->add_write)
+		h->add_write(h->data, fd);
+}
+
+/* stop watching a connection's socket; done before libpq closes it */
+static void
+unwatch(Conn *c)
+{
+	if (c->pool->hooks && c->watch_fd >= 0)
+		hook_events(c->pool->hooks, c->watch_fd, c->watch_ev, 0);
+	c->watch_fd = -1;
+	c->watch_ev = 0;
+}
+
 /* forget the libpq connection; the loop stops watching its socket first */
 static void
 conn_reset(Conn *c)
 {
-	pipeline_drop_ops(c);
-	loop_unwatch(c);
+	proto_reset(&c->proto);
+	unwatch(c);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
-	stmtcache_reset(&c->cache);
 	c->state = CONN_EMPTY;
-	c->owner = NULL;
-	c->nauto = 0;
-	c->batch_open = c->wrote = c->out_pending = c->read_this_turn = false;
-	c->begun = c->unit_end_sent = false;
-	c->need_fail_sync = c->need_cleanup = c->send_cleanup = false;
+	c->holder = NULL;
+	c->out_pending = c->read_this_turn = false;
 	c->connect_deadline = 0;
-	c->seg = 0;
 }
 
+/* close every connection (the engine is going) */
 void
-pool_close(Conn *c)
+pool_close_all(Pool *p)
 {
-	if (c->state != CONN_EMPTY)
-		conn_reset(c);
+	int			i;
+
+	for (i = 0; i < p->size; i++)
+		if (p->conns[i].state != CONN_EMPTY)
+			conn_reset(&p->conns[i]);
+}
+
+/* a connection the engine gave up on (lost, or found dead) */
+void
+pool_drop(Conn *c)
+{
+	c->pool->stats->disconnects++;
+	conn_reset(c);
 }
 
 /* first and longest wait between failed connection attempts */
@@ -56,81 +347,55 @@ pool_close(Conn *c)
 #define BACKOFF_MAX_MS 1000
 
 /*
- * The connection could not be made: if it was the last hope, fail the
- * waiters.  Either way the next attempt waits, longer after each failure, so
- * that a server refusing connections is not hammered by a busy loop.
+ * The connection could not be made.  The next attempt waits, longer after
+ * each failure, so that a server refusing connections is not hammered by a
+ * busy loop.  If it was the last hope, why says what failed: the engine then
+ * fails the work waiting for a connection.
  */
-static void
-connect_failed(Conn *c, int code, const char *message)
+static ConnectResult
+connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
 {
-	bm_engine  *e = c->engine;
-	ErrorBuf	eb = {0};
+	Pool	   *p = c->pool;
 	int			i;
 
 	conn_reset(c);
-	e->backoff_ms = e->backoff_ms == 0 ? BACKOFF_MIN_MS :
-		(e->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : e->backoff_ms * 2);
-	e->retry_at = now_ms() + e->backoff_ms;
-	engine_kick(e);
-	for (i = 0; i < e->pool_size; i++)
-		if (conn_live(&e->conns[i]))
-			return;
-
-	err_set(&eb, code, NULL, message, NULL, NULL);
-	while (e->auto_unsent_head)
-	{
-		Request    *req = e->auto_unsent_head;
-
-		e->auto_unsent_head = req->send_next;
-		req->send_next = NULL;
-		err_copy(request_error(req), &eb);
-		request_done(e, req);
-	}
-	e->auto_unsent_tail = NULL;
-	{
-		bm_session *waiting = e->wait_head;
-
-		e->wait_head = e->wait_tail = NULL;
-		while (waiting)
-		{
-			bm_session *s = waiting;
-
-			waiting = s->wait_next;
-			s->wait_next = NULL;
-			s->waiting = false;
-			session_connect_failed(s, &eb);
-		}
-	}
-	err_clear(&eb);
+	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS :
+		(p->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+	p->retry_at = now_ms() + p->backoff_ms;
+	for (i = 0; i < p->size; i++)
+		if (conn_live(&p->conns[i]))
+			return CONNECT_FAILED;
+	err_set(why, code, NULL, message, NULL, NULL);
+	return CONNECT_HOPELESS;
 }
 
-void
-pool_start_connect(bm_engine *e, Conn *c)
+/* start one connection attempt */
+static ConnectResult
+start_connect(Pool *p, Conn *c, ErrorBuf *why)
 {
-	c->pg = PQconnectStartParams(e->keywords, e->values, 0);
+	c->pg = PQconnectStartParams(p->keywords, p->values, 0);
 	c->state = CONN_CONNECTING;
 	c->poll = PGRES_POLLING_WRITING;
 	c->rewatch = true;
-	c->connect_deadline = e->connect_timeout_ms > 0 ? now_ms() + e->connect_timeout_ms : 0;
+	c->connect_deadline = p->connect_timeout_ms > 0 ? now_ms() + p->connect_timeout_ms : 0;
 	if (c->pg == NULL)
-	{
-		connect_failed(c, BM_ERR_NOMEM, "out of memory");
-		return;
-	}
+		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
 	PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 	{
 		char		msg[512];
 
 		snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-		connect_failed(c, BM_ERR_CONNECTION, msg);
+		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
 	}
+	return CONNECT_PENDING;
 }
 
-static void
-conn_ready(Conn *c)
+/* the handshake is over: pipeline mode, and the connection takes work */
+static ConnectResult
+conn_ready(Conn *c, ErrorBuf *why)
 {
-	bm_engine  *e = c->engine;
+	Pool	   *p = c->pool;
 
 	c->connect_deadline = 0;
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg))
@@ -138,24 +403,23 @@ conn_ready(Conn *c)
 		char		msg[512];
 
 		snprintf(msg, sizeof(msg), "cannot enter pipeline mode: %s", PQerrorMessage(c->pg));
-		connect_failed(c, BM_ERR_CONNECTION, msg);
-		return;
+		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
 	}
-	if (e->trace)
+	if (p->trace)
 	{
-		PQtrace(c->pg, e->trace);
+		PQtrace(c->pg, p->trace);
 		PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
 	}
 	c->state = CONN_READY;
-	e->retry_at = 0;
-	e->backoff_ms = 0;
-	e->stats.connects++;
-	engine_kick(e);
+	p->retry_at = 0;
+	p->backoff_ms = 0;
+	p->stats->connects++;
+	return CONNECT_READY;
 }
 
 /* one step of the connection handshake; libpq may switch sockets in it */
-void
-pool_connect_poll(Conn *c)
+ConnectResult
+pool_connect_poll(Conn *c, ErrorBuf *why)
 {
 	char		msg[512];
 
@@ -164,115 +428,56 @@ pool_connect_poll(Conn *c)
 	switch (c->poll)
 	{
 		case PGRES_POLLING_OK:
-			conn_ready(c);
-			break;
+			return conn_ready(c, why);
 		case PGRES_POLLING_FAILED:
 			snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-			connect_failed(c, BM_ERR_CONNECTION, msg);
-			break;
+			return connect_failed(c, BM_ERR_CONNECTION, msg, why);
 		default:
-			break;
+			return CONNECT_PENDING;
 	}
 }
 
-/*
- * Fail everything the connection carried with `code`: the server answers a
- * batch only at its end, so after a timeout nobody knows which statement
- * hung, and all of them timed out.  The session holding it loses its
- * transaction.
- */
-void
-pool_conn_lost(Conn *c, int code, const char *message)
+/* a connection attempt past its connect_timeout fails */
+ConnectResult
+pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 {
-	bm_engine  *e = c->engine;
-	bm_session *s = c->owner;
-	ErrorBuf	eb = {0};
-	Op		   *op;
-	char		buf[512];
+	char		msg[128];
 
-	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
-	err_set(&eb, code, NULL, buf, NULL, NULL);
-	for (op = c->ops_head; op; op = op->next)
-	{
-		Request    *req = op->req;
-
-		if (req == NULL || req->state == REQ_DONE)
-			continue;
-		if (request_code(req) == BM_OK)
-			err_set(request_error(req), code, NULL, buf, NULL, NULL);
-		request_done(e, req);
-	}
-	if (s)
-	{
-		session_fail(s, &eb, false);
-		s->conn = NULL;
-		c->owner = NULL;
-		if (s->unsent_head)
-			session_enqueue_wait(s);
-		e->reap_needed = true;
-	}
-	err_clear(&eb);
-	e->stats.disconnects++;
-	conn_reset(c);
-	engine_kick(e);
-}
-
-void
-pool_acquire(Conn *c, bm_session *s)
-{
-	c->owner = s;
-	s->conn = c;
-	s->wire_unit = s->unsent_head->unit;
-	c->begun = false;
-	c->unit_end_sent = false;
-	c->need_fail_sync = c->need_cleanup = c->send_cleanup = false;
-}
-
-/* the session's unit is over on the wire: the connection is free again */
-void
-pool_release(Conn *c)
-{
-	bm_session *s = c->owner;
-
-	c->owner = NULL;
-	if (s)
-	{
-		s->conn = NULL;
-		if (s->unsent_head)
-			session_enqueue_wait(s);
-		if (s->closed)
-			c->engine->reap_needed = true;
-	}
-	engine_kick(c->engine);
+	if (c->state != CONN_CONNECTING || c->connect_deadline == 0 || now < c->connect_deadline)
+		return CONNECT_PENDING;
+	snprintf(msg, sizeof(msg), "connection timed out after %d ms", c->pool->connect_timeout_ms);
+	return connect_failed(c, BM_ERR_TIMEOUT, msg, why);
 }
 
 /*
  * A free ready connection: for a session, the least busy one; for an
  * autocommit statement, the one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
- * we were not looking (a restart) is replaced instead of failing new work.
+ * we were not looking (a restart) is replaced instead of failing new work
+ * (*dropped: one was).
  */
 Conn *
-pool_pick(bm_engine *e, bool for_session)
+pool_pick(Pool *p, bool for_session, bool *dropped)
 {
 	Conn	   *best = NULL;
 	int			i;
 
-	for (i = 0; i < e->pool_size; i++)
+	for (i = 0; i < p->size; i++)
 	{
-		Conn	   *c = &e->conns[i];
+		Conn	   *c = &p->conns[i];
 
-		if (c->state != CONN_READY || c->owner != NULL)
+		if (c->state != CONN_READY || c->holder != NULL)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->nops == 0 && !c->read_this_turn &&
+		if (c->proto.nops == 0 && !c->read_this_turn &&
 			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
 		{
-			pool_conn_lost(c, BM_ERR_CONNECTION, PQerrorMessage(c->pg));
+			pool_drop(c);
+			*dropped = true;
 			continue;
 		}
 		if (best == NULL ||
-			(for_session ? c->nops < best->nops : c->nauto < best->nauto))
+			(for_session ? c->proto.nops < best->proto.nops : c->proto.nauto < best->proto.nauto))
 			best = c;
 	}
 	return best;
@@ -282,111 +487,211 @@ pool_pick(bm_engine *e, bool for_session)
 #define BUSY_AUTOCOMMIT 64
 
 /*
- * Start connections for work that has none, up to the pool size; and one
- * more when every free connection is busy with autocommit statements, so that
- * a flood of them spreads over the pool.
+ * Start connections for the demand (units and statements that wait for
+ * one), up to the pool size; and one more when every free connection is busy
+ * with autocommit statements, so that a flood of them spreads over the pool.
  */
-void
-pool_grow(bm_engine *e)
+ConnectResult
+pool_grow(Pool *p, int demand, ErrorBuf *why)
 {
-	int			demand = 0,
-				supply = 0,
+	ConnectResult result = CONNECT_PENDING;
+	ErrorBuf	later = {0};
+	int			supply = 0,
 				i;
-	bm_session *s;
 	bool		all_busy = false;
 
-	for (s = e->wait_head; s; s = s->wait_next)
-		demand++;
-	if (e->auto_unsent_head)
-		demand++;
-	for (i = 0; i < e->pool_size; i++)
+	for (i = 0; i < p->size; i++)
 	{
-		Conn	   *c = &e->conns[i];
+		Conn	   *c = &p->conns[i];
 
-		if (c->state == CONN_READY && c->owner == NULL)
+		if (c->state == CONN_READY && c->holder == NULL)
 		{
-			all_busy = c->nauto >= BUSY_AUTOCOMMIT;
+			all_busy = c->proto.nauto >= BUSY_AUTOCOMMIT;
 			if (!all_busy)
 				break;
 		}
 	}
 	if (all_busy)
 		demand++;
-	if (demand == 0 || (e->retry_at && now_ms() < e->retry_at))
-		return;
-	for (i = 0; i < e->pool_size; i++)
-		if (e->conns[i].state == CONN_CONNECTING)
+	if (demand == 0 || (p->retry_at && now_ms() < p->retry_at))
+		return result;
+	for (i = 0; i < p->size; i++)
+		if (p->conns[i].state == CONN_CONNECTING)
 			supply++;
-	for (i = 0; i < e->pool_size && supply < demand; i++)
+	for (i = 0; i < p->size && supply < demand; i++)
 	{
-		if (e->conns[i].state == CONN_EMPTY)
+		if (p->conns[i].state == CONN_EMPTY)
 		{
+			/* the first hopeless failure is the one reported */
+			ConnectResult r = start_connect(p, &p->conns[i],
+											result == CONNECT_HOPELESS ? &later : why);
+
 			supply++;
-			pool_start_connect(e, &e->conns[i]);
+			if (r > result)
+				result = r;
 		}
 	}
+	err_clear(&later);
+	return result;
 }
 
 /* the client-side guard: the server's statement_timeout should fire first */
 static int64_t
-guard_ms(const bm_engine *e)
+guard_ms(const Pool *p)
 {
-	return 2 * (int64_t) e->statement_timeout_ms + 1000;
+	return 2 * (int64_t) p->statement_timeout_ms + 1000;
 }
 
-void
-pool_check_timeouts(bm_engine *e, int64_t now)
+/* no answer for too long on a connection with work: msg says so */
+bool
+pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len)
 {
-	int			i;
-	char		msg[128];
+	const Pool *p = c->pool;
 
-	for (i = 0; i < e->pool_size; i++)
-	{
-		Conn	   *c = &e->conns[i];
-
-		if (c->state == CONN_CONNECTING && c->connect_deadline && now >= c->connect_deadline)
-		{
-			snprintf(msg, sizeof(msg), "connection timed out after %d ms", e->connect_timeout_ms);
-			connect_failed(c, BM_ERR_TIMEOUT, msg);
-		}
-		else if (c->state == CONN_READY && c->nops > 0 && e->statement_timeout_ms > 0 &&
-				 now >= c->progress_at + guard_ms(e))
-		{
-			snprintf(msg, sizeof(msg), "statement timed out: no answer from the server for %lld ms",
-					 (long long) guard_ms(e));
-			pool_conn_lost(c, BM_ERR_TIMEOUT, msg);
-		}
-	}
+	if (c->state != CONN_READY || c->proto.nops == 0 || p->statement_timeout_ms <= 0 ||
+		now < c->proto.progress_at + guard_ms(p))
+		return false;
+	snprintf(msg, len, "statement timed out: no answer from the server for %lld ms",
+			 (long long) guard_ms(p));
+	return true;
 }
 
 /* the earliest deadline of any connection, 0 if none */
 int64_t
-pool_next_deadline(bm_engine *e)
+pool_next_deadline(const Pool *p)
 {
 	int64_t		next = 0;
 	int			i;
 
-	for (i = 0; i < e->pool_size; i++)
+	for (i = 0; i < p->size; i++)
 	{
-		Conn	   *c = &e->conns[i];
+		const Conn *c = &p->conns[i];
 		int64_t		d = 0;
 
 		if (c->state == CONN_CONNECTING)
 			d = c->connect_deadline;
-		else if (c->state == CONN_READY && c->nops > 0 && e->statement_timeout_ms > 0)
-			d = c->progress_at + guard_ms(e);
+		else if (c->state == CONN_READY && c->proto.nops > 0 && p->statement_timeout_ms > 0)
+			d = c->proto.progress_at + guard_ms(p);
 		if (d && (next == 0 || d < next))
 			next = d;
 	}
-	/* work waits for the next connection attempt */
-	if ((e->wait_head || e->auto_unsent_head) && e->retry_at > now_ms() &&
-		(next == 0 || e->retry_at < next))
-		next = e->retry_at;
 	return next;
 }
 
+/* read what arrived; false: the connection is broken (pool_error says why) */
+bool
+pool_consume(Conn *c)
+{
+	if (!PQconsumeInput(c->pg))
+		return false;
+	/* bytes arriving are progress, also in the middle of a long result */
+	c->proto.progress_at = now_ms();
+	c->read_this_turn = true;
+	return true;
+}
+
+/* errors that mean the session (backend) is gone, not that a statement failed */
+static bool
+connection_error(PGconn *pg, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (PQstatus(pg) == CONNECTION_BAD)
+		return true;
+	/* admin or crash shutdown; class 08 is not enough (08P01: wrong parameter count) */
+	return state && strncmp(state, "57P0", 4) == 0;
+}
+
+/* a PGresult as the values proto reads */
+static void
+answer_of(PGresult *res, Answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->res = res;
+	a->status = PQresultStatus(res);
+	if (a->status == PGRES_FATAL_ERROR || a->status == PGRES_NONFATAL_ERROR ||
+		a->status == PGRES_BAD_RESPONSE)
+	{
+		a->sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		a->message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+		if (a->message == NULL)
+			a->message = PQresultErrorMessage(res);
+		a->detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+		a->hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+		a->source = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+	}
+}
+
+/*
+ * Hand what libpq has read to proto until something happens: true with *ev
+ * to apply, false when nothing more can be read for now.  In pipeline mode
+ * a query's results end with a NULL from PQgetResult; a Sync's answer is a
+ * single PGRES_PIPELINE_SYNC.
+ */
+bool
+pool_next_event(Conn *c, ProtoEvent *ev)
+{
+	while (c->state == CONN_READY && c->proto.nops > 0 && !PQisBusy(c->pg))
+	{
+		PGresult   *res = PQgetResult(c->pg);
+		Answer		a;
+
+		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
+		{
+			snprintf(c->lost_message, sizeof(c->lost_message), "connection lost: %s",
+					 PQresultErrorMessage(res));
+			PQclear(res);
+			memset(ev, 0, sizeof(*ev));
+			ev->lost = BM_ERR_CONNECTION;
+			ev->lost_message = c->lost_message;
+			return true;
+		}
+		if (res)
+			answer_of(res, &a);
+		if (!proto_feed(&c->proto, res ? &a : NULL, ev))
+			return false;
+		if (!proto_event_empty(ev))
+			return true;
+	}
+	return false;
+}
+
+/* write what is queued; false: the connection is broken */
+bool
+pool_write(Conn *c)
+{
+	int			r = PQflush(c->pg);
+
+	if (r < 0)
+		return false;
+	c->out_pending = (r == 1);
+	return true;
+}
+
+/* libpq says the connection is gone */
+bool
+pool_broken(const Conn *c)
+{
+	return PQstatus(c->pg) == CONNECTION_BAD;
+}
+
+/* libpq's message for the connection's last failure */
+const char *
+pool_error(const Conn *c)
+{
+	return c->pg ? PQerrorMessage(c->pg) : "";
+}
+
+/* the connection's socket, -1 if none */
 int
-pool_wanted_events(Conn *c)
+pool_fd(const Conn *c)
+{
+	return (c->state != CONN_EMPTY && c->pg) ? PQsocket(c->pg) : -1;
+}
+
+/* the events (BM_EV_READ, BM_EV_WRITE) the connection waits for */
+int
+pool_wanted_events(const Conn *c)
 {
 	switch (c->state)
 	{
@@ -402,4 +707,69 @@ pool_wanted_events(Conn *c)
 			break;
 	}
 	return 0;
+}
+
+/* the loop woke up: what was read before is no proof of life any more */
+void
+pool_new_turn(Pool *p)
+{
+	int			i;
+
+	for (i = 0; i < p->size; i++)
+		p->conns[i].read_this_turn = false;
+}
+
+/*
+ * Tell the attached loop what changed.  During a connection attempt libpq
+ * may close a socket and open another under the same number, so the socket
+ * is registered afresh after every PQconnectPoll.
+ */
+void
+pool_sync_watches(Pool *p)
+{
+	int			i;
+
+	if (p->hooks == NULL)
+		return;
+	for (i = 0; i < p->size; i++)
+	{
+		Conn	   *c = &p->conns[i];
+		int			fd = pool_fd(c);
+		int			ev = fd >= 0 ? pool_wanted_events(c) : 0;
+
+		if (c->rewatch || fd != c->watch_fd)
+		{
+			unwatch(c);
+			c->rewatch = false;
+			c->watch_fd = fd;
+		}
+		if (fd >= 0 && ev != c->watch_ev)
+		{
+			hook_events(p->hooks, fd, c->watch_ev, ev);
+			c->watch_ev = ev;
+		}
+	}
+}
+
+/* trace the protocol of every connection, now and later, to f (NULL: stop) */
+void
+pool_trace(Pool *p, FILE *f)
+{
+	int			i;
+
+	p->trace = f;
+	for (i = 0; i < p->size; i++)
+	{
+		Conn	   *c = &p->conns[i];
+
+		if (c->state != CONN_READY)
+			continue;
+		if (f)
+		{
+			PQtrace(c->pg, f);
+			PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
+		}
+		else
+			PQuntrace(c->pg);
+	}
 }

@@ -5,8 +5,9 @@
  */
 #include <stdlib.h>
 
-#include "internal.h"
+#include "util.h"
 
+/* the cell exists */
 static inline bool
 in_range(const bm_result *r, int row, int col)
 {
@@ -14,7 +15,8 @@ in_range(const bm_result *r, int row, int col)
 		row < PQntuples(r->pg) && col < PQnfields(r->pg);
 }
 
-long
+/* the row count of the command status, -1 when it has none */
+static long
 result_affected_of(const PGresult *res)
 {
 	const char *n = PQcmdTuples((PGresult *) res);

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "internal.h"
+#include "util.h"
 
 /*
  * Past white space and SQL comments: "--" to the end of the line, and block

@@ -3,7 +3,7 @@
  *	  The engine's table of interned SQL texts, and the per-connection cache
  *	  of prepared statements: SQL text -> statement name, bounded, least
  *	  recently used first out.  Pure bookkeeping: what goes on the wire for a
- *	  hit, a miss or an eviction is pipeline.c's job.
+ *	  hit, a miss or an eviction is proto.c's job.
  *
  *	  Interning hashes and copies a text once when a statement is queued; the
  *	  thousands of requests a program queues with the same SQL then share one
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "util.h"
 
 /* FNV-1a; *len gets the text's length */
 static uint32_t
@@ -28,6 +28,7 @@ hash_text(const char *sql, size_t *len)
 	return h;
 }
 
+/* double the buckets (64 at first); false: out of memory */
 static bool
 sqltable_grow(SqlTable *st)
 {
@@ -94,6 +95,7 @@ sqltext_get(SqlTable *st, const char *sql)
 	return t;
 }
 
+/* one reference less; the text goes with its last */
 void
 sqltext_release(SqlTable *st, SqlText *t)
 {
@@ -118,6 +120,7 @@ sqltable_free(SqlTable *st)
 	memset(st, 0, sizeof(*st));
 }
 
+/* an empty cache of capacity names; -1: out of memory */
 int
 stmtcache_init(StmtCache *sc, int capacity, SqlTable *texts)
 {
@@ -131,24 +134,30 @@ stmtcache_init(StmtCache *sc, int capacity, SqlTable *texts)
 	return sc->buckets ? 0 : -1;
 }
 
+/* the cache goes with its connection: entries and buckets */
+void
+stmtcache_free(StmtCache *sc)
+{
+	stmtcache_reset(sc);
+	free(sc->buckets);
+	sc->buckets = NULL;
+}
+
 /* forget every entry: the connection they were prepared on is gone */
 void
 stmtcache_reset(StmtCache *sc)
 {
-	StmtEntry  *se = sc->newest;
+	StmtEntry  *se;
 
-	while (se)
+	while ((se = DLIST_FIRST(&sc->lru, StmtEntry, lru)) != NULL)
 	{
-		StmtEntry  *older = se->older;
-
+		dlist_remove(&sc->lru, &se->lru);
 		sqltext_release(sc->texts, se->sql);
 		free(se);
-		se = older;
 	}
 	if (sc->buckets)
 		memset(sc->buckets, 0, sc->nbuckets * sizeof(StmtEntry *));
 	sc->count = 0;
-	sc->newest = sc->oldest = NULL;
 }
 
 /* texts are interned, so the same SQL is the same SqlText */
@@ -161,32 +170,6 @@ stmtcache_lookup(StmtCache *sc, const SqlText *sql)
 		if (se->sql == sql)
 			return se;
 	return NULL;
-}
-
-static void
-lru_unlink(StmtCache *sc, StmtEntry *se)
-{
-	if (se->newer)
-		se->newer->older = se->older;
-	else
-		sc->newest = se->older;
-	if (se->older)
-		se->older->newer = se->newer;
-	else
-		sc->oldest = se->newer;
-	se->newer = se->older = NULL;
-}
-
-static void
-lru_push(StmtCache *sc, StmtEntry *se)
-{
-	se->older = sc->newest;
-	se->newer = NULL;
-	if (sc->newest)
-		sc->newest->newer = se;
-	sc->newest = se;
-	if (sc->oldest == NULL)
-		sc->oldest = se;
 }
 
 /* the caller has made room (count < capacity); names are never reused */
@@ -204,7 +187,7 @@ stmtcache_add(StmtCache *sc, SqlText *sql, long seg)
 	snprintf(se->name, sizeof(se->name), "bm_%ld", ++sc->next_id);
 	se->hnext = *bucket;
 	*bucket = se;
-	lru_push(sc, se);
+	dlist_push(&sc->lru, &se->lru);
 	sc->count++;
 	return se;
 }
@@ -215,21 +198,23 @@ stmtcache_victim(StmtCache *sc)
 {
 	StmtEntry  *se;
 
-	for (se = sc->oldest; se; se = se->newer)
+	for (se = DLIST_LAST(&sc->lru, StmtEntry, lru); se; se = DLIST_PREV(se, StmtEntry, lru))
 		if (se->confirmed)
 			return se;
 	return NULL;
 }
 
+/* the entry was used: it is the most recent */
 void
 stmtcache_touch(StmtCache *sc, StmtEntry *se)
 {
-	if (sc->newest == se)
+	if (sc->lru.first == &se->lru)
 		return;
-	lru_unlink(sc, se);
-	lru_push(sc, se);
+	dlist_remove(&sc->lru, &se->lru);
+	dlist_push(&sc->lru, &se->lru);
 }
 
+/* the entry goes (evicted, or the server lost the name) */
 void
 stmtcache_remove(StmtCache *sc, StmtEntry *se)
 {
@@ -239,7 +224,7 @@ stmtcache_remove(StmtCache *sc, StmtEntry *se)
 		p = &(*p)->hnext;
 	if (*p)
 		*p = se->hnext;
-	lru_unlink(sc, se);
+	dlist_remove(&sc->lru, &se->lru);
 	sc->count--;
 	sqltext_release(sc->texts, se->sql);
 	free(se);

@@ -1,11 +1,10 @@
 /*
  * version.c
- *	  The library's version, as the build's EXTVERSION names it.
+ *	  The library's version: BM_VERSION of the header it was built with.
  */
-#include "basemodel.h"
-#include "internal.h"
+#include "util.h"
 
-/* version of the library, "MAJOR.MINOR" */
+/* version of the library, "MAJOR.MINOR.PATCH" */
 BM_EXPORT const char *
 bm_version(void)
 {

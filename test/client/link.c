@@ -15,7 +15,7 @@ main(void)
 	PGconn	   *conn;
 	PGresult   *res;
 
-	TAP_STR_EQ(bm_version(), "0.1", "bm_version() names the installed version");
+	TAP_STR_EQ(bm_version(), BM_VERSION, "bm_version() of the installed library is the header's BM_VERSION");
 
 	if (url == NULL)
 		tap_bail("DATABASE_URL is not set");

@@ -42,3 +42,24 @@ DROP SCHEMA app2 CASCADE;
 SELECT count(*) AS schemas FROM basemodel.auto_schemas;
 SELECT count(*) AS registrations FROM basemodel.registry;
 DROP TABLE public.elsewhere;
+
+-- a stale entry (a dump restores entries for schemas it does not hold) is
+-- not taken for a renamed schema when another schema changes owner ...
+INSERT INTO basemodel.auto_schemas VALUES ('ghost');
+CREATE SCHEMA unrelated;
+CREATE ROLE basemodel_regress_schema_owner;
+ALTER SCHEMA unrelated OWNER TO basemodel_regress_schema_owner;
+SELECT * FROM basemodel.auto_schemas ORDER BY 1;
+CREATE TABLE unrelated.t1 (v int);
+-- ... nor when it is renamed: a rename moves its own entry only
+ALTER SCHEMA unrelated RENAME TO unrelated2;
+SELECT * FROM basemodel.auto_schemas ORDER BY 1;
+CREATE TABLE unrelated2.t2 (v int);
+SELECT count(*) AS registered FROM basemodel.models WHERE schema_name LIKE 'unrelated%';
+-- a schema created under the stale name does not inherit it
+CREATE SCHEMA ghost;
+SELECT count(*) AS stale FROM basemodel.auto_schemas;
+CREATE TABLE ghost.t3 (v int);
+SELECT count(*) AS registered FROM basemodel.models WHERE schema_name = 'ghost';
+DROP SCHEMA ghost, unrelated2 CASCADE;
+DROP ROLE basemodel_regress_schema_owner;

@@ -1,17 +1,23 @@
 -- DDL on registered tables: DROP TABLE forgets them, dropping a managed
--- column or our trigger fails, renames of tables and columns keep working.
+-- column fails, dropping our trigger unregisters, renames of tables and
+-- columns keep working.
 \set SHOW_CONTEXT never
 CREATE TABLE shop (name text, price numeric, secret text, views int DEFAULT 0);
 SELECT basemodel.register('shop', hidden => '{secret}', ignore_columns => '{views}');
 INSERT INTO shop (name, price, secret) VALUES ('pen', 1.5, 's');
 
--- dropping a managed column, or the trigger, fails and names basemodel.unregister
+-- dropping a managed column fails and names basemodel.unregister
 ALTER TABLE shop DROP COLUMN created_at;
 \echo :LAST_ERROR_SQLSTATE
 ALTER TABLE shop DROP COLUMN id CASCADE;
 \echo :LAST_ERROR_SQLSTATE
+-- the trigger is the registration: dropping it unregisters the table (as
+-- pg_restore --clean does), and the columns stay
+BEGIN;
 DROP TRIGGER zzz_basemodel_update ON shop;
-\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registrations FROM basemodel.registry WHERE tbl = 'shop'::regclass;
+UPDATE shop SET created_at = '2000-01-01' RETURNING created_at = '2000-01-01' AS changed;
+ROLLBACK;
 -- dropping another column is fine, also a hidden or ignored one
 ALTER TABLE shop DROP COLUMN secret;
 SELECT hidden, ignore_columns FROM basemodel.models WHERE model = 'shop'::regclass;
@@ -60,16 +66,9 @@ CREATE TABLE gone (v int);
 SELECT count(*) AS registrations FROM basemodel.registry;
 DROP TABLE gone;
 
--- a rename through a parent reaches a child registered on its own (an
--- inheritance child, and a partition of an unregistered table)
-CREATE TABLE animals (name text, updated_at timestamptz NOT NULL DEFAULT now());
-CREATE TABLE cats (lives int) INHERITS (animals);
-SELECT basemodel.register('cats');
-ALTER TABLE animals RENAME COLUMN updated_at TO changed_at;
-SELECT updated_column FROM basemodel.models WHERE model = 'cats'::regclass;
-INSERT INTO cats (name, lives) VALUES ('tom', 9);
-UPDATE cats SET lives = 8 RETURNING changed_at = now() AS bumped;
-DROP TABLE animals CASCADE;
+-- a rename through a parent reaches a child registered on its own (a
+-- partition of an unregistered table; inheritance children cannot be
+-- registered, see inheritance_refused)
 CREATE TABLE rooms (wing text, updated_at timestamptz NOT NULL DEFAULT now(),
                     created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY LIST (wing);
 CREATE TABLE rooms_west PARTITION OF rooms FOR VALUES IN ('west');

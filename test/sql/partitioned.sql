@@ -37,11 +37,15 @@ ALTER TABLE measurements RENAME COLUMN touched TO updated_at;
 -- a partition cannot be registered on its own
 SELECT basemodel.register('measurements_2024');
 \echo :LAST_ERROR_SQLSTATE
--- a partition's trigger cannot be dropped (PostgreSQL's rule), nor the parent's (ours)
+-- a partition's trigger cannot be dropped (PostgreSQL's rule); dropping the
+-- parent's unregisters the whole tree
 DROP TRIGGER zzz_basemodel_update ON measurements_2024;
 \echo :LAST_ERROR_SQLSTATE
+BEGIN;
 DROP TRIGGER zzz_basemodel_update ON measurements;
-\echo :LAST_ERROR_SQLSTATE
+SELECT count(*) AS registrations FROM basemodel.registry;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgname = 'zzz_basemodel_update';
+ROLLBACK;
 -- dropping a partition is fine; detaching one takes the cloned trigger away
 DROP TABLE measurements_2024;
 ALTER TABLE measurements DETACH PARTITION measurements_2025;

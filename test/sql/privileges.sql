@@ -55,6 +55,52 @@ SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'priv.shared'::regcl
 REVOKE ALL ON priv.mine FROM basemodel_regress_other;
 SET ROLE basemodel_regress_other;
 SELECT count(*) AS visible FROM basemodel.models;
+-- nor can to_dict of a row it builds tell it which columns are hidden:
+-- 42501 whether or not the table is registered (priv.shared is not)
+SELECT basemodel.to_dict(ROW(1, 'x', 1, now(), now())::priv.mine);
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.to_dict(ROW(1)::priv.shared);
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+-- one column privilege is enough
+GRANT SELECT (v) ON priv.mine TO basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+SELECT basemodel.to_dict(ROW(1, 'x', 1, now(), now())::priv.mine) ? 'secret' AS shows_secret;
+RESET ROLE;
+REVOKE ALL ON priv.mine FROM basemodel_regress_other;
+-- for a partition, a privilege on an ancestor counts (rows reach the
+-- partition's triggers through the parent)
+SET ROLE basemodel_regress_owner;
+CREATE TABLE priv.parted (k int, secret text) PARTITION BY LIST (k);
+CREATE TABLE priv.parted_1 PARTITION OF priv.parted FOR VALUES IN (1);
+SELECT basemodel.register('priv.parted', hidden => '{secret}');
+GRANT INSERT ON priv.parted TO basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+SELECT basemodel.to_dict(ROW(1, 's', 1, now(), now())::priv.parted_1) ? 'secret' AS shows_secret;
+RESET ROLE;
+DROP TABLE priv.parted;
+
+-- the trigger is the registration: a role with the TRIGGER privilege but
+-- not the ownership cannot register a table by writing the trigger by hand
+GRANT TRIGGER ON priv.shared TO basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.shared
+    FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+        '{"version": 1, "id_column": null, "created_column": null, "updated_column": null,
+          "hidden": ["v"], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+REVOKE TRIGGER ON priv.shared FROM basemodel_regress_other;
+SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'priv.shared'::regclass;
+
+-- and no registration can be written for a table that will vanish: the
+-- owner of a temporary table cannot insert one (it would outlive the table)
+SET ROLE basemodel_regress_owner;
+BEGIN;
+CREATE TEMP TABLE vanishing (v int) ON COMMIT DROP;
+INSERT INTO basemodel.registry (tbl, added_columns) VALUES ('vanishing', '{v}');
+\echo :LAST_ERROR_SQLSTATE
+ROLLBACK;
 RESET ROLE;
 
 -- ownership through role membership counts

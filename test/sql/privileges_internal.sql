@@ -1,6 +1,8 @@
--- The internal functions are executable by PUBLIC (row level security
--- policies and event triggers call them as the current user), so each must
--- be harmless when a role calls it directly on tables it does not own.  And
+-- Most internal functions are executable by PUBLIC (row level security
+-- policies, register and the ddl_command_end trigger call them as the
+-- current user), so each must be harmless when a role calls it directly on
+-- tables it does not own; those that run only as triggers, event triggers
+-- or for DROP EXTENSION are not executable (see public_functions).  And
 -- auto-registration registers a table as the role that created it: the
 -- schema's owner gains no rights over it.
 \set SHOW_CONTEXT never
@@ -22,7 +24,7 @@ RESET ROLE;
 GRANT SELECT, UPDATE ON alice.notes TO basemodel_regress_mallory;
 
 SET ROLE basemodel_regress_mallory;
--- dropping every trigger of the extension needs ownership of every table
+-- dropping every trigger of the extension is not for PUBLIC
 SELECT basemodel._release_tables();
 \echo :LAST_ERROR_SQLSTATE
 -- a forged rename cannot rewrite someone else's registration: with the

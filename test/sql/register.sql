@@ -60,11 +60,13 @@ SELECT basemodel.register('tags');
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'tags'::regclass ORDER BY 1;
 
 -- registering again with the same options is a no-op
-SELECT xmin AS before_xmin FROM basemodel.registry WHERE tbl = 'users'::regclass \gset
+SELECT xmin AS before_xmin FROM pg_trigger
+ WHERE tgrelid = 'users'::regclass AND tgname = 'zzz_basemodel_update' \gset
 SELECT basemodel.register('users', id_column => 'user_id', created_column => NULL,
                           updated_column => 'last_update', hidden => '{name}',
                           ignore_columns => '{name}', skip_unchanged => true);
-SELECT xmin = :'before_xmin'::xid AS untouched FROM basemodel.registry WHERE tbl = 'users'::regclass;
+SELECT xmin = :'before_xmin'::xid AS untouched FROM pg_trigger
+ WHERE tgrelid = 'users'::regclass AND tgname = 'zzz_basemodel_update';
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'users'::regclass;
 -- with different options it updates the registration
 SELECT basemodel.register('users', id_column => 'user_id', created_column => NULL,

@@ -104,17 +104,52 @@ UPDATE legacy SET modified = '2000-01-01';
 RESET basemodel.allow_base_column_updates;
 UPDATE legacy SET v = 4 RETURNING modified = '2000-01-01' AS kept;
 
--- the trigger function refuses to run in any other way
+-- a trigger calling basemodel.before_update() in any other shape than
+-- register's is refused when it is created
 CREATE TABLE misuse (a int);
 INSERT INTO misuse VALUES (0);
 CREATE TRIGGER wrong AFTER INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE OF a ON misuse
+    FOR EACH ROW EXECUTE FUNCTION basemodel.before_update('{"version": 1}');
+\echo :LAST_ERROR_SQLSTATE
+-- and so is one whose argument is not a registration
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update('{"version": 1');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": null, "created_column": null, "updated_column": "a",
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": ["a", "b"]}');
+\echo :LAST_ERROR_SQLSTATE
+-- past the event trigger (a superuser can disable it), the function itself
+-- refuses to run in any other way, and reads a bad argument without crashing
+ALTER EVENT TRIGGER basemodel_ddl_command_end DISABLE;
+CREATE TRIGGER wrong AFTER INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
 INSERT INTO misuse VALUES (1);
 \echo :LAST_ERROR_SQLSTATE
--- and on a table that is not registered
 DROP TRIGGER wrong ON misuse;
-CREATE TRIGGER wrong BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update('a', 'b');
 UPDATE misuse SET a = 2;
 \echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.to_dict(m) FROM misuse m;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER zzz_basemodel_update ON misuse;
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update('[1]');
+UPDATE misuse SET a = 2;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER zzz_basemodel_update ON misuse;
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 2, "id_column": null}');
+UPDATE misuse SET a = 2;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER zzz_basemodel_update ON misuse;
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": null, "created_column": null, "updated_column": "a",
+      "hidden": [""], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+UPDATE misuse SET a = 2;
+\echo :LAST_ERROR_SQLSTATE
+ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
 
 DROP TABLE items, docs, legacy, misuse;
 DROP FUNCTION touch_seen(), rename_item();

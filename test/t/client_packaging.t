@@ -75,7 +75,7 @@ close($c);
 	  . " \$(pkg-config --static --libs-only-L basemodel) \$(pkg-config --libs libpq)");
 ok($ok, 'the static library links, beside functions named like its internal ones') or diag($out);
 ($out) = run("$tmp/clash");
-like($out, qr/^\d+\.\d+ 7 8 9 engine$/, 'the statically linked program runs with its own functions')
+like($out, qr/^\d+\.\d+\.\d+ 7 8 9 engine$/, 'the statically linked program runs with its own functions')
   or diag($out);
 ($out) = run("ldd $tmp/clash");
 unlike($out, qr/libbasemodel/, 'and does not load the shared library');

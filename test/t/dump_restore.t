@@ -125,8 +125,8 @@ is(psql($dst, q{SELECT basemodel.unregister('users', true);
 	 WHERE attrelid = 'users'::regclass AND attnum > 0 AND NOT attisdropped}),
 	'name,password_hash,last_seen', 'unregister drops the columns register added');
 
-# A role that is not a superuser dumps its own database: the catalog tables
-# have row level security, which pg_dump refuses unless told to apply it.
+# A role that is not a superuser dumps its own database: basemodel.auto_schemas
+# has row level security, which pg_dump refuses unless told to apply it.
 my $role = "basemodel_dumper_$$";
 my $own = "basemodel_dump_own_$$";
 my $own_dst = "basemodel_dump_own_dst_$$";

@@ -1,0 +1,327 @@
+/*
+ * api.c
+ *	  The public calls that make engines, session makers and sessions and
+ *	  queue work on them: their checks (misuse is an error with a message in
+ *	  bm_last_error, never a crash), then the engine takes over.  Part of the
+ *	  engine layer: calls engine, session, pool and util.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* checks shared by every call that queues a statement */
+static int
+check_statement(const char *sql, int nparams, const char *const *params)
+{
+	const char *why;
+
+	if (sql == NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "sql is NULL");
+		return -1;
+	}
+	if (nparams < 0 || nparams > 65535)
+	{
+		set_last_error(BM_ERR_USAGE, "nparams is %d; it must be between 0 and 65535", nparams);
+		return -1;
+	}
+	if (nparams > 0 && params == NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "params is NULL but nparams is %d", nparams);
+		return -1;
+	}
+	if ((why = sql_refused(sql)) != NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* bm_engine_create's failure: what was made goes, the error is reported */
+static bm_engine *
+create_failed(bm_engine *e, bm_error *err, int code, const char *message)
+{
+	if (e)
+	{
+		sqltable_free(&e->texts);
+		free(e);
+	}
+	set_last_error(code, "%s", message);
+	if (err)
+		*err = *last_error_public();
+	return NULL;
+}
+
+BM_EXPORT bm_engine *
+bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
+{
+	bm_engine_options defaults = {0};
+	bm_engine  *e;
+	char		why[600];
+	int			code;
+
+	if (opts == NULL)
+		opts = &defaults;
+	if (url == NULL)
+	{
+		url = getenv("DATABASE_URL");
+		if (url == NULL || *url == '\0')
+			return create_failed(NULL, err, BM_ERR_USAGE,
+								 "no URL given and DATABASE_URL is not set");
+	}
+	if (opts->pool_size < 0 || opts->connect_timeout_ms < 0 ||
+		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0)
+		return create_failed(NULL, err, BM_ERR_USAGE,
+							 "engine options must not be negative (pool_size, timeouts, statement_cache_size)");
+	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
+		return create_failed(NULL, err, BM_ERR_USAGE,
+							 opts->pool_size > BM_MAX_POOL_SIZE
+							 ? "pool_size is too large (at most " BM_STR(BM_MAX_POOL_SIZE) ")"
+							 : "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")");
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
+	e->timer_ms = -1;
+	e->pool = pool_create(url, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
+						  opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
+						  &e->texts, &e->stats, &code, why, sizeof(why));
+	if (e->pool == NULL)
+		return create_failed(e, err, code, why);
+	if (err)
+		memset(err, 0, sizeof(*err));
+	return e;
+}
+
+BM_EXPORT int
+bm_engine_execute(bm_engine *e, const char *sql, int nparams, const char *const *params,
+				  bm_result_cb cb, void *arg)
+{
+	Request    *req;
+
+	if (check_engine(e) != 0 || check_statement(sql, nparams, params) != 0)
+		return -1;
+	req = request_new(e, REQ_EXEC, sql, nparams, params);
+	if (req == NULL)
+		return -1;
+	req->cb.result = cb;
+	req->arg = arg;
+	engine_queue_auto(e, req);
+	return 0;
+}
+
+BM_EXPORT void
+bm_engine_free(bm_engine *e)
+{
+	if (e == NULL || e->closing)
+		return;
+	if (e->depth > 0 || e->busy)
+	{
+		/* inside a callback: finished when the loop unwinds */
+		e->free_requested = true;
+		return;
+	}
+	engine_destroy(e);
+}
+
+BM_EXPORT void
+bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out)
+{
+	if (out == NULL)
+		return;
+	if (e == NULL)
+		memset(out, 0, sizeof(*out));
+	else
+		*out = e->stats;
+}
+
+BM_EXPORT int
+bm_engine_trace(bm_engine *e, FILE *f)
+{
+	if (check_engine(e) != 0)
+		return -1;
+	pool_trace(e->pool, f);
+	return 0;
+}
+
+BM_EXPORT bm_sessionmaker *
+bm_sessionmaker_create(bm_engine *e, const bm_session_options *opts)
+{
+	bm_sessionmaker *m;
+
+	if (check_engine(e) != 0)
+		return NULL;
+	if (opts && (opts->isolation < BM_ISOLATION_DEFAULT || opts->isolation > BM_ISOLATION_SERIALIZABLE))
+	{
+		set_last_error(BM_ERR_USAGE, "unknown isolation level %d", (int) opts->isolation);
+		return NULL;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL)
+	{
+		set_last_error(BM_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	m->engine = e;
+	if (opts)
+		m->opts = *opts;
+	dlist_push(&e->makers, &m->link);
+	return m;
+}
+
+BM_EXPORT void
+bm_sessionmaker_free(bm_sessionmaker *m)
+{
+	if (m == NULL)
+		return;
+	dlist_remove(&m->engine->makers, &m->link);
+	free(m);
+}
+
+BM_EXPORT bm_session *
+bm_session_open(bm_sessionmaker *m)
+{
+	bm_session *s;
+	bm_engine  *e;
+
+	if (m == NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "sessionmaker is NULL");
+		return NULL;
+	}
+	e = m->engine;
+	if (check_engine(e) != 0)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+	{
+		set_last_error(BM_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	s->engine = e;
+	s->failed_unit = -1;
+	s->begin_sql = session_begin_sql(&m->opts);
+	dlist_push(&e->sessions, &s->link);
+	return s;
+}
+
+BM_EXPORT bm_engine *
+bm_session_engine(const bm_session *s)
+{
+	return s ? s->engine : NULL;
+}
+
+/* -1 (and why in bm_last_error) unless the session takes work */
+static int
+check_session(bm_session *s, const char *what)
+{
+	if (s == NULL)
+	{
+		set_last_error(BM_ERR_USAGE, "%s: session is NULL", what);
+		return -1;
+	}
+	if (s->closed)
+	{
+		set_last_error(BM_ERR_USAGE, "%s: session is closed", what);
+		return -1;
+	}
+	return check_engine(s->engine);
+}
+
+BM_EXPORT int
+bm_session_execute(bm_session *s, const char *sql, int nparams, const char *const *params,
+				   bm_result_cb cb, void *arg)
+{
+	Request    *req;
+
+	if (check_session(s, "bm_session_execute") != 0 ||
+		check_statement(sql, nparams, params) != 0)
+		return -1;
+	req = request_new(s->engine, REQ_EXEC, sql, nparams, params);
+	if (req == NULL)
+		return -1;
+	req->cb.result = cb;
+	req->arg = arg;
+	req->unit = s->api_unit;
+	s->api_open = true;
+	engine_queue_session(s->engine, s, req);
+	return 0;
+}
+
+/* queue the COMMIT or ROLLBACK that ends the open unit */
+static int
+end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg, bool internal)
+{
+	Request    *req = request_new(s->engine, kind, NULL, 0, NULL);
+
+	if (req == NULL)
+		return -1;
+	req->cb.done = cb;
+	req->arg = arg;
+	req->internal = internal;
+	req->unit = s->api_unit++;
+	s->api_open = false;
+	engine_queue_session(s->engine, s, req);
+	return 0;
+}
+
+/* -1 (and why) unless the session has a unit open to end */
+static int
+check_open(bm_session *s, const char *what)
+{
+	if (check_session(s, what) != 0)
+		return -1;
+	if (!s->api_open)
+	{
+		set_last_error(BM_ERR_USAGE,
+					   "%s: no transaction is open (nothing was executed since the last commit or rollback)",
+					   what);
+		return -1;
+	}
+	return 0;
+}
+
+BM_EXPORT int
+bm_session_commit(bm_session *s, bm_done_cb cb, void *arg)
+{
+	if (check_open(s, "bm_session_commit") != 0)
+		return -1;
+	return end_unit(s, REQ_COMMIT, cb, arg, false);
+}
+
+BM_EXPORT int
+bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg)
+{
+	if (check_open(s, "bm_session_rollback") != 0)
+		return -1;
+	return end_unit(s, REQ_ROLLBACK, cb, arg, false);
+}
+
+/*
+ * Queued work keeps its callbacks; an open unit gets a silent rollback.  The
+ * memory goes when nothing refers to the session any more, never before the
+ * loop runs again, so a call on a just-closed session is caught as misuse.
+ */
+BM_EXPORT void
+bm_session_close(bm_session *s)
+{
+	bm_engine  *e;
+
+	if (s == NULL || s->closed)
+		return;
+	e = s->engine;
+	s->closed = true;
+	if (e->closing)
+		return;
+	if (s->api_open && end_unit(s, REQ_ROLLBACK, NULL, NULL, true) != 0)
+	{
+		/* out of memory: the pool's cleanup cannot run, so drop the connection */
+		s->api_open = false;
+		if (s->conn)
+			engine_conn_lost(e, s->conn, BM_ERR_NOMEM, "out of memory");
+	}
+	e->reap_needed = true;
+	engine_kick(e);
+}

@@ -1,0 +1,79 @@
+/*
+ * engine.h
+ *	  The engine layer: the one coordinator.  It owns every queue (the
+ *	  requests of autocommit statements, the sessions waiting for a
+ *	  connection, the answered requests whose callbacks are due), hands work
+ *	  to its Pool's connections through proto, and applies what proto, pool
+ *	  and sessions report.  engine.c is the coordinator, api.c the public
+ *	  calls that queue work; loop.c, above, drives both.
+ */
+#ifndef BM_ENGINE_H
+#define BM_ENGINE_H
+
+#include "pool.h"
+#include "session.h"
+
+#define BM_DEFAULT_POOL_SIZE 4
+#define BM_DEFAULT_STATEMENT_CACHE 256
+/* bounds that keep the arithmetic on them far from overflow */
+#define BM_MAX_POOL_SIZE 10000
+#define BM_MAX_STATEMENT_CACHE 1000000
+
+/*
+ * Freed requests are kept for reuse, a bounded number per engine, so that a
+ * steady stream of statements costs no malloc/free of the library's own.
+ * They are pooled by size: class k holds sizeof(Request) + 16 k bytes (up to
+ * 48 bytes of parameters: a few short values).
+ */
+#define REQ_SIZE_CLASSES 4
+#define REQ_UNPOOLED 255
+
+struct bm_sessionmaker
+{
+	bm_engine  *engine;
+	DLink		link;			/* the engine's list of makers */
+	bm_session_options opts;
+};
+
+struct bm_engine
+{
+	Pool	   *pool;
+	DList		sessions;		/* of bm_session (link) */
+	DList		makers;			/* of bm_sessionmaker (link) */
+	Queue		wait;			/* of bm_session (wait_link): waiting for a connection */
+	Queue		auto_reqs;		/* of Request (link): autocommit, not yet called back */
+	Queue		auto_unsent;	/* of Request (send_link): autocommit, not sent */
+	Queue		ready;			/* of Request (link): answered, callbacks due, in order */
+	long		pending;		/* accepted requests not yet called back */
+	int			depth;			/* > 0 while the engine is on the stack of a loop entry */
+	bool		free_requested;
+	bool		closing;
+	bool		running;		/* inside bm_engine_run */
+	bool		busy;			/* inside a loop entry point */
+	bool		pump_needed;
+	bool		reap_needed;
+	bool		attached;
+	bm_ev_hooks hooks;
+	long		timer_ms;		/* what the loop's timer is armed for, -1: nothing */
+	bm_engine_stats stats;
+	SqlTable	texts;			/* interned SQL of requests and statement caches */
+	Queue		free_reqs[REQ_SIZE_CLASSES];	/* of Request (link) */
+	int			nfree_reqs[REQ_SIZE_CLASSES];
+};
+
+/* engine.c */
+extern int	check_engine(bm_engine *e);
+extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
+							const char *const *params);
+extern void engine_queue_auto(bm_engine *e, Request *req);
+extern void engine_queue_session(bm_engine *e, bm_session *s, Request *req);
+extern void engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message);
+extern void engine_kick(bm_engine *e);
+extern void engine_conn_io(bm_engine *e, Conn *c, int events);
+extern void engine_check_timeouts(bm_engine *e, int64_t now);
+extern int64_t engine_next_deadline(bm_engine *e);
+extern bool engine_settle(bm_engine *e);
+extern bool engine_has_work(bm_engine *e);
+extern void engine_destroy(bm_engine *e);
+
+#endif							/* BM_ENGINE_H */

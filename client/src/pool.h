@@ -1,0 +1,91 @@
+/*
+ * pool.h
+ *	  The pool layer: a Pool of connections to one server (its conninfo, its
+ *	  size, the retry backoff), and all connection I/O: connecting without
+ *	  blocking, libpq's wire for proto, reading answers into proto, writing,
+ *	  timeouts, and the sockets an attached loop watches.  It calls proto and
+ *	  util only, never sessions or engine queues: what happened comes back as
+ *	  return values and ProtoEvents for the engine to apply.  An engine may
+ *	  hold more than one Pool.
+ */
+#ifndef BM_POOL_H
+#define BM_POOL_H
+
+#include <stdio.h>
+
+#include "proto.h"
+
+typedef enum ConnState
+{
+	CONN_EMPTY,
+	CONN_CONNECTING,
+	CONN_READY
+} ConnState;
+
+typedef struct Pool Pool;
+
+typedef struct Conn
+{
+	Pool	   *pool;
+	ConnState	state;
+	PGconn	   *pg;
+	PostgresPollingStatusType poll;
+	int64_t		connect_deadline;	/* ms on the monotonic clock, 0: none */
+	bool		out_pending;	/* PQflush said: more to write */
+	bool		read_this_turn; /* input read since the loop last woke: alive */
+	void	   *holder;			/* the engine's: who holds it; the pool only tests for NULL */
+	/* what the event loop watches */
+	int			watch_fd;
+	int			watch_ev;
+	bool		rewatch;		/* socket may have changed: re-register */
+	char		lost_message[512];	/* of the last lost event */
+	Proto		proto;
+} Conn;
+
+struct Pool
+{
+	const char **keywords;		/* connection parameters for PQconnectStartParams */
+	const char **values;
+	int			size;
+	int			connect_timeout_ms;
+	int			statement_timeout_ms;
+	Conn	   *conns;
+	int64_t		retry_at;		/* no connection attempt before this (ms), 0: any time */
+	int			backoff_ms;		/* wait after the next failed attempt */
+	FILE	   *trace;
+	const bm_ev_hooks *hooks;	/* the attached loop's, NULL: none */
+	bm_engine_stats *stats;
+};
+
+/* what a connection attempt did */
+typedef enum ConnectResult
+{
+	CONNECT_PENDING,			/* still in progress (or nothing started) */
+	CONNECT_READY,				/* a connection is ready for work */
+	CONNECT_FAILED,				/* an attempt failed; others are still alive */
+	CONNECT_HOPELESS			/* an attempt failed and no other is alive */
+} ConnectResult;
+
+extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
+						 SqlTable *texts, bm_engine_stats *stats, int *code, char *why, size_t whylen);
+extern void pool_free(Pool *p);
+extern void pool_close_all(Pool *p);
+extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);
+extern ConnectResult pool_connect_poll(Conn *c, ErrorBuf *why);
+extern ConnectResult pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why);
+extern bool pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len);
+extern Conn *pool_pick(Pool *p, bool for_session, bool *dropped);
+extern void pool_drop(Conn *c);
+extern bool pool_consume(Conn *c);
+extern bool pool_next_event(Conn *c, ProtoEvent *ev);
+extern bool pool_write(Conn *c);
+extern bool pool_broken(const Conn *c);
+extern const char *pool_error(const Conn *c);
+extern int64_t pool_next_deadline(const Pool *p);
+extern int	pool_fd(const Conn *c);
+extern int	pool_wanted_events(const Conn *c);
+extern void pool_new_turn(Pool *p);
+extern void pool_sync_watches(Pool *p);
+extern void pool_trace(Pool *p, FILE *f);
+
+#endif							/* BM_POOL_H */

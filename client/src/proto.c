@@ -1,0 +1,658 @@
+/*
+ * proto.c
+ *	  The protocol layer of one connection in pipeline mode: what goes on the
+ *	  wire for a session's unit of work or an autocommit statement (BEGIN,
+ *	  automatic prepares, Sync, the cleanup after a failure), and what each
+ *	  answer the server sends back means for the request it answers.
+ *
+ *	  No socket and no engine: messages go out through the Proto's wire
+ *	  table, answers come in through proto_feed as values, and what they mean
+ *	  for the layers above comes back as a ProtoEvent.  Calls util only.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define NOT_RUN_MESSAGE "statement not run: an earlier statement of the transaction failed"
+
+/* what a request reports when there was no memory for its own error */
+static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
+
+/*
+ * The request's error, made on its first failure, for err_set and friends to
+ * fill in.  NULL when out of memory: the request then fails with
+ * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
+ */
+ErrorBuf *
+request_error(Request *req)
+{
+	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
+		req->err = (ErrorBuf *) &nomem_error;
+	return req->err == &nomem_error ? NULL : req->err;
+}
+
+/* the request is back to no error (sent again, or freed) */
+void
+request_clear_error(Request *req)
+{
+	if (req->err != NULL && req->err != &nomem_error)
+	{
+		err_clear(req->err);
+		free(req->err);
+	}
+	req->err = NULL;
+}
+
+/* a Proto with an empty statement cache of cache_size names; -1: out of memory */
+int
+proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
+		   SqlTable *texts, bm_engine_stats *stats)
+{
+	memset(p, 0, sizeof(*p));
+	p->wire = wire;
+	p->wire_ctx = wire_ctx;
+	p->stats = stats;
+	return stmtcache_init(&p->cache, cache_size, texts);
+}
+
+/* queue what the connection expects back; a NULL return means out of memory */
+static Op *
+op_push(Proto *p, OpKind kind, Request *req)
+{
+	Op		   *op = QUEUE_POP(&p->free_ops, Op, link);
+
+	if (op)
+	{
+		p->nfree_ops--;
+		memset(op, 0, sizeof(*op));
+	}
+	else if ((op = calloc(1, sizeof(*op))) == NULL)
+		return NULL;
+	op->kind = kind;
+	op->req = req;
+	if (queue_empty(&p->ops))
+		p->progress_at = now_ms();
+	queue_push(&p->ops, &op->link);
+	p->nops++;
+	p->wrote = true;
+	if (kind != OP_SYNC)
+		p->batch_open = true;
+	return op;
+}
+
+/* the op whose answer is due next, off the queue */
+static Op *
+op_pop(Proto *p)
+{
+	p->nops--;
+	return QUEUE_POP(&p->ops, Op, link);
+}
+
+/* an op is answered: its result goes, the op is kept for reuse */
+static void
+op_free(Proto *p, Op *op)
+{
+	PQclear(op->ans.res);
+	if (p->nfree_ops < FREE_LIST_MAX)
+	{
+		queue_push_front(&p->free_ops, &op->link);
+		p->nfree_ops++;
+	}
+	else
+		free(op);
+}
+
+/* the connection is gone (or new): nothing is on the wire, nothing prepared */
+void
+proto_reset(Proto *p)
+{
+	Op		   *op;
+
+	while ((op = QUEUE_POP(&p->ops, Op, link)) != NULL)
+		op_free(p, op);
+	p->nops = 0;
+	stmtcache_reset(&p->cache);
+	p->nauto = 0;
+	p->batch_open = p->wrote = false;
+	p->seg = 0;
+	p->in_unit = false;
+	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	err_clear(&p->failure);
+}
+
+/* everything the Proto holds goes back to malloc */
+void
+proto_destroy(Proto *p)
+{
+	Op		   *op;
+
+	proto_reset(p);
+	while ((op = QUEUE_POP(&p->free_ops, Op, link)) != NULL)
+		free(op);
+	p->nfree_ops = 0;
+	stmtcache_free(&p->cache);
+}
+
+/* a session's unit of work starts on this connection */
+void
+proto_begin_unit(Proto *p)
+{
+	p->in_unit = true;
+	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	err_clear(&p->failure);
+}
+
+/* a statement with no parameters, through the unnamed statement */
+static ProtoStatus
+send_simple(Proto *p, OpKind kind, Request *req, const char *sql)
+{
+	if (op_push(p, kind, req) == NULL)
+		return PROTO_NOMEM;
+	return p->wire->query(p->wire_ctx, NULL, sql, 0, NULL) ? PROTO_OK : PROTO_WIRE_FAILED;
+}
+
+/* a Sync: the end of a segment of the pipeline, answered on its own */
+static ProtoStatus
+send_sync(Proto *p, SyncKind kind, Request *req)
+{
+	Op		   *op = op_push(p, OP_SYNC, req);
+
+	if (op == NULL)
+		return PROTO_NOMEM;
+	op->sync = kind;
+	p->batch_open = false;
+	p->seg++;
+	p->stats->syncs++;
+	return p->wire->sync(p->wire_ctx) ? PROTO_OK : PROTO_WIRE_FAILED;
+}
+
+/*
+ * The server is about to drop every statement we prepared (DISCARD ALL):
+ * forget the names, including those whose Parse is still unanswered.
+ */
+static void
+forget_statements(Proto *p)
+{
+	Op		   *op;
+
+	for (op = QUEUE_HEAD(&p->ops, Op, link); op; op = QUEUE_NEXT(op, Op, link))
+		op->stmt = NULL;
+	stmtcache_reset(&p->cache);
+}
+
+/*
+ * One statement, prepared on first use.  The Parse travels in the same batch
+ * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
+ * Parse was sent before an earlier Sync and is not confirmed yet may have
+ * been skipped by an error, so it runs unnamed rather than risk a missing name.
+ */
+static ProtoStatus
+send_exec(Proto *p, Request *req)
+{
+	StmtCache  *sc = &p->cache;
+	bool		cacheable = sc->capacity > 0 && !sql_resets_statements(req->sql->text);
+	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
+	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
+	ProtoStatus st;
+
+	if (!cacheable && sc->count > 0)
+		forget_statements(p);
+	if (se && (se->confirmed || se->seg == p->seg))
+		stmtcache_touch(sc, se);
+	else if (se == NULL && cacheable)
+	{
+		StmtEntry  *victim = sc->count >= sc->capacity ? stmtcache_victim(sc) : NULL;
+
+		if (victim)
+		{
+			char		sql[64];
+
+			snprintf(sql, sizeof(sql), "DEALLOCATE %s", victim->name);
+			stmtcache_remove(sc, victim);
+			if ((st = send_simple(p, OP_DEALLOCATE, NULL, sql)) != PROTO_OK)
+				return st;
+		}
+		if (sc->count < sc->capacity &&
+			(se = stmtcache_add(sc, req->sql, p->seg)) != NULL)
+		{
+			Op		   *op = op_push(p, OP_PREPARE, req);
+
+			if (op == NULL)
+			{
+				stmtcache_remove(sc, se);
+				return PROTO_NOMEM;
+			}
+			op->stmt = se;
+			p->stats->prepares++;
+			if (!p->wire->prepare(p->wire_ctx, se->name, req->sql->text))
+				return PROTO_WIRE_FAILED;
+		}
+	}
+	else
+		se = NULL;
+
+	if (op_push(p, OP_EXEC, req) == NULL)
+		return PROTO_NOMEM;
+	req->state = REQ_SENT;
+	return p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams,
+						  params) ? PROTO_OK : PROTO_WIRE_FAILED;
+}
+
+/*
+ * One autocommit statement: its own implicit transaction, ended by a Sync.
+ * On failure the connection must go; req may then not be on the wire.
+ */
+ProtoStatus
+proto_send_auto(Proto *p, Request *req)
+{
+	ProtoStatus st;
+
+	p->nauto++;
+	if ((st = send_exec(p, req)) != PROTO_OK)
+		return st;
+	return send_sync(p, SYNC_AUTO, req);
+}
+
+/* after a failure in the unit: the Sync that ends the aborted pipeline, the ROLLBACK */
+ProtoStatus
+proto_send_cleanup(Proto *p)
+{
+	ProtoStatus st;
+
+	if (p->need_fail_sync)
+	{
+		p->need_fail_sync = false;
+		if ((st = send_sync(p, SYNC_FAIL, NULL)) != PROTO_OK)
+			return st;
+	}
+	if (p->send_cleanup)
+	{
+		p->send_cleanup = false;
+		if ((st = send_simple(p, OP_CLEANUP, NULL, "ROLLBACK")) != PROTO_OK)
+			return st;
+		return send_sync(p, SYNC_CLEANUP, NULL);
+	}
+	return PROTO_OK;
+}
+
+/* the unit's BEGIN, before its first request */
+ProtoStatus
+proto_send_begin(Proto *p, const char *begin_sql)
+{
+	if (p->begun)
+		return PROTO_OK;
+	p->begun = true;
+	return send_simple(p, OP_BEGIN, NULL, begin_sql);
+}
+
+/* one request of the unit: a statement, or the COMMIT/ROLLBACK that ends it */
+ProtoStatus
+proto_send_unit(Proto *p, Request *req)
+{
+	ProtoStatus st;
+
+	req->state = REQ_SENT;
+	if (req->kind == REQ_EXEC)
+		return send_exec(p, req);
+	p->unit_end_sent = true;
+	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
+		return st;
+	return send_sync(p, SYNC_END, req);
+}
+
+/*
+ * Close the batch: a Flush request makes the server answer what has no Sync
+ * after it yet (a session waiting for a SELECT before it commits).  *write:
+ * the batch has bytes to write (one batch is one round trip).
+ */
+ProtoStatus
+proto_end_batch(Proto *p, bool *write)
+{
+	*write = false;
+	if (p->batch_open)
+	{
+		p->batch_open = false;
+		if (!p->wire->flush(p->wire_ctx))
+			return PROTO_WIRE_FAILED;
+	}
+	if (p->wrote)
+	{
+		p->wrote = false;
+		p->stats->round_trips++;
+		*write = true;
+	}
+	return PROTO_OK;
+}
+
+/* the status of a statement that failed */
+static bool
+status_failed(ExecStatusType st)
+{
+	return st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE;
+}
+
+/* the op's query failed, or ended without any result */
+static bool
+op_failed(const Op *op)
+{
+	return !op->answered || status_failed(op->ans.status);
+}
+
+/*
+ * A failed statement's error.  A cancel by our own statement_timeout (set on
+ * the server from the engine's option) is a timeout, not an SQL error.
+ */
+static void
+answer_error(const Proto *p, ErrorBuf *eb, const Answer *a)
+{
+	const char *msg = a->message;
+	int			code = BM_ERR_SQL;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "statement failed";
+	if (p->statement_timeout_ms > 0 && a->sqlstate && strcmp(a->sqlstate, "57014") == 0 &&
+		strstr(msg, "statement timeout") != NULL)
+		code = BM_ERR_TIMEOUT;
+	err_set(eb, code, a->sqlstate, msg, a->detail, a->hint);
+}
+
+/*
+ * The unit on the wire failed (first time only): the pipeline after the
+ * failure is aborted, so it needs its own Sync unless the unit's end was
+ * sent, then a ROLLBACK.  The event tells the session.
+ */
+static void
+unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
+{
+	if (!p->in_unit || p->unit_failed)
+		return;
+	p->unit_failed = true;
+	err_copy(&p->failure, why);
+	if (!p->unit_end_sent)
+	{
+		p->unit_end_sent = true;
+		p->need_fail_sync = true;
+	}
+	p->need_cleanup = true;
+	ev->unit_failed = true;
+}
+
+/*
+ * The server no longer has the statement we ran under a cached name: after a
+ * schema change it refuses the old plan ("cached plan must not change result
+ * type"), or someone deallocated the name.  Forget the entry so that the next
+ * execution is prepared afresh under a new name (the server keeps a stale
+ * statement until the connection ends: names are never reused).  The source
+ * function tells these errors from others with the same SQLSTATE, in any
+ * language.  True if the entry was forgotten.
+ */
+static bool
+forget_stale_plan(Proto *p, Request *req, const Answer *a)
+{
+	StmtEntry  *se;
+
+	if (p->cache.capacity == 0 || a->source == NULL ||
+		(strcmp(a->source, "RevalidateCachedQuery") != 0 &&
+		 strcmp(a->source, "FetchPreparedStatement") != 0))
+		return false;
+	se = stmtcache_lookup(&p->cache, req->sql);
+	if (se == NULL || !se->confirmed)
+		return false;
+	stmtcache_remove(&p->cache, se);
+	return true;
+}
+
+/* a statement's results are all in: its request's answer or error */
+static void
+exec_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+	ExecStatusType st = op->answered ? op->ans.status : PGRES_FATAL_ERROR;
+
+	if (request_code(req) == BM_OK)
+	{
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
+		{
+			req->res = op->ans.res;
+			op->ans.res = NULL;
+		}
+		else if (st == PGRES_PIPELINE_ABORTED)
+		{
+			if (req->session && p->unit_failed && p->failure.message)
+			{
+				char		msg[512];
+
+				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", p->failure.message);
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+			}
+			else
+				err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+		}
+		else if (op->answered && status_failed(st))
+		{
+			answer_error(p, request_error(req), &op->ans);
+			/* an autocommit statement did nothing: run it again, prepared afresh */
+			if (forget_stale_plan(p, req, &op->ans) && req->session == NULL &&
+				req->replays < p->max_replays && req->replays < UINT8_MAX)
+			{
+				req->replays++;
+				req->replay = true;
+			}
+		}
+		else
+			err_set(request_error(req), BM_ERR_SQL, NULL,
+					"unsupported result (basemodel runs one statement at a time, without COPY)",
+					NULL, NULL);
+	}
+	if (req->session)
+	{
+		if (request_code(req) != BM_OK)
+			unit_fail(p, req->err, ev);
+		ev->done = req;
+	}
+}
+
+/* the unit is over on the wire: the connection is free for other work */
+static void
+unit_over(Proto *p, ProtoEvent *ev)
+{
+	p->in_unit = false;
+	ev->unit_over = true;
+}
+
+/* a Sync's answer: what it ended is over */
+static void
+sync_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	switch (op->sync)
+	{
+		case SYNC_AUTO:
+			p->nauto--;
+			if (op->req->replay)
+				ev->replay = op->req;
+			else
+				ev->done = op->req;
+			break;
+		case SYNC_END:
+			ev->done = op->req;
+			/* fall through */
+		case SYNC_FAIL:
+			if (p->need_cleanup)
+			{
+				p->need_cleanup = false;
+				p->send_cleanup = true;
+				ev->cleanup_due = true;
+			}
+			else if (op->sync == SYNC_END)
+				unit_over(p, ev);
+			break;
+		case SYNC_CLEANUP:
+			unit_over(p, ev);
+			break;
+	}
+}
+
+/* what one finished query (all its results in op->ans) means */
+static void
+op_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+	ErrorBuf	eb = {0};
+
+	switch (op->kind)
+	{
+		case OP_BEGIN:
+			if (op_failed(op) && p->in_unit)
+			{
+				answer_error(p, &eb, &op->ans);
+				unit_fail(p, &eb, ev);
+				err_clear(&eb);
+			}
+			break;
+		case OP_PREPARE:
+			/* no stmt: a DISCARD ALL sent after the Parse dropped it */
+			if (op->answered && op->ans.status == PGRES_COMMAND_OK)
+			{
+				if (op->stmt)
+					op->stmt->confirmed = true;
+			}
+			else
+			{
+				if (op->stmt)
+					stmtcache_remove(&p->cache, op->stmt);
+				if (op_failed(op) && request_code(req) == BM_OK)
+				{
+					answer_error(p, request_error(req), &op->ans);
+					if (req->session)
+						unit_fail(p, req->err, ev);
+				}
+			}
+			break;
+		case OP_EXEC:
+			exec_answered(p, op, ev);
+			break;
+		case OP_END:
+			if (request_code(req) != BM_OK)
+				break;
+			if (op->answered && op->ans.status == PGRES_PIPELINE_ABORTED)
+			{
+				if (req->kind == REQ_COMMIT && p->in_unit)
+					err_copy(request_error(req), &p->failure);
+			}
+			else if (op_failed(op))
+			{
+				answer_error(p, request_error(req), &op->ans);
+				unit_fail(p, req->err, ev);
+				/* a COMMIT that fails (a deferred check) has ended the transaction */
+				if (req->kind == REQ_COMMIT)
+					p->need_cleanup = false;
+			}
+			break;
+		case OP_CLEANUP:
+		case OP_DEALLOCATE:
+		case OP_SYNC:
+			break;
+	}
+}
+
+/*
+ * One answer, in the order the server sends them: a result of the query at
+ * the head of the queue, or (a NULL) the end of that query's results, or a
+ * Sync's answer.  *ev says what it did.  False: nothing was taken (a NULL
+ * that ends nothing: wait for more input).
+ */
+bool
+proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
+{
+	Op		   *op = QUEUE_HEAD(&p->ops, Op, link);
+
+	memset(ev, 0, sizeof(*ev));
+	if (op == NULL || (a && op->kind != OP_SYNC && a->status == PGRES_PIPELINE_SYNC))
+	{
+		if (a == NULL)
+			return false;
+		/* can't happen: our queue of ops and libpq's disagree */
+		PQclear(a->res);
+		ev->lost = BM_ERR_CONNECTION;
+		ev->lost_message = "internal error: pipeline out of step; connection dropped";
+		return true;
+	}
+	if (op->kind == OP_SYNC)
+	{
+		/*
+		 * An error at the implicit commit of an autocommit statement (a
+		 * deferred constraint) arrives ahead of the Sync's answer when the
+		 * statement's own result was taken first, and a NULL ends it like any
+		 * query's results.  Any other NULL here means nothing more for now.
+		 */
+		if (a == NULL)
+		{
+			if (!op->answered)
+				return false;
+			PQclear(op->ans.res);
+			memset(&op->ans, 0, sizeof(op->ans));
+			op->answered = false;
+			return true;
+		}
+		if (a->status != PGRES_PIPELINE_SYNC)
+		{
+			if (op->req && request_code(op->req) == BM_OK && status_failed(a->status))
+				answer_error(p, request_error(op->req), a);
+			PQclear(op->ans.res);
+			op->ans = *a;
+			op->answered = true;
+			return true;
+		}
+		PQclear(a->res);
+		op = op_pop(p);
+		sync_answered(p, op, ev);
+		op_free(p, op);
+		return true;
+	}
+	if (a != NULL)
+	{
+		/* keep the first result, unless a later one is an error */
+		if (!op->answered)
+		{
+			op->ans = *a;
+			op->answered = true;
+		}
+		else if (status_failed(a->status))
+		{
+			PQclear(op->ans.res);
+			op->ans = *a;
+		}
+		else
+			PQclear(a->res);
+		return true;
+	}
+	op = op_pop(p);
+	op_answered(p, op, ev);
+	op_free(p, op);
+	return true;
+}
+
+/*
+ * The connection is lost: the next request on the wire that has no answer
+ * yet, for the caller to fail, NULL when there are no more.  The ops go.
+ */
+Request *
+proto_take_unanswered(Proto *p)
+{
+	Op		   *op;
+
+	while ((op = QUEUE_POP(&p->ops, Op, link)) != NULL)
+	{
+		Request    *req = op->req;
+
+		p->nops--;
+		op_free(p, op);
+		if (req && req->state != REQ_DONE)
+			return req;
+	}
+	return NULL;
+}

@@ -1,0 +1,202 @@
+/*
+ * proto.h
+ *	  The protocol layer: one connection's state in pipeline mode, with no
+ *	  socket and no engine.  A Proto sends through a table of wire functions
+ *	  (ProtoWire: libpq's in pool.c, a fake in the unit tests), is handed
+ *	  each answer as a value (Answer), and says what happened in an event
+ *	  record (ProtoEvent) that the engine applies.  It calls only util.h.
+ *
+ *	  Requests are defined here because this is the lowest layer that reads
+ *	  them: proto fills in a request's answer or error; the layers above
+ *	  queue it (its links) and call it back.
+ */
+#ifndef BM_PROTO_H
+#define BM_PROTO_H
+
+#include "util.h"
+
+typedef enum ReqKind
+{
+	REQ_EXEC,
+	REQ_COMMIT,
+	REQ_ROLLBACK
+} ReqKind;
+
+typedef enum ReqState
+{
+	REQ_QUEUED,					/* accepted, not on the wire */
+	REQ_SENT,					/* on the wire */
+	REQ_DONE					/* answered; waits for its turn to call back */
+} ReqState;
+
+/*
+ * Thousands may wait at once (every statement of every session opened ahead
+ * of its connection), so a request is kept small: 80 bytes, then its
+ * parameters (nparams pointers and their text) in the same allocation.
+ */
+typedef struct Request
+{
+	QLink		link;			/* owner's FIFO, then the ready list, or a free list */
+	QLink		send_link;		/* owner's queue of unsent requests */
+	bm_session *session;		/* NULL: autocommit (bm_engine_execute); proto only tests it */
+	long		unit;			/* session's unit of work it belongs to */
+	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
+	union
+	{
+		bm_result_cb result;	/* REQ_EXEC */
+		bm_done_cb	done;		/* REQ_COMMIT, REQ_ROLLBACK */
+	}			cb;
+	void	   *arg;
+	PGresult   *res;			/* the answer, when it succeeded */
+	struct ErrorBuf *err;		/* NULL until something fails (request_error) */
+	uint16_t	nparams;
+	uint8_t		kind;			/* ReqKind */
+	uint8_t		state;			/* ReqState */
+	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
+	bool		internal;		/* queued by the library: no callback */
+	bool		replay;			/* autocommit: send again once its Sync is answered */
+	uint8_t		replays;		/* times it was sent again */
+} Request;
+
+#define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+
+/* BM_OK, or the code of what failed the request */
+static inline int
+request_code(const Request *req)
+{
+	return req->err ? req->err->code : BM_OK;
+}
+
+extern ErrorBuf *request_error(Request *req);
+extern void request_clear_error(Request *req);
+
+/*
+ * One answer from the server, as values: its status, the error fields that
+ * matter (pointing into res, or anywhere that outlives the answer), and the
+ * PGresult itself, which the Proto takes over (NULL is allowed).
+ */
+typedef struct Answer
+{
+	ExecStatusType status;
+	const char *sqlstate;
+	const char *message;		/* the primary message, or libpq's whole one */
+	const char *detail;
+	const char *hint;
+	const char *source;			/* the server function that raised the error */
+	PGresult   *res;
+} Answer;
+
+/* how a Proto puts messages on the wire; each returns false when it failed */
+typedef struct ProtoWire
+{
+	bool		(*prepare) (void *ctx, const char *name, const char *sql);
+	/* name NULL: the unnamed statement, parsed with the query */
+	bool		(*query) (void *ctx, const char *name, const char *sql,
+						  int nparams, const char *const *params);
+	bool		(*sync) (void *ctx);
+	bool		(*flush) (void *ctx);
+} ProtoWire;
+
+/* ops: what a connection expects back, in order */
+typedef enum OpKind
+{
+	OP_BEGIN,
+	OP_PREPARE,
+	OP_EXEC,
+	OP_END,						/* COMMIT or ROLLBACK of a session */
+	OP_CLEANUP,					/* ROLLBACK after a failure */
+	OP_DEALLOCATE,
+	OP_SYNC
+} OpKind;
+
+typedef enum SyncKind
+{
+	SYNC_AUTO,					/* ends one autocommit statement */
+	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
+	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
+	SYNC_CLEANUP				/* ends the cleanup ROLLBACK */
+} SyncKind;
+
+typedef struct Op
+{
+	QLink		link;
+	OpKind		kind;
+	SyncKind	sync;
+	bool		answered;		/* ans holds a result */
+	Request    *req;
+	StmtEntry  *stmt;
+	Answer		ans;
+} Op;
+
+typedef struct Proto
+{
+	const ProtoWire *wire;
+	void	   *wire_ctx;
+	Queue		ops;			/* of Op, in the order the answers come */
+	int			nops;
+	int			nauto;			/* autocommit statements on the wire */
+	Queue		free_ops;		/* recycled, at most FREE_LIST_MAX */
+	int			nfree_ops;
+	bool		batch_open;		/* sent messages that no Sync or Flush ends */
+	bool		wrote;			/* sent something since the last flush */
+	long		seg;			/* Syncs sent so far */
+	int64_t		progress_at;	/* last time the server answered something */
+	/* the unit of work of the session holding the connection */
+	bool		in_unit;
+	bool		begun;
+	bool		unit_end_sent;
+	bool		need_fail_sync;
+	bool		need_cleanup;
+	bool		send_cleanup;
+	bool		unit_failed;
+	ErrorBuf	failure;		/* what failed the unit first */
+	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
+	int			max_replays;	/* of an autocommit statement with a stale plan */
+	bm_engine_stats *stats;
+	StmtCache	cache;
+} Proto;
+
+/* freed requests and ops kept for reuse, at most this many per list */
+#define FREE_LIST_MAX 512
+
+typedef enum ProtoStatus
+{
+	PROTO_OK,
+	PROTO_WIRE_FAILED,			/* a wire function failed: the connection goes */
+	PROTO_NOMEM					/* no memory for an Op: the connection goes */
+} ProtoStatus;
+
+/* what one answer did; the engine applies the fields in this order */
+typedef struct ProtoEvent
+{
+	bool		unit_failed;	/* the unit first failed: with proto's failure */
+	Request    *done;			/* answered: its callback may be due */
+	Request    *replay;			/* autocommit with a stale plan: queue it again */
+	bool		cleanup_due;	/* the cleanup ROLLBACK waits to be sent */
+	bool		unit_over;		/* the unit ended on the wire: the connection is free */
+	int			lost;			/* BM_OK, or the code the connection is dropped with */
+	const char *lost_message;
+} ProtoEvent;
+
+static inline bool
+proto_event_empty(const ProtoEvent *ev)
+{
+	return !ev->unit_failed && !ev->done && !ev->replay && !ev->cleanup_due &&
+		!ev->unit_over && ev->lost == BM_OK;
+}
+
+extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
+					   SqlTable *texts, bm_engine_stats *stats);
+extern void proto_destroy(Proto *p);
+extern void proto_reset(Proto *p);
+extern void proto_begin_unit(Proto *p);
+extern void proto_end_unit(Proto *p);
+extern ProtoStatus proto_send_auto(Proto *p, Request *req);
+extern ProtoStatus proto_send_cleanup(Proto *p);
+extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);
+extern ProtoStatus proto_send_unit(Proto *p, Request *req);
+extern ProtoStatus proto_end_batch(Proto *p, bool *write);
+extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
+extern Request *proto_take_unanswered(Proto *p);
+
+#endif							/* BM_PROTO_H */

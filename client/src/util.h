@@ -1,0 +1,129 @@
+/*
+ * util.h
+ *	  The bottom layer of libbasemodel, hidden from users: errors with owned
+ *	  strings (error.c), the result a callback reads (result.c), interned SQL
+ *	  texts and the statement cache (stmtcache.c), what a statement's leading
+ *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
+ *	  list.h.  Nothing here calls any other file of the library.
+ *
+ *	  Layers, each including only the header below it, so that the compiler
+ *	  keeps calls going one way:
+ *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c)
+ */
+#ifndef BM_UTIL_H
+#define BM_UTIL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "basemodel.h"
+#include "list.h"
+
+/* marks a function the public header declares: everything else is hidden */
+#define BM_EXPORT __attribute__((visibility("default")))
+
+#define BM_STR_(x) #x
+#define BM_STR(x) BM_STR_(x)
+
+/* milliseconds on the monotonic clock */
+static inline int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* error.c: an error with owned strings, turned into a bm_error for callbacks */
+typedef struct ErrorBuf
+{
+	int			code;
+	char		sqlstate[6];
+	char	   *message;
+	char	   *detail;
+	char	   *hint;
+} ErrorBuf;
+
+extern void err_set(ErrorBuf *eb, int code, const char *sqlstate,
+					const char *message, const char *detail, const char *hint);
+extern void err_copy(ErrorBuf *dst, const ErrorBuf *src);
+extern void err_clear(ErrorBuf *eb);
+extern void err_public(const ErrorBuf *eb, bm_error *out);
+extern void set_last_error(int code, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+extern const bm_error *last_error_public(void);
+
+/* result.c */
+struct bm_result
+{
+	PGresult   *pg;
+	long		affected;		/* AFFECTED_UNREAD: read pg's when asked */
+};
+
+#define AFFECTED_UNREAD LONG_MIN
+
+/*
+ * stmtcache.c: SQL texts, interned per engine (one refcounted copy of each
+ * distinct text however many requests and caches use it), and per-connection
+ * names of prepared statements, bounded, LRU.
+ */
+typedef struct SqlText
+{
+	struct SqlText *hnext;
+	uint32_t	hash;
+	uint32_t	refs;
+	char		text[];
+} SqlText;
+
+typedef struct SqlTable
+{
+	SqlText   **buckets;
+	uint32_t	nbuckets;
+	uint32_t	count;
+	SqlText    *last;			/* the text asked for last, tried first */
+} SqlTable;
+
+extern SqlText *sqltext_get(SqlTable *st, const char *sql);
+extern void sqltext_release(SqlTable *st, SqlText *t);
+extern void sqltable_free(SqlTable *st);
+
+typedef struct StmtEntry
+{
+	SqlText    *sql;			/* holds a reference */
+	char		name[24];
+	bool		confirmed;		/* the server answered the Parse */
+	long		seg;			/* Sync segment the Parse was sent in */
+	struct StmtEntry *hnext;
+	DLink		lru;			/* in the cache's list, most recently used first */
+} StmtEntry;
+
+typedef struct StmtCache
+{
+	StmtEntry **buckets;
+	int			nbuckets;
+	int			count;
+	int			capacity;
+	long		next_id;
+	DList		lru;			/* of StmtEntry (lru) */
+	SqlTable   *texts;			/* the engine's, which the entries refer to */
+} StmtCache;
+
+extern int	stmtcache_init(StmtCache *sc, int capacity, SqlTable *texts);
+extern void stmtcache_reset(StmtCache *sc);
+extern void stmtcache_free(StmtCache *sc);
+extern StmtEntry *stmtcache_lookup(StmtCache *sc, const SqlText *sql);
+extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
+extern StmtEntry *stmtcache_victim(StmtCache *sc);
+extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
+extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
+
+/* sqlwords.c */
+extern bool sql_resets_statements(const char *sql);
+extern const char *sql_refused(const char *sql);
+
+#endif							/* BM_UTIL_H */

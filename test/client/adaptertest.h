@@ -1,0 +1,244 @@
+/*
+ * adaptertest.h
+ *	  The scenario every event-loop adapter's test runs (libuv.c, libev.c,
+ *	  libevent.c, glib.c): the program runs the loop and never
+ *	  bm_engine_run.  Sessions and autocommit statements complete, and a
+ *	  statement larger than the socket buffers sent while the server sleeps
+ *	  (so the engine adds write interest to a socket watched for reading);
+ *	  the engine's connections are killed and replaced under the loop (new
+ *	  sockets, possibly under the old numbers); freeing the engine from a
+ *	  callback leaves nothing of it on the loop, which then returns.  A test
+ *	  says how its loop does each step in a bmt_loop and calls
+ *	  bmt_adapter_main.
+ */
+#ifndef BM_TEST_ADAPTERTEST_H
+#define BM_TEST_ADAPTERTEST_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bmtest.h"
+
+#define BMT_NSESSIONS 200
+#define BMT_NAUTO 100
+#define BMT_NAFTER 50
+#define BMT_BIG (8 * 1024 * 1024)
+
+/* how one event loop does what the scenario needs */
+typedef struct bmt_loop
+{
+	const char *name;			/* the adapter, as test names say it */
+	void		(*open) (void);	/* create the loop */
+	int			(*attach) (bm_engine *e);	/* the adapter's attach: 0 or -1 */
+	void		(*tick) (int on);	/* on: call bmt_adapter_tick every 10 ms; off: stop that */
+	int			(*run) (void);	/* run the loop until bmt_adapter.freed; 0 if it then holds nothing of the engine's */
+	void		(*close) (void);	/* free the loop (NULL: run did) */
+} bmt_loop;
+
+/* the scenario's state, which a loop's run may read */
+static struct
+{
+	const bmt_loop *loop;
+	bm_engine  *engine;
+	bm_sessionmaker *maker;
+	char		insert[64];		/* INSERT INTO the test's table */
+	char	   *big;			/* BMT_BIG bytes of parameter */
+	long		big_len;		/* the length the server saw */
+	int			phase1_left;
+	int			phase1_ok;
+	long		killed;
+	int			after_left;
+	int			after_ok;
+	int			freed;
+} bmt_adapter;
+
+/* a check's name: the adapter's, then what */
+static inline const char *
+bmt_adapter_name(const char *what)
+{
+	static char buf[200];
+
+	snprintf(buf, sizeof(buf), "%s: %s", bmt_adapter.loop->name, what);
+	return buf;
+}
+
+static void bmt_adapter_start_after(void);
+static void bmt_adapter_phase1_done(void);
+
+/* the last batch: the last commit frees the engine from its callback */
+static void
+bmt_adapter_on_after_commit(bm_session *s, const bm_error *err, void *arg)
+{
+	(void) arg;
+	bmt_adapter.after_ok += err->code == BM_OK;
+	bm_session_close(s);
+	if (--bmt_adapter.after_left == 0)
+	{
+		bmt_adapter.freed = 1;
+		bm_engine_free(bmt_adapter.engine);
+	}
+}
+
+/* every 10 ms under the loop: has the engine noticed every killed connection? */
+static inline void
+bmt_adapter_tick(void)
+{
+	bm_engine_stats st;
+
+	bm_engine_get_stats(bmt_adapter.engine, &st);
+	if (st.disconnects >= bmt_adapter.killed)
+	{
+		bmt_adapter.loop->tick(0);
+		bmt_adapter_start_after();
+	}
+}
+
+/* the kill statement's result: how many connections went */
+static void
+bmt_adapter_on_killed(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) arg;
+	bmt_adapter.killed = err->code == BM_OK ? atol(bm_result_value(res, 0, 0)) : -1;
+	bmt_adapter.loop->tick(1);
+}
+
+/* queue n sessions that insert ids from first on, each committed with done */
+static void
+bmt_adapter_sessions(int first, int n, bm_done_cb done)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		bm_session *s = bm_session_open(bmt_adapter.maker);
+		char		id[16];
+		const char *params[1] = {id};
+
+		snprintf(id, sizeof(id), "%d", first + i);
+		bm_session_execute(s, bmt_adapter.insert, 1, params, NULL, NULL);
+		bm_session_commit(s, done, NULL);
+	}
+}
+
+/* after the kill: new sessions on new connections */
+static void
+bmt_adapter_start_after(void)
+{
+	bmt_adapter_sessions(100000, BMT_NAFTER, bmt_adapter_on_after_commit);
+}
+
+/* the large statement completed */
+static void
+bmt_adapter_on_big(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) arg;
+	bmt_adapter.big_len = err->code == BM_OK ? atol(bm_result_value(res, 0, 0)) : -1;
+	bmt_adapter_phase1_done();
+}
+
+/* one of the first batch is done: after the last, kill the engine's other connections */
+static void
+bmt_adapter_phase1_done(void)
+{
+	char		sql[256];
+
+	if (--bmt_adapter.phase1_left > 0)
+		return;
+	snprintf(sql, sizeof(sql),
+			 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+			 "WHERE application_name = 'bm_%s_test' AND pid <> pg_backend_pid()",
+			 bmt_adapter.loop->name);
+	bm_engine_execute(bmt_adapter.engine, sql, 0, NULL, bmt_adapter_on_killed, NULL);
+}
+
+/* a first-batch session committed */
+static void
+bmt_adapter_on_commit(bm_session *s, const bm_error *err, void *arg)
+{
+	(void) arg;
+	bmt_adapter.phase1_ok += err->code == BM_OK;
+	bm_session_close(s);
+	bmt_adapter_phase1_done();
+}
+
+/* a first-batch autocommit statement completed */
+static void
+bmt_adapter_on_auto(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) res;
+	(void) arg;
+	bmt_adapter.phase1_ok += err->code == BM_OK && s == NULL;
+	bmt_adapter_phase1_done();
+}
+
+/* run the whole scenario on loop; the test's exit status */
+static inline int
+bmt_adapter_main(const bmt_loop *loop)
+{
+	PGconn	   *check;
+	char		appname[64],
+				sql[128];
+	bm_engine_options opts = {.pool_size = 3};
+	const char *big[1];
+	bm_session *s;
+	int			i;
+
+	bmt_adapter.loop = loop;
+	bmt_adapter.phase1_left = BMT_NSESSIONS + BMT_NAUTO + 1;
+	bmt_adapter.killed = -1;
+	bmt_adapter.after_left = BMT_NAFTER;
+	snprintf(appname, sizeof(appname), "bm_%s_test", loop->name);
+	opts.application_name = appname;
+	snprintf(bmt_adapter.insert, sizeof(bmt_adapter.insert), "INSERT INTO adapter_%s VALUES ($1)", loop->name);
+
+	bmt_guard(120);
+	check = bmt_check_conn();
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS adapter_%s; CREATE TABLE adapter_%s (id int PRIMARY KEY)",
+			 loop->name, loop->name);
+	bmt_exec(check, sql);
+	loop->open();
+	bmt_adapter.engine = bmt_engine(&opts);
+	bmt_adapter.maker = bm_sessionmaker_create(bmt_adapter.engine, NULL);
+	TAP_INT_EQ(loop->attach(bmt_adapter.engine), 0, bmt_adapter_name("the adapter attaches the engine"));
+	TAP_INT_EQ(loop->attach(bmt_adapter.engine), -1, bmt_adapter_name("a second attach is refused"));
+	TAP_INT_EQ(bm_engine_run(bmt_adapter.engine), -1,
+			   bmt_adapter_name("bm_engine_run is refused while a loop is attached"));
+
+	bmt_adapter.big = malloc(BMT_BIG + 1);
+	memset(bmt_adapter.big, 'x', BMT_BIG);
+	bmt_adapter.big[BMT_BIG] = '\0';
+	big[0] = bmt_adapter.big;
+	s = bm_session_open(bmt_adapter.maker);
+	bm_session_execute(s, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL);
+	bm_session_execute(s, "SELECT length($1)", 1, big, bmt_adapter_on_big, NULL);
+	bm_session_close(s);
+	bmt_adapter_sessions(0, BMT_NSESSIONS, bmt_adapter_on_commit);
+	for (i = 0; i < BMT_NAUTO; i++)
+		bm_engine_execute(bmt_adapter.engine, "SELECT 1", 0, NULL, bmt_adapter_on_auto, NULL);
+
+	TAP_INT_EQ(loop->run(), 0,
+			   bmt_adapter_name("once the engine is freed the loop returns with nothing of the engine's left on it"));
+	TAP_INT_EQ(bmt_adapter.phase1_ok, BMT_NSESSIONS + BMT_NAUTO,
+			   bmt_adapter_name("every session and autocommit statement succeeds under the loop"));
+	TAP_INT_EQ(bmt_adapter.big_len, BMT_BIG,
+			   bmt_adapter_name("a statement larger than the socket buffers, sent while the server sleeps, goes out"));
+	tap_ok(bmt_adapter.killed >= 1, bmt_adapter_name("the engine's other connections were killed"),
+		   "expected at least 1, got %ld", bmt_adapter.killed);
+	TAP_INT_EQ(bmt_adapter.after_ok, BMT_NAFTER,
+			   bmt_adapter_name("after the kill, new sessions run on new connections"));
+	TAP_INT_EQ(bmt_adapter.freed, 1, bmt_adapter_name("the engine was freed from a callback"));
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM adapter_%s", loop->name);
+	TAP_INT_EQ(bmt_long(check, sql), BMT_NSESSIONS + BMT_NAFTER, bmt_adapter_name("every committed row is present"));
+	if (loop->close)
+		loop->close();
+	free(bmt_adapter.big);
+	snprintf(sql, sizeof(sql), "DROP TABLE IF EXISTS adapter_%s", loop->name);
+	bmt_exec(check, sql);
+	PQfinish(check);
+	return tap_done();
+}
+
+#endif							/* BM_TEST_ADAPTERTEST_H */

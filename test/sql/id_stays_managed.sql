@@ -1,0 +1,66 @@
+-- A registered table's id stays unique and filled, and its trigger stays
+-- enabled: ALTER TABLE that would silently end that is refused with a hint
+-- naming basemodel.unregister.  DISABLE TRIGGER ALL / USER stay allowed
+-- (pg_restore --disable-triggers brackets a data-only restore with them).
+\set SHOW_CONTEXT never
+\set VERBOSITY default
+CREATE TABLE managed (v int);
+SELECT basemodel.register('managed');
+CREATE TABLE adopted (id int PRIMARY KEY, v int);
+SELECT basemodel.register('adopted');
+
+-- the primary key
+ALTER TABLE managed DROP CONSTRAINT managed_pkey;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE adopted DROP CONSTRAINT adopted_pkey;
+\echo :LAST_ERROR_SQLSTATE
+-- the identity
+ALTER TABLE managed ALTER COLUMN id DROP IDENTITY;
+\echo :LAST_ERROR_SQLSTATE
+-- the type
+ALTER TABLE adopted ALTER COLUMN id TYPE text;
+\echo :LAST_ERROR_SQLSTATE
+-- the trigger
+ALTER TABLE managed DISABLE TRIGGER zzz_basemodel_update;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE managed ENABLE REPLICA TRIGGER zzz_basemodel_update;
+\echo :LAST_ERROR_SQLSTATE
+SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid IN ('managed'::regclass, 'adopted'::regclass) ORDER BY 1;
+SELECT attrelid::regclass, attname, format_type(atttypid, atttypmod), attidentity
+  FROM pg_attribute WHERE attrelid IN ('managed'::regclass, 'adopted'::regclass)
+   AND attname = 'id' ORDER BY 1;
+
+-- what pg_restore --disable-triggers does is allowed, and so are other
+-- changes of the table
+ALTER TABLE managed DISABLE TRIGGER ALL;
+ALTER TABLE managed ENABLE TRIGGER ALL;
+ALTER TABLE managed DISABLE TRIGGER USER;
+ALTER TABLE managed ENABLE TRIGGER USER;
+ALTER TABLE managed ENABLE ALWAYS TRIGGER zzz_basemodel_update;
+ALTER TABLE managed ENABLE TRIGGER zzz_basemodel_update;
+ALTER TABLE adopted ADD CONSTRAINT adopted_v UNIQUE (v);
+ALTER TABLE adopted DROP CONSTRAINT adopted_v;
+SELECT tgrelid::regclass, tgenabled FROM pg_trigger
+ WHERE tgname = 'zzz_basemodel_update' ORDER BY 1;
+
+-- a table that adopted a unique key other than the primary key keeps it
+CREATE TABLE keyed (code text NOT NULL, v int, CONSTRAINT keyed_code UNIQUE (code));
+SELECT basemodel.register('keyed', id_column => 'code');
+ALTER TABLE keyed DROP CONSTRAINT keyed_code;
+\echo :LAST_ERROR_SQLSTATE
+
+-- the trigger of a partition of a registered table
+CREATE TABLE parted (k int) PARTITION BY LIST (k);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1);
+SELECT basemodel.register('parted');
+ALTER TABLE parted_1 DISABLE TRIGGER zzz_basemodel_update;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE parted DISABLE TRIGGER zzz_basemodel_update;
+\echo :LAST_ERROR_SQLSTATE
+
+-- after unregister, all of it is the owner's business again
+SELECT basemodel.unregister('managed');
+ALTER TABLE managed DROP CONSTRAINT managed_pkey;
+ALTER TABLE managed ALTER COLUMN id DROP IDENTITY;
+DROP TABLE managed, adopted, keyed, parted;

@@ -1,0 +1,398 @@
+/*
+ * proto.c
+ *	  The protocol layer alone, on a fake wire: what it sends for a unit of
+ *	  work and for autocommit statements, and what answers mean, including
+ *	  the cases a real server makes hard to produce on purpose: a failure in
+ *	  the middle of a unit, a stale cached plan, a deferred error that comes
+ *	  before the Sync's answer, and answers out of step with the queue.
+ */
+#include "fake.h"
+
+/* a unit whose second statement fails after its COMMIT was sent */
+static void
+test_failure_mid_unit(void)
+{
+	Fixture		fx;
+	Request    *r1,
+			   *r2,
+			   *r3,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 8);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	r2 = req_new(&fx, REQ_EXEC, "INSERT 2", true);
+	r3 = req_new(&fx, REQ_EXEC, "INSERT 3", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, r2);
+	proto_send_unit(&fx.p, r3);
+	proto_send_unit(&fx.p, commit);
+	TAP_STR_EQ(fx_sent(&fx),
+			   "query - BEGIN (0)\n"
+			   "prepare bm_1 INSERT 1\nquery bm_1 (0)\n"
+			   "prepare bm_2 INSERT 2\nquery bm_2 (0)\n"
+			   "prepare bm_3 INSERT 3\nquery bm_3 (0)\n"
+			   "query - COMMIT (0)\nsync\n",
+			   "mid-unit failure: BEGIN, each statement prepared in the same batch, COMMIT, one Sync");
+
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));	/* BEGIN */
+	tap_ok(proto_event_empty(&ev), "mid-unit failure: BEGIN's answer is no event", "got an event");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == r1 && request_code(r1) == BM_OK, "mid-unit failure: the first statement is answered",
+		   "expected r1 done with BM_OK, got done=%p code %d", (void *) ev.done, request_code(r1));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	tap_ok(ev.unit_failed && ev.done == r2, "mid-unit failure: the failing statement fails the unit and is answered",
+		   "expected unit_failed and r2 done, got unit_failed %d done %p", ev.unit_failed, (void *) ev.done);
+	TAP_INT_EQ(request_code(r2), BM_ERR_SQL, "mid-unit failure: the failing statement has BM_ERR_SQL");
+	TAP_STR_EQ(r2->err ? r2->err->sqlstate : NULL, "23505", "mid-unit failure: with the server's SQLSTATE");
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));	/* r3's Parse */
+	tap_ok(proto_event_empty(&ev) && stmtcache_lookup(&fx.p.cache, r3->sql) == NULL,
+		   "mid-unit failure: an aborted Parse leaves no name in the cache",
+		   "expected no event and no entry for INSERT 3");
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	tap_ok(ev.done == r3 && !ev.unit_failed, "mid-unit failure: a later statement is answered, the unit fails once",
+		   "expected r3 done without a second unit_failed, got done %p unit_failed %d",
+		   (void *) ev.done, ev.unit_failed);
+	TAP_INT_EQ(request_code(r3), BM_ERR_ABORTED, "mid-unit failure: a later statement has BM_ERR_ABORTED");
+	tap_ok(strstr(req_message(r3), "statement not run") && strstr(req_message(r3), "duplicate key value"),
+		   "mid-unit failure: its message names the failure", "got \"%s\"", req_message(r3));
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));	/* COMMIT */
+	tap_ok(proto_event_empty(&ev), "mid-unit failure: the aborted COMMIT waits for its Sync", "got an event");
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && ev.cleanup_due && !ev.unit_over,
+		   "mid-unit failure: the Sync answers the commit and asks for the cleanup",
+		   "expected commit done, cleanup_due, not unit_over; got done %p cleanup %d over %d",
+		   (void *) ev.done, ev.cleanup_due, ev.unit_over);
+	TAP_INT_EQ(request_code(commit), BM_ERR_SQL, "mid-unit failure: the commit reports the failure's code");
+	TAP_STR_EQ(req_message(commit), "duplicate key value", "mid-unit failure: and its message");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "mid-unit failure: one ROLLBACK and its Sync");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	tap_ok(ev.unit_over && !ev.cleanup_due, "mid-unit failure: the cleanup's Sync ends the unit",
+		   "expected unit_over, got over %d cleanup %d", ev.unit_over, ev.cleanup_due);
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "", "mid-unit failure: nothing more is sent (one cleanup)");
+	TAP_INT_EQ(fx.p.nops, 0, "mid-unit failure: nothing is expected any more");
+	req_free(&fx, r1);
+	req_free(&fx, r2);
+	req_free(&fx, r3);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
+/* a statement fails before its unit's end was sent: a Sync of its own, then the cleanup */
+static void
+test_failure_before_end(void)
+{
+	Fixture		fx;
+	Request    *r1;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	r1 = req_new(&fx, REQ_EXEC, "UPDATE t SET x = 1", true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	proto_end_batch(&fx.p, &(bool) {false});
+	TAP_STR_EQ(fx_sent(&fx), "query - BEGIN (0)\nquery - UPDATE t SET x = 1 (0)\nflush\n",
+			   "failure before the end: without a cache the statement runs unnamed, the batch ends with a Flush");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("40P01", "deadlock detected", "DeadLockReport"));
+	tap_ok(ev.unit_failed && ev.done == r1 && fx.p.unit_end_sent,
+		   "failure before the end: the unit fails and takes no more statements",
+		   "expected unit_failed, r1 done, unit_end_sent; got %d %p %d",
+		   ev.unit_failed, (void *) ev.done, fx.p.unit_end_sent);
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "sync\n", "failure before the end: a Sync ends the aborted pipeline");
+	ev = answer_sync(&fx);
+	tap_ok(ev.cleanup_due && !ev.unit_over && ev.done == NULL, "failure before the end: its answer asks for the cleanup",
+		   "expected cleanup_due only");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "failure before the end: one ROLLBACK and its Sync");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	TAP_INT_EQ(ev.unit_over, 1, "failure before the end: the cleanup's Sync ends the unit");
+	req_free(&fx, r1);
+	fx_free(&fx);
+}
+
+/* run one autocommit statement that the server answers with `exec` */
+static ProtoEvent
+run_auto(Fixture *fx, bool prepared_now, Answer exec)
+{
+	if (prepared_now)
+		answer(fx, ans(PGRES_COMMAND_OK));
+	answer(fx, exec);
+	return answer_sync(fx);
+}
+
+/* the server refuses a cached plan: an autocommit statement is prepared afresh and sent again */
+static void
+test_stale_plan(void)
+{
+	Fixture		fx;
+	Request    *first,
+			   *again,
+			   *third;
+	ProtoEvent	ev;
+	Answer		stale = ans_error("0A000", "cached plan must not change result type", "RevalidateCachedQuery");
+
+	fx_init(&fx, 8);
+	fx.p.max_replays = 1;
+	first = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
+	proto_send_auto(&fx.p, first);
+	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SELECT * FROM t\nquery bm_1 (0)\nsync\n",
+			   "stale plan: the first run prepares the statement");
+	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == first && request_code(first) == BM_OK, "stale plan: the first run is answered",
+		   "expected done with BM_OK, got %p code %d", (void *) ev.done, request_code(first));
+
+	again = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
+	proto_send_auto(&fx.p, again);
+	TAP_STR_EQ(fx_sent(&fx), "query bm_1 (0)\nsync\n", "stale plan: the second run uses the cached name");
+	ev = run_auto(&fx, false, stale);
+	tap_ok(ev.replay == again && ev.done == NULL && again->replays == 1,
+		   "stale plan: the statement is handed back to be sent again, not answered",
+		   "expected replay, got replay %p done %p replays %d", (void *) ev.replay, (void *) ev.done, again->replays);
+	tap_ok(stmtcache_lookup(&fx.p.cache, again->sql) == NULL, "stale plan: the stale name is forgotten",
+		   "the cache still has an entry");
+	/* what the engine does with a replay */
+	again->replay = false;
+	again->state = REQ_QUEUED;
+	request_clear_error(again);
+	proto_send_auto(&fx.p, again);
+	TAP_STR_EQ(fx_sent(&fx), "prepare bm_2 SELECT * FROM t\nquery bm_2 (0)\nsync\n",
+			   "stale plan: the replay is prepared afresh under a new name");
+	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == again && request_code(again) == BM_OK, "stale plan: the replay is answered with success",
+		   "expected done with BM_OK, got %p code %d", (void *) ev.done, request_code(again));
+
+	/* a statement that was replayed as often as allowed fails instead */
+	third = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
+	third->replays = 1;
+	proto_send_auto(&fx.p, third);
+	fx_sent(&fx);
+	ev = run_auto(&fx, false, stale);
+	tap_ok(ev.done == third && ev.replay == NULL && request_code(third) == BM_ERR_SQL,
+		   "stale plan: past max_replays the error is the answer",
+		   "expected done with BM_ERR_SQL, got done %p replay %p code %d",
+		   (void *) ev.done, (void *) ev.replay, request_code(third));
+	req_free(&fx, first);
+	req_free(&fx, again);
+	req_free(&fx, third);
+	fx_free(&fx);
+}
+
+/* in a unit a stale plan fails the transaction: nothing can be sent again */
+static void
+test_stale_plan_in_unit(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 8);
+	a = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
+	proto_send_auto(&fx.p, a);
+	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	b = req_new(&fx, REQ_EXEC, "SELECT * FROM t", true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, b);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("0A000", "cached plan must not change result type", "RevalidateCachedQuery"));
+	tap_ok(ev.done == b && ev.unit_failed && ev.replay == NULL && request_code(b) == BM_ERR_SQL,
+		   "stale plan in a unit: the statement fails with the unit, no replay",
+		   "expected done, unit_failed, no replay; got %p %d %p code %d",
+		   (void *) ev.done, ev.unit_failed, (void *) ev.replay, request_code(b));
+	tap_ok(stmtcache_lookup(&fx.p.cache, b->sql) == NULL, "stale plan in a unit: the next run prepares afresh",
+		   "the cache still has an entry");
+	req_free(&fx, a);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
+/* a deferred constraint fails at the implicit commit: the error comes after the statement's success */
+static void
+test_deferred_error(void)
+{
+	Fixture		fx;
+	Request    *req;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	req = req_new(&fx, REQ_EXEC, "INSERT INTO child VALUES (1)", false);
+	proto_send_auto(&fx.p, req);
+	TAP_STR_EQ(fx_sent(&fx), "query - INSERT INTO child VALUES (1) (0)\nsync\n",
+			   "deferred error: an unnamed statement and its Sync");
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(proto_event_empty(&ev) && request_code(req) == BM_OK,
+		   "deferred error: the statement's own success waits for the Sync", "got an event or an error");
+	ev = feed(&fx, ans_error("23503", "insert or update violates foreign key constraint", NULL));
+	tap_ok(proto_event_empty(&ev), "deferred error: the commit's error is taken before the Sync", "got an event");
+	ev = feed_end(&fx);
+	tap_ok(proto_event_empty(&ev), "deferred error: the NULL after it ends it, no event", "got an event");
+	tap_ok(!proto_feed(&fx.p, NULL, &ev), "deferred error: another NULL means wait for more (not taken)",
+		   "the NULL was taken");
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == req && request_code(req) == BM_ERR_SQL,
+		   "deferred error: the Sync answers the statement with the error",
+		   "expected done with BM_ERR_SQL, got %p code %d", (void *) ev.done, request_code(req));
+	TAP_STR_EQ(req->err ? req->err->sqlstate : NULL, "23503", "deferred error: with its SQLSTATE");
+	req_free(&fx, req);
+	fx_free(&fx);
+}
+
+/*
+ * An answer the queue does not expect: the connection must go, and every
+ * request on it is handed back exactly once to be failed.
+ */
+static void
+test_out_of_step(void)
+{
+	Fixture		fx;
+	Request    *reqs[5];
+	int			seen[5] = {0};
+	Request    *req;
+	ProtoEvent	ev;
+	int			i,
+				once = 0;
+
+	fx_init(&fx, 4);
+	reqs[0] = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	reqs[1] = req_new(&fx, REQ_EXEC, "SELECT 2", false);
+	reqs[2] = req_new(&fx, REQ_EXEC, "SELECT 3", true);
+	reqs[3] = req_new(&fx, REQ_EXEC, "SELECT 4", true);
+	reqs[4] = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_send_auto(&fx.p, reqs[0]);
+	proto_send_auto(&fx.p, reqs[1]);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	for (i = 2; i < 5; i++)
+		proto_send_unit(&fx.p, reqs[i]);
+	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == reqs[0], "out of step: the first statement is answered", "got %p", (void *) ev.done);
+	reqs[0]->state = REQ_DONE;
+	/* a Sync's answer where SELECT 2's Parse is expected */
+	ev = feed(&fx, ans(PGRES_PIPELINE_SYNC));
+	tap_ok(ev.lost == BM_ERR_CONNECTION && ev.lost_message && strstr(ev.lost_message, "out of step"),
+		   "out of step: the connection is to be dropped", "expected lost BM_ERR_CONNECTION, got %d (%s)",
+		   ev.lost, ev.lost_message ? ev.lost_message : "");
+	/* what the engine does: fail each request handed back */
+	while ((req = proto_take_unanswered(&fx.p)) != NULL)
+	{
+		for (i = 0; i < 5; i++)
+			if (req == reqs[i])
+				seen[i]++;
+		req->state = REQ_DONE;
+	}
+	for (i = 1; i < 5; i++)
+		once += seen[i] == 1;
+	tap_ok(seen[0] == 0 && once == 4, "out of step: every unanswered request is handed back exactly once",
+		   "expected 0 1 1 1 1, got %d %d %d %d %d", seen[0], seen[1], seen[2], seen[3], seen[4]);
+	TAP_INT_EQ(fx.p.nops, 0, "out of step: nothing is expected any more");
+	proto_reset(&fx.p);
+	TAP_INT_EQ(fx.p.cache.count, 0, "out of step: the reset connection has no statements");
+	for (i = 0; i < 5; i++)
+		req_free(&fx, reqs[i]);
+	fx_free(&fx);
+}
+
+/* a full cache makes room: DEALLOCATE of the least recently used confirmed name */
+static void
+test_eviction_on_wire(void)
+{
+	Fixture		fx;
+	Request    *reqs[4];
+	const char *sql[] = {"SELECT 1", "SELECT 2", "SELECT 1", "SELECT 3"};
+	int			i;
+
+	fx_init(&fx, 2);
+	for (i = 0; i < 3; i++)
+	{
+		reqs[i] = req_new(&fx, REQ_EXEC, sql[i], false);
+		proto_send_auto(&fx.p, reqs[i]);
+		run_auto(&fx, i < 2, ans(PGRES_TUPLES_OK));
+	}
+	fx_sent(&fx);
+	reqs[3] = req_new(&fx, REQ_EXEC, sql[3], false);
+	proto_send_auto(&fx.p, reqs[3]);
+	TAP_STR_EQ(fx_sent(&fx), "query - DEALLOCATE bm_2 (0)\nprepare bm_3 SELECT 3\nquery bm_3 (0)\nsync\n",
+			   "eviction: the least recently used name (SELECT 2; SELECT 1 ran since) is deallocated first");
+	TAP_INT_EQ(fx.p.cache.count, 2, "eviction: the cache stays at its capacity");
+	for (i = 0; i < 4; i++)
+		req_free(&fx, reqs[i]);
+	fx_free(&fx);
+}
+
+/* DISCARD ALL drops every prepared statement: the cache forgets its names */
+static void
+test_discard_all(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *discard,
+			   *b;
+
+	fx_init(&fx, 8);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a);
+	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	discard = req_new(&fx, REQ_EXEC, "discard all;", false);
+	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, discard);
+	proto_send_auto(&fx.p, b);
+	TAP_STR_EQ(strstr(fx_sent(&fx), "query - discard"),
+			   "query - discard all; (0)\nsync\nprepare bm_2 SELECT 1\nquery bm_2 (0)\nsync\n",
+			   "DISCARD ALL: runs unnamed, and the statement after it is prepared again");
+	req_free(&fx, a);
+	req_free(&fx, discard);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
+/* a failing wire: the send reports it, so that the connection can go */
+static void
+test_wire_failure(void)
+{
+	Fixture		fx;
+	Request    *req;
+	bool		write;
+
+	fx_init(&fx, 8);
+	fx.wire.fail_at = 2;		/* the Bind/Execute after the Parse */
+	req = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	TAP_INT_EQ(proto_send_auto(&fx.p, req), PROTO_WIRE_FAILED, "wire failure: the send says so");
+	tap_ok(proto_take_unanswered(&fx.p) == req, "wire failure: the request on the wire is handed back",
+		   "expected the request");
+	req->state = REQ_DONE;
+	tap_ok(proto_take_unanswered(&fx.p) == NULL, "wire failure: once (its Parse and Execute are one request)",
+		   "it came back again");
+	fx.wire.fail_at = 0;
+	TAP_INT_EQ(proto_end_batch(&fx.p, &write), PROTO_OK, "wire failure: a batch ends without error after");
+	req_free(&fx, req);
+	fx_free(&fx);
+}
+
+int
+main(void)
+{
+	test_failure_mid_unit();
+	test_failure_before_end();
+	test_stale_plan();
+	test_stale_plan_in_unit();
+	test_deferred_error();
+	test_out_of_step();
+	test_eviction_on_wire();
+	test_discard_all();
+	test_wire_failure();
+	return tap_done();
+}
