@@ -26,7 +26,6 @@
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
-#include "commands/trigger.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
@@ -177,44 +176,12 @@ RegclassLiteral(Oid relid)
 														 get_rel_name(relid)));
 }
 
-/*
- * The registered table of relation relid: the relation itself, or for a
- * partition the ancestor whose own trigger its trigger is a clone of.
- */
-static Oid
-RegisteredTable(Oid relid)
-{
-	Oid			tgoid = get_trigger_oid(relid, BASEMODEL_TRIGGER_NAME, false);
-	Relation	tgrel = table_open(TriggerRelationId, AccessShareLock);
-
-	while (OidIsValid(tgoid))
-	{
-		ScanKeyData key;
-		SysScanDesc scan;
-		HeapTuple	tuple;
-
-		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(tgoid));
-		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
-		tuple = systable_getnext(scan);
-		tgoid = InvalidOid;
-		if (HeapTupleIsValid(tuple))
-		{
-			relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
-			tgoid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgparentid;
-		}
-		systable_endscan(scan);
-	}
-	table_close(tgrel, AccessShareLock);
-	return relid;
-}
-
 /* The refusal for one subcommand of ALTER TABLE on a registered table. */
 static void
 RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg)
 {
 	const char *relname = get_rel_name(relid);
-	const char *regname = RegclassLiteral(RegisteredTable(relid));
+	const char *regname = RegclassLiteral(reg->regrelid);
 	bool		on_id = reg->id_column != NULL && cmd->name != NULL &&
 		strcmp(cmd->name, reg->id_column) == 0;
 	bool		on_trigger = cmd->name != NULL &&
