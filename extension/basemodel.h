@@ -13,6 +13,7 @@
 /* One table's registration, as read from the arguments of its trigger. */
 typedef struct BaseModelRegistration
 {
+	Oid			regrelid;		/* the registered table (a partition's: the ancestor) */
 	char	   *id_column;		/* NULL when the table has none */
 	char	   *created_column;
 	char	   *updated_column;

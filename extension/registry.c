@@ -244,6 +244,33 @@ TriggerArguments(bytea *tgargs, int nargs)
 }
 
 /*
+ * The table a trigger's registration belongs to: relid, or for the clone of a
+ * partitioned table's trigger on one of its partitions, the table whose own
+ * trigger it was cloned from (followed up through tgparentid).
+ */
+static Oid
+RegisteredTable(Relation tgrel, Oid relid, Oid parent_trigger)
+{
+	while (OidIsValid(parent_trigger))
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(parent_trigger));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		tuple = systable_getnext(scan);
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "could not find trigger %u", parent_trigger);
+		relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
+		parent_trigger = ((Form_pg_trigger) GETSTRUCT(tuple))->tgparentid;
+		systable_endscan(scan);
+	}
+	return relid;
+}
+
+/*
  * Find the registration of relation relid: the arguments of its trigger
  * zzz_basemodel_update (for a partition, the clone of its registered
  * parent's).  Strings are allocated in mcxt.  Returns false when the
@@ -280,6 +307,7 @@ BaseModelFindRegistration(Oid relid, MemoryContext mcxt, BaseModelRegistration *
 		BaseModelParseRegistration(relname, trigger->tgnargs,
 								   TriggerArguments(DatumGetByteaPP(tgargs), trigger->tgnargs),
 								   mcxt, reg);
+		reg->regrelid = RegisteredTable(tgrel, relid, trigger->tgparentid);
 		found = true;
 	}
 	systable_endscan(scan);
