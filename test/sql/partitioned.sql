@@ -13,7 +13,7 @@ SELECT pg_get_serial_sequence('measurements', 'id');
 -- a partition created later gets the columns, the defaults and the trigger
 CREATE TABLE measurements_2025 PARTITION OF measurements FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 SELECT tgrelid::regclass, tgname, tgparentid <> 0 AS cloned
-  FROM pg_trigger WHERE tgname = 'zzz_basemodel_update' ORDER BY 1::text;
+  FROM pg_trigger WHERE tgname = 'zzz_basemodel_update' ORDER BY tgrelid::regclass::text COLLATE "C";
 BEGIN;
 INSERT INTO measurements (sensor, taken, value) VALUES (2, '2025-03-01', 2.5);
 INSERT INTO measurements_2025 (sensor, taken, value) VALUES (3, '2025-04-01', 3.5);
