@@ -18,6 +18,12 @@
  * columns.  The install script writes it (basemodel._write_registration);
  * this file is its one reader, for the trigger, for to_dict and, through
  * basemodel._registration(), for SQL.
+ *
+ * The trigger and to_dict share one cache of it per relation (BaseModelTable,
+ * with the column numbers resolved), dropped by a relcache invalidation of
+ * that relation only: creating, replacing or dropping the trigger sends one,
+ * and so does any change of the row type, while DDL on other tables leaves
+ * the entry alone.
  */
 #include "postgres.h"
 
@@ -33,9 +39,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 
 #include "basemodel.h"
@@ -44,29 +52,6 @@ PG_FUNCTION_INFO_V1(basemodel_registration);
 
 /* the version of the trigger argument this code writes and reads */
 #define REGISTRATION_VERSION "1"
-
-/*
- * Counts relcache invalidations seen by this backend.  Creating, replacing
- * or dropping the trigger invalidates its table, and so does any change of
- * a row type, so a cache that remembers the generation it was built in
- * knows, without a lookup, when it may be stale (to_dict's per-call-site
- * cache cannot be reached from a callback).
- */
-uint64		BaseModelCacheGeneration = 0;
-
-/* Any relcache invalidation may be a registration's: move the generation on. */
-static void
-BaseModelCacheCallback(Datum arg, Oid relid)
-{
-	BaseModelCacheGeneration++;
-}
-
-/* Called from _PG_init, before the callbacks of the caches that read the generation. */
-void
-BaseModelRegistryInit(void)
-{
-	CacheRegisterRelcacheCallback(BaseModelCacheCallback, (Datum) 0);
-}
 
 /* Raise the error for a trigger argument that is not a registration. */
 static void
@@ -162,7 +147,7 @@ IsMappedColumn(BaseModelRegistration *reg, const char *name)
  * with strings allocated in mcxt.  Anything but one well-formed version 1
  * argument raises an error (22023, or the JSON parser's own).
  */
-void
+static void
 BaseModelParseRegistration(const char *relname, int nargs, char **args,
 						   MemoryContext mcxt, BaseModelRegistration *reg)
 {
@@ -244,6 +229,36 @@ TriggerArguments(bytea *tgargs, int nargs)
 }
 
 /*
+ * The relation whose trigger tuple's trigger is, or was cloned from: follow
+ * tgparentid up to the trigger a partitioned table's registration created.
+ */
+static Oid
+RegisteredRelation(Relation tgrel, HeapTuple tuple)
+{
+	Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+	Oid			relid = trigger->tgrelid;
+	Oid			parent = trigger->tgparentid;
+
+	while (OidIsValid(parent))
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	ptuple;
+
+		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(parent));
+		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
+		ptuple = systable_getnext(scan);
+		if (!HeapTupleIsValid(ptuple))
+			elog(ERROR, "cache lookup failed for trigger %u", parent);
+		relid = ((Form_pg_trigger) GETSTRUCT(ptuple))->tgrelid;
+		parent = ((Form_pg_trigger) GETSTRUCT(ptuple))->tgparentid;
+		systable_endscan(scan);
+	}
+	return relid;
+}
+
+/*
  * Find the registration of relation relid: the arguments of its trigger
  * zzz_basemodel_update (for a partition, the clone of its registered
  * parent's).  Strings are allocated in mcxt.  Returns false when the
@@ -280,6 +295,7 @@ BaseModelFindRegistration(Oid relid, MemoryContext mcxt, BaseModelRegistration *
 		BaseModelParseRegistration(relname, trigger->tgnargs,
 								   TriggerArguments(DatumGetByteaPP(tgargs), trigger->tgnargs),
 								   mcxt, reg);
+		reg->regrelid = RegisteredRelation(tgrel, tuple);
 		found = true;
 	}
 	systable_endscan(scan);
@@ -338,7 +354,7 @@ basemodel_registration(PG_FUNCTION_ARGS)
 }
 
 /* The attnum of the live column called name, or 0. */
-int
+static int
 BaseModelFindColumn(TupleDesc tupdesc, const char *name)
 {
 	if (name == NULL)
@@ -351,4 +367,123 @@ BaseModelFindColumn(TupleDesc tupdesc, const char *name)
 			return i + 1;
 	}
 	return 0;
+}
+
+/* Mark in columns[natts] the live columns of tupdesc that names lists. */
+static bool *
+MarkColumns(TupleDesc tupdesc, char **names, int n, MemoryContext mcxt)
+{
+	bool	   *columns = MemoryContextAllocZero(mcxt, sizeof(bool) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		AttrNumber	attnum = BaseModelFindColumn(tupdesc, names[i]);
+
+		if (attnum > 0)
+			columns[attnum - 1] = true;
+	}
+	return columns;
+}
+
+/* The cache of BaseModelTable entries, keyed by relid; created on first use. */
+static HTAB *TableCache = NULL;
+
+/* Hands out BaseModelTable.generation values, so that none repeats. */
+static uint64 TableGenerations = 0;
+
+/* Mark one entry stale. */
+static inline void
+InvalidateTable(BaseModelTable *table)
+{
+	table->valid = false;
+	table->invalidations++;
+}
+
+/* A relcache invalidation: of relid's entry only, or of all for InvalidOid. */
+static void
+TableCacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	BaseModelTable *table;
+
+	if (TableCache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		table = hash_search(TableCache, &relid, HASH_FIND, NULL);
+		if (table != NULL)
+			InvalidateTable(table);
+		return;
+	}
+	hash_seq_init(&status, TableCache);
+	while ((table = hash_seq_search(&status)) != NULL)
+		InvalidateTable(table);
+}
+
+/* Called from _PG_init. */
+void
+BaseModelRegistryInit(void)
+{
+	CacheRegisterRelcacheCallback(TableCacheCallback, (Datum) 0);
+}
+
+/*
+ * Read the registration of table->relid again and resolve its columns in
+ * tupdesc.  Reading pg_trigger may take in invalidations; one of this
+ * relation meanwhile leaves the entry stale (used this once, filled again
+ * next time), and an error leaves it stale too.
+ */
+static void
+FillTable(BaseModelTable *table, TupleDesc tupdesc)
+{
+	uint64		invalidations = table->invalidations;
+	BaseModelRegistration *reg = &table->reg;
+
+	table->valid = false;
+	MemoryContextReset(table->mcxt);
+	table->registered = BaseModelFindRegistration(table->relid, table->mcxt, reg);
+	table->natts = tupdesc->natts;
+	table->id_attnum = BaseModelFindColumn(tupdesc, reg->id_column);
+	table->created_attnum = BaseModelFindColumn(tupdesc, reg->created_column);
+	table->updated_attnum = BaseModelFindColumn(tupdesc, reg->updated_column);
+	table->updated_typid = table->updated_attnum == 0 ? InvalidOid :
+		TupleDescAttr(tupdesc, table->updated_attnum - 1)->atttypid;
+	table->ignored = MarkColumns(tupdesc, reg->ignored, reg->nignored, table->mcxt);
+	table->hidden = MarkColumns(tupdesc, reg->hidden, reg->nhidden, table->mcxt);
+	table->generation = ++TableGenerations;
+	table->valid = (table->invalidations == invalidations);
+}
+
+/*
+ * The cached registration of relation relid (registered or not), with its
+ * columns resolved in tupdesc, the relation's row type: filled again after
+ * an invalidation of relid or when tupdesc has another number of columns.
+ */
+BaseModelTable *
+BaseModelGetTable(Oid relid, TupleDesc tupdesc)
+{
+	BaseModelTable *table;
+	bool		found;
+
+	if (TableCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(BaseModelTable);
+		ctl.hcxt = CacheMemoryContext;
+		TableCache = hash_create("basemodel registration cache", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	table = hash_search(TableCache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemSet(table, 0, sizeof(BaseModelTable));
+		table->relid = relid;
+		table->mcxt = AllocSetContextCreate(CacheMemoryContext, "basemodel registration",
+											ALLOCSET_SMALL_SIZES);
+	}
+	if (!table->valid || table->natts != tupdesc->natts)
+		FillTable(table, tupdesc);
+	return table;
 }
