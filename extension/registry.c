@@ -49,6 +49,7 @@
 #include "basemodel.h"
 
 PG_FUNCTION_INFO_V1(basemodel_registration);
+PG_FUNCTION_INFO_V1(basemodel_trigger_name);
 
 /* the version of the trigger argument this code writes and reads */
 #define REGISTRATION_VERSION "1"
@@ -260,7 +261,7 @@ RegisteredRelation(Relation tgrel, HeapTuple tuple)
 
 /*
  * Find the registration of relation relid: the arguments of its trigger
- * zzz_basemodel_update (for a partition, the clone of its registered
+ * BASEMODEL_TRIGGER_NAME (for a partition, the clone of its registered
  * parent's).  Strings are allocated in mcxt.  Returns false when the
  * relation has no such trigger calling basemodel.before_update().
  */
@@ -351,6 +352,16 @@ basemodel_registration(PG_FUNCTION_ARGS)
 	values[5] = BoolGetDatum(reg.skip_unchanged);
 	values[6] = NameArray(reg.added, reg.nadded);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
+}
+
+/* basemodel._trigger_name(): BASEMODEL_TRIGGER_NAME, for the SQL of the install script. */
+Datum
+basemodel_trigger_name(PG_FUNCTION_ARGS)
+{
+	Name		name = (Name) palloc0(NAMEDATALEN);
+
+	namestrcpy(name, BASEMODEL_TRIGGER_NAME);
+	PG_RETURN_NAME(name);
 }
 
 /* The attnum of the live column called name, or 0. */

@@ -22,9 +22,9 @@ COMMENT ON FUNCTION basemodel.tablename(text) IS
 -- ---------------------------------------------------------------------------
 
 -- Registrations are not kept in a table: a table is registered exactly when
--- it has the trigger zzz_basemodel_update, whose one argument holds the
--- options (see basemodel.registry below, and extension/registry.c for the
--- format).  Every dump that holds a table holds its trigger, so the two can
+-- it has the trigger named by basemodel._trigger_name() (zzz_basemodel_update),
+-- whose one argument holds the options (see basemodel.registry below, and
+-- extension/registry.c for the format).  Every dump that holds a table holds its trigger, so the two can
 -- never drift apart.
 
 -- Schemas whose new tables are registered at creation: a per-schema setting,
@@ -133,6 +133,15 @@ COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
 -- Registrations: the argument of each table's trigger
 -- ---------------------------------------------------------------------------
 
+-- The name of the trigger that holds a registration, from the C constant
+-- BASEMODEL_TRIGGER_NAME: the one place it is spelt.  Executable by PUBLIC,
+-- as basemodel.registry calls it as its reader; the name is documented.
+CREATE FUNCTION basemodel._trigger_name() RETURNS name
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_trigger_name';
+COMMENT ON FUNCTION basemodel._trigger_name() IS
+    'internal: the name of the trigger register installs, which holds the registration';
+
 -- Executable by PUBLIC: basemodel.registry calls it as its reader, and it
 -- reveals nothing pg_trigger (readable by all) does not.
 CREATE FUNCTION basemodel._registration(tbl oid,
@@ -158,7 +167,7 @@ SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.added_columns
   FROM pg_catalog.pg_trigger t
  CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
- WHERE t.tgname = 'zzz_basemodel_update'
+ WHERE t.tgname = basemodel._trigger_name()
    AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
    AND t.tgparentid = 0
    AND basemodel._may_see(t.tgrelid);
@@ -174,9 +183,9 @@ CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS vo
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    EXECUTE format('CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
-                   reg.tbl,
+                   basemodel._trigger_name(), reg.tbl,
                    json_build_object('version', 1,
                                       'id_column', reg.id_column,
                                       'created_column', reg.created_column,
@@ -215,11 +224,12 @@ BEGIN
                   HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
     END IF;
     -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
-    IF trg.tgname <> 'zzz_basemodel_update' OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
+    IF trg.tgname <> basemodel._trigger_name() OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
         RAISE EXCEPTION 'trigger "%" on table "%" cannot call basemodel.before_update()',
                         trg.tgname, basemodel._relname(trg.tgrelid)
             USING ERRCODE = 'invalid_object_definition',
-                  DETAIL = 'basemodel.before_update() runs only as the trigger "zzz_basemodel_update" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                  DETAIL = format('basemodel.before_update() runs only as the trigger "%s" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                                  basemodel._trigger_name()),
                   HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
     END IF;
     -- decoding raises the error for a malformed registration
@@ -616,9 +626,9 @@ BEGIN
     END IF;
 
     SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname = 'zzz_basemodel_update';
+     WHERE t.tgrelid = tbl AND t.tgname = basemodel._trigger_name();
     IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
-        RAISE EXCEPTION 'trigger "zzz_basemodel_update" for relation "%" already exists', basemodel._relname(tbl)
+        RAISE EXCEPTION 'trigger "%" for relation "%" already exists', basemodel._trigger_name(), basemodel._relname(tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
                   HINT = 'Rename that trigger: basemodel needs the name.';
@@ -667,7 +677,7 @@ BEGIN
 
     -- the trigger is the registration; it goes first, as the sql_drop
     -- trigger refuses to drop a managed column of a registered table
-    EXECUTE format('DROP TRIGGER zzz_basemodel_update ON %s', tbl);
+    EXECUTE format('DROP TRIGGER %I ON %s', basemodel._trigger_name(), tbl);
 
     -- added_columns names only mapped columns (the decoder checks it)
     IF coalesce(drop_columns, false) THEN
@@ -877,7 +887,7 @@ COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
 -- ALTER TABLE subcommands that would leave a registered table's id or
--- trigger unmanaged: DISABLE (or ENABLE REPLICA) TRIGGER zzz_basemodel_update,
+-- trigger unmanaged: DISABLE (or ENABLE REPLICA) of basemodel's trigger,
 -- and DROP IDENTITY or a type change of the id column.  Only C reads them.
 CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
     LANGUAGE c VOLATILE STRICT
@@ -961,10 +971,10 @@ BEGIN
         ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
             SELECT t.tgrelid::regclass AS tbl, t.tgname INTO renamed FROM pg_trigger t
              WHERE t.oid = cmd.objid AND t.tgfoid = 'basemodel.before_update()'::regprocedure
-               AND t.tgname <> 'zzz_basemodel_update';
+               AND t.tgname <> basemodel._trigger_name();
             IF FOUND THEN
-                RAISE EXCEPTION 'cannot rename trigger "zzz_basemodel_update" on table "%" because basemodel manages it',
-                                basemodel._relname(renamed.tbl)
+                RAISE EXCEPTION 'cannot rename trigger "%" on table "%" because basemodel manages it',
+                                basemodel._trigger_name(), basemodel._relname(renamed.tbl)
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = 'basemodel finds its trigger by name.',
                           HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
