@@ -439,58 +439,26 @@ $$;
 COMMENT ON FUNCTION basemodel._refuse_inheritance(oid, boolean) IS
     'internal: refuses inheritance links that involve a registered table (or one being registered)';
 
-CREATE FUNCTION basemodel.register(
-    tbl regclass,
-    id_column name DEFAULT 'id',
-    created_column name DEFAULT 'created_at',
-    updated_column name DEFAULT 'updated_at',
-    hidden name[] DEFAULT '{}',
-    ignore_columns name[] DEFAULT '{}',
-    skip_unchanged boolean DEFAULT false)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- register's steps, in the order it takes them.  Each runs as the caller,
+-- does nothing the caller could not do in plain SQL, and may be called on
+-- its own (EXECUTE is checked against the caller, so they stay PUBLIC's):
+-- the ones that write check the table with _check_table themselves.
+
+-- Step: one registration per branch of a partition tree.  A registered table
+-- covers its partitions, and a registered partition's own trigger would
+-- clash with the clone of its parent's.
+CREATE FUNCTION basemodel._check_partition_branch(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    kind "char";
     other record;
-    mapped name[];
-    role text;
-    col name;
-    att record;
-    missing name[] := '{}';
-    clauses text[] := '{}';
-    prev basemodel.registry;
-    added name[];
-    has_pkey boolean;
-    has_rows boolean;
-    seq text;
-    list record;
-    trigger_function oid;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_table(tbl);
-
-    -- Serialize with writers and with other registrations of this table.
-    -- When ALTER TABLE below will add a column or a default, its ACCESS
-    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
-    -- deadlock with a transaction that read the table and then writes it.
-    -- Whoever held the lock may have changed the table (made it a view,
-    -- given it away): everything is checked again under the lock.
-    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
-    kind := basemodel._check_table(tbl);
-    PERFORM basemodel._refuse_inheritance(tbl, true);
-
-    -- one registration per branch of a partition tree: a registered table
-    -- covers its partitions, and a registered partition's own trigger would
-    -- clash with the clone of its parent's
     SELECT r.tbl, a.relid IS NOT NULL AS above INTO other
       FROM basemodel.registry r
-      LEFT JOIN pg_partition_ancestors(register.tbl) a ON a.relid = r.tbl
-     WHERE r.tbl <> register.tbl
-       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(register.tbl) t))
+      LEFT JOIN pg_partition_ancestors(_check_partition_branch.tbl) a ON a.relid = r.tbl
+     WHERE r.tbl <> _check_partition_branch.tbl
+       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(_check_partition_branch.tbl) t))
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION USING
@@ -505,12 +473,95 @@ BEGIN
                         THEN format('Call basemodel.register(%L) to change the options of the whole tree.', other.tbl)
                         ELSE format('Call basemodel.unregister(%L) first.', other.tbl) END;
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_partition_branch(regclass) IS
+    'internal: register''s step that refuses a second registration in one partition tree';
 
-    hidden := coalesce(hidden, '{}');
-    ignore_columns := coalesce(ignore_columns, '{}');
-    skip_unchanged := coalesce(skip_unchanged, false);
+-- Step, for one managed column (role id, created or updated) of a table of
+-- kind KIND: check an existing column, or plan adding a missing one.
+-- CLAUSE is the ALTER TABLE clause it needs (NULL: none); a missing id of
+-- a partitioned table NEEDS_SEQUENCE instead.
+CREATE FUNCTION basemodel._plan_column(tbl regclass, kind "char", role text, col name,
+    OUT missing boolean, OUT clause text, OUT needs_sequence boolean)
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    att record;
+    has_pkey boolean;
+BEGIN
+    missing := false;
+    needs_sequence := false;
+    SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
+           a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
+      INTO att
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        missing := true;
+        IF role = 'id' THEN
+            has_pkey := EXISTS (SELECT FROM pg_constraint
+                                 WHERE conrelid = tbl AND contype = 'p');
+            IF kind = 'p' THEN
+                needs_sequence := true;
+            ELSIF has_pkey THEN
+                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
+            ELSE
+                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
+            END IF;
+        ELSE
+            clause := format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
+        END IF;
+        RETURN;
+    END IF;
 
-    -- the mapping: each managed column at most once
+    IF att.attgenerated <> '' THEN
+        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'basemodel cannot manage a generated column.';
+    END IF;
+    IF role = 'id' THEN
+        IF NOT basemodel._id_is_unique(tbl, col) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = CASE WHEN kind = 'p'
+                                    THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
+                                    ELSE 'An id column must be the primary key, or unique and not null.' END,
+                      HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
+        END IF;
+    ELSE
+        IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
+        END IF;
+        IF NOT att.atthasdef THEN
+            clause := format('ALTER COLUMN %I SET DEFAULT now()', col);
+        END IF;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._plan_column(regclass, "char", text, name) IS
+    'internal: register''s step that checks one managed column or plans adding it';
+
+-- Step: check the mapping (each managed column at most once) and plan the
+-- ALTER TABLE clauses that add or adopt the columns.  MAPPED lists the
+-- mapped columns, MISSING those to add; SEQ is the sequence created for a
+-- partitioned table's new id (it writes, so it checks the table first).
+CREATE FUNCTION basemodel._plan_columns(tbl regclass, id_column name, created_column name,
+    updated_column name, OUT mapped name[], OUT missing name[], OUT clauses text[], OUT seq text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char" := basemodel._check_table(tbl);
+    role text;
+    col name;
+    step record;
+BEGIN
+    missing := '{}';
+    clauses := '{}';
     FOREACH role IN ARRAY ARRAY['id', 'created', 'updated'] LOOP
         col := CASE role WHEN 'id' THEN id_column
                          WHEN 'created' THEN created_column
@@ -528,60 +579,36 @@ BEGIN
         END IF;
         mapped := mapped || col;
 
-        SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
-               a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
-          INTO att
-          FROM pg_attribute a
-         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
+        step := basemodel._plan_column(tbl, kind, role, col);
+        IF step.missing THEN
             missing := missing || col;
-            IF role = 'id' THEN
-                has_pkey := EXISTS (SELECT FROM pg_constraint
-                                     WHERE conrelid = tbl AND contype = 'p');
-                IF kind = 'p' THEN
-                    -- PostgreSQL 15 cannot add an identity column to a
-                    -- partitioned table, and a unique index would have to
-                    -- include the partition key: a sequence it is.
-                    seq := basemodel._new_sequence(tbl, col);
-                    clauses := clauses || format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
-                ELSIF has_pkey THEN
-                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
-                ELSE
-                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
-                END IF;
-            ELSE
-                clauses := clauses || format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
-            END IF;
-            CONTINUE;
         END IF;
-
-        IF att.attgenerated <> '' THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
-                USING ERRCODE = 'invalid_table_definition',
-                      DETAIL = 'basemodel cannot manage a generated column.';
+        IF step.needs_sequence THEN
+            -- PostgreSQL 15 cannot add an identity column to a partitioned
+            -- table, and a unique index would have to include the
+            -- partition key: a sequence it is.
+            seq := basemodel._new_sequence(tbl, col);
+            step.clause := format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
         END IF;
-        IF role = 'id' THEN
-            IF NOT basemodel._id_is_unique(tbl, col) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
-                    USING ERRCODE = 'invalid_table_definition',
-                          DETAIL = CASE WHEN kind = 'p'
-                                        THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
-                                        ELSE 'An id column must be the primary key, or unique and not null.' END,
-                          HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
-            END IF;
-        ELSE
-            IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
-                    USING ERRCODE = 'datatype_mismatch',
-                          HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
-            END IF;
-            IF NOT att.atthasdef THEN
-                clauses := clauses || format('ALTER COLUMN %I SET DEFAULT now()', col);
-            END IF;
+        IF step.clause IS NOT NULL THEN
+            clauses := clauses || step.clause;
         END IF;
     END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._plan_columns(regclass, name, name, name) IS
+    'internal: register''s step that checks the mapping and plans the ALTER TABLE clauses';
 
-    -- hidden and ignored columns must exist (or be about to)
+-- Step: hidden and ignored columns must exist (or be about to: MISSING).
+CREATE FUNCTION basemodel._check_listed_columns(tbl regclass, missing name[], hidden name[],
+    ignore_columns name[]) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    list record;
+    col name;
+BEGIN
     FOR list IN SELECT * FROM (VALUES ('hidden', hidden),
                                       ('ignore_columns', ignore_columns)) v(argname, cols) LOOP
         FOREACH col IN ARRAY list.cols LOOP
@@ -599,7 +626,22 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_listed_columns(regclass, name[], name[], name[]) IS
+    'internal: register''s step that checks the hidden and ignored columns exist';
 
+-- Step: apply the plan of _plan_columns with one ALTER TABLE, after refusing
+-- to add columns to a partition (it has those of its partitioned table).
+CREATE FUNCTION basemodel._apply_columns(tbl regclass, id_column name, missing name[],
+    clauses text[], seq text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    has_rows boolean;
+BEGIN
+    PERFORM basemodel._check_table(tbl);
     IF cardinality(missing) > 0 AND (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], basemodel._relname(tbl)
             USING ERRCODE = 'wrong_object_type',
@@ -624,7 +666,26 @@ BEGIN
             EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, tbl, id_column);
         END IF;
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._apply_columns(regclass, name, name[], text[], text) IS
+    'internal: register''s step that runs the planned ALTER TABLE';
 
+-- Step: write the registration as the trigger's argument, only when it
+-- changes.  added_columns keeps the columns added now, plus those added
+-- before that are still mapped.
+CREATE FUNCTION basemodel._store_registration(tbl regclass, id_column name, created_column name,
+    updated_column name, hidden name[], ignore_columns name[], skip_unchanged boolean,
+    mapped name[], missing name[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trigger_function oid;
+    prev basemodel.registry;
+    added name[];
+BEGIN
+    PERFORM basemodel._check_table(tbl);
     SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
      WHERE t.tgrelid = tbl AND t.tgname = basemodel._trigger_name();
     IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
@@ -634,9 +695,7 @@ BEGIN
                   HINT = 'Rename that trigger: basemodel needs the name.';
     END IF;
 
-    -- the registration is the trigger's argument, written only when it changes
-    SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = register.tbl;
-    -- columns added now, plus those added before that are still managed
+    SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = _store_registration.tbl;
     SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') INTO added
       FROM unnest(missing || ARRAY(SELECT unnest(prev.added_columns)
                                    INTERSECT SELECT unnest(mapped))) c;
@@ -649,6 +708,51 @@ BEGIN
             ROW(tbl, id_column, created_column, updated_column, hidden,
                 ignore_columns, skip_unchanged, added)::basemodel.registry);
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._store_registration(regclass, name, name, name, name[], name[], boolean, name[], name[]) IS
+    'internal: register''s step that writes the registration when it changed';
+
+CREATE FUNCTION basemodel.register(
+    tbl regclass,
+    id_column name DEFAULT 'id',
+    created_column name DEFAULT 'created_at',
+    updated_column name DEFAULT 'updated_at',
+    hidden name[] DEFAULT '{}',
+    ignore_columns name[] DEFAULT '{}',
+    skip_unchanged boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan record;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM basemodel._check_table(tbl);
+
+    -- Serialize with writers and with other registrations of this table.
+    -- When ALTER TABLE below will add a column or a default, its ACCESS
+    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
+    -- deadlock with a transaction that read the table and then writes it.
+    -- Whoever held the lock may have changed the table (made it a view,
+    -- given it away): everything is checked again under the lock.
+    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
+    PERFORM basemodel._check_table(tbl);
+    PERFORM basemodel._refuse_inheritance(tbl, true);
+    PERFORM basemodel._check_partition_branch(tbl);
+
+    hidden := coalesce(hidden, '{}');
+    ignore_columns := coalesce(ignore_columns, '{}');
+    skip_unchanged := coalesce(skip_unchanged, false);
+
+    SELECT * INTO plan FROM basemodel._plan_columns(tbl, id_column, created_column, updated_column);
+    PERFORM basemodel._check_listed_columns(tbl, plan.missing, hidden, ignore_columns);
+    PERFORM basemodel._apply_columns(tbl, id_column, plan.missing, plan.clauses, plan.seq);
+    PERFORM basemodel._store_registration(tbl, id_column, created_column, updated_column, hidden,
+                                          ignore_columns, skip_unchanged, plan.mapped, plan.missing);
 END;
 $$;
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
