@@ -42,13 +42,12 @@ typedef struct BaseModelTable
 	MemoryContext mcxt;			/* holds reg's strings and the arrays below */
 	bool		registered;		/* the relation has basemodel's trigger */
 	BaseModelRegistration reg;	/* all empty when not registered */
-	int			natts;			/* of the tuple descriptor the columns were resolved in */
+	int			natts;			/* of the row type the columns were resolved in */
 	AttrNumber	id_attnum;		/* 0: not mapped, or no such live column */
 	AttrNumber	created_attnum;
 	AttrNumber	updated_attnum;
 	Oid			updated_typid;	/* type of the updated column, when there is one */
 	bool	   *ignored;		/* [natts]: named in ignore_columns */
-	bool	   *hidden;			/* [natts]: named in hidden */
 } BaseModelTable;
 
 /* value of the basemodel.allow_base_column_updates setting */
@@ -58,7 +57,7 @@ extern void _PG_init(void);
 
 /* registry.c */
 extern void BaseModelRegistryInit(void);
-extern BaseModelTable *BaseModelGetTable(Oid relid, TupleDesc tupdesc);
+extern BaseModelTable *BaseModelGetTable(Oid relid);
 extern bool BaseModelFindRegistration(Oid relid, MemoryContext mcxt,
 									  BaseModelRegistration *reg);
 

@@ -45,6 +45,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include "basemodel.h"
 
@@ -440,19 +441,27 @@ BaseModelRegistryInit(void)
 
 /*
  * Read the registration of table->relid again and resolve its columns in
- * tupdesc.  Reading pg_trigger may take in invalidations; one of this
- * relation meanwhile leaves the entry stale (used this once, filled again
- * next time), and an error leaves it stale too.
+ * the relation's current row type, looked up after the registration so
+ * that it is at least as new.  Reading the catalogs may take in
+ * invalidations; one of this relation meanwhile leaves the entry stale
+ * (used this once, filled again next time), and an error leaves it stale
+ * too.
  */
 static void
-FillTable(BaseModelTable *table, TupleDesc tupdesc)
+FillTable(BaseModelTable *table)
 {
 	uint64		invalidations = table->invalidations;
 	BaseModelRegistration *reg = &table->reg;
+	Oid			reltype;
+	TupleDesc	tupdesc;
 
 	table->valid = false;
 	MemoryContextReset(table->mcxt);
 	table->registered = BaseModelFindRegistration(table->relid, table->mcxt, reg);
+	reltype = get_rel_type_id(table->relid);
+	if (!OidIsValid(reltype))
+		elog(ERROR, "relation %u has no row type", table->relid);
+	tupdesc = lookup_rowtype_tupdesc(reltype, -1);
 	table->natts = tupdesc->natts;
 	table->id_attnum = BaseModelFindColumn(tupdesc, reg->id_column);
 	table->created_attnum = BaseModelFindColumn(tupdesc, reg->created_column);
@@ -460,18 +469,20 @@ FillTable(BaseModelTable *table, TupleDesc tupdesc)
 	table->updated_typid = table->updated_attnum == 0 ? InvalidOid :
 		TupleDescAttr(tupdesc, table->updated_attnum - 1)->atttypid;
 	table->ignored = MarkColumns(tupdesc, reg->ignored, reg->nignored, table->mcxt);
-	table->hidden = MarkColumns(tupdesc, reg->hidden, reg->nhidden, table->mcxt);
+	ReleaseTupleDesc(tupdesc);
 	table->generation = ++TableGenerations;
 	table->valid = (table->invalidations == invalidations);
 }
 
 /*
  * The cached registration of relation relid (registered or not), with its
- * columns resolved in tupdesc, the relation's row type: filled again after
- * an invalidation of relid or when tupdesc has another number of columns.
+ * columns resolved in the relation's row type: filled again after an
+ * invalidation of relid.  A caller that looks up the row type itself does
+ * so after this call, and keeps the entry's generation: an invalidation
+ * after the fill, which its row type may not show, makes the entry stale.
  */
 BaseModelTable *
-BaseModelGetTable(Oid relid, TupleDesc tupdesc)
+BaseModelGetTable(Oid relid)
 {
 	BaseModelTable *table;
 	bool		found;
@@ -494,7 +505,7 @@ BaseModelGetTable(Oid relid, TupleDesc tupdesc)
 		table->mcxt = AllocSetContextCreate(CacheMemoryContext, "basemodel registration",
 											ALLOCSET_SMALL_SIZES);
 	}
-	if (!table->valid || table->natts != tupdesc->natts)
-		FillTable(table, tupdesc);
+	if (!table->valid)
+		FillTable(table);
 	return table;
 }

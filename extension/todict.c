@@ -447,11 +447,27 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	TupleDesc	tupdesc;
 	Oid			relid = get_typ_typrelid(typid);
 	bool		visible = false;
+	BaseModelRegistration *reg = NULL;
 	MemoryContext old;
 
 	cache->mcxt = mcxt;
 	cache->typid = typid;
 	cache->typmod = typmod;
+
+	/*
+	 * Any relation's entry, registered or not, also tells when the row type
+	 * of a composite type or view changed (anonymous record types cannot),
+	 * so the row type is looked up after it.
+	 */
+	if (OidIsValid(relid))
+	{
+		visible = IsVisibleTable(relid);
+		cache->table = BaseModelGetTable(relid);
+		cache->generation = cache->table->generation;
+		if (visible)
+			reg = &cache->table->reg;
+	}
+
 	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(mcxt);
 	/* with the missing values of added columns, for composites stored before */
@@ -465,17 +481,6 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	cache->values = MemoryContextAlloc(mcxt, sizeof(Datum) * Max(cache->natts, 1));
 	cache->nulls = MemoryContextAlloc(mcxt, sizeof(bool) * Max(cache->natts, 1));
 
-	/*
-	 * Any relation's entry, registered or not, also tells when the row type
-	 * of a composite type or view changed; anonymous record types cannot.
-	 */
-	if (OidIsValid(relid))
-	{
-		visible = IsVisibleTable(relid);
-		cache->table = BaseModelGetTable(relid, tupdesc);
-		cache->generation = cache->table->generation;
-	}
-
 	for (int i = 0; i < cache->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -487,7 +492,11 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 		col->key.type = jbvString;
 		col->key.val.string.val = NameStr(att->attname);
 		col->key.val.string.len = strlen(NameStr(att->attname));
-		col->hidden = visible && cache->table->hidden[i];
+		for (int h = 0; reg != NULL && h < reg->nhidden; h++)
+		{
+			if (strcmp(reg->hidden[h], NameStr(att->attname)) == 0)
+				col->hidden = true;
+		}
 		ClassifyType(&col->type, att->atttypid, att->atttypmod, att->attcollation, mcxt);
 	}
 	cache->order = MemoryContextAlloc(mcxt, sizeof(int) * Max(cache->natts, 1));

@@ -62,8 +62,12 @@ CheckManagedColumn(Relation rel, const char *name, AttrNumber attnum)
 static BaseModelTable *
 GetCheckedTable(Relation rel)
 {
-	BaseModelTable *table = BaseModelGetTable(RelationGetRelid(rel), RelationGetDescr(rel));
+	BaseModelTable *table = BaseModelGetTable(RelationGetRelid(rel));
 
+	/* the executor's lock keeps the row type as the entry resolved it */
+	if (table->natts != RelationGetDescr(rel)->natts)
+		elog(ERROR, "basemodel's cache of relation \"%s\" does not match it",
+			 RelationGetRelationName(rel));
 	if (!table->registered)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
