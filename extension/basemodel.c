@@ -29,5 +29,4 @@ _PG_init(void)
 	MarkGUCPrefixReserved("basemodel");
 
 	BaseModelRegistryInit();
-	BaseModelTriggerInit();
 }

@@ -18,6 +18,12 @@
  * columns.  The install script writes it (basemodel._write_registration);
  * this file is its one reader, for the trigger, for to_dict and, through
  * basemodel._registration(), for SQL.
+ *
+ * The trigger and to_dict share one cache of it per relation (BaseModelTable,
+ * with the column numbers resolved), dropped by a relcache invalidation of
+ * that relation only: creating, replacing or dropping the trigger sends one,
+ * and so does any change of the row type, while DDL on other tables leaves
+ * the entry alone.
  */
 #include "postgres.h"
 
@@ -33,40 +39,21 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/typcache.h"
 
 #include "basemodel.h"
 
 PG_FUNCTION_INFO_V1(basemodel_registration);
+PG_FUNCTION_INFO_V1(basemodel_trigger_name);
 
 /* the version of the trigger argument this code writes and reads */
 #define REGISTRATION_VERSION "1"
-
-/*
- * Counts relcache invalidations seen by this backend.  Creating, replacing
- * or dropping the trigger invalidates its table, and so does any change of
- * a row type, so a cache that remembers the generation it was built in
- * knows, without a lookup, when it may be stale (to_dict's per-call-site
- * cache cannot be reached from a callback).
- */
-uint64		BaseModelCacheGeneration = 0;
-
-/* Any relcache invalidation may be a registration's: move the generation on. */
-static void
-BaseModelCacheCallback(Datum arg, Oid relid)
-{
-	BaseModelCacheGeneration++;
-}
-
-/* Called from _PG_init, before the callbacks of the caches that read the generation. */
-void
-BaseModelRegistryInit(void)
-{
-	CacheRegisterRelcacheCallback(BaseModelCacheCallback, (Datum) 0);
-}
 
 /* Raise the error for a trigger argument that is not a registration. */
 static void
@@ -162,7 +149,7 @@ IsMappedColumn(BaseModelRegistration *reg, const char *name)
  * with strings allocated in mcxt.  Anything but one well-formed version 1
  * argument raises an error (22023, or the JSON parser's own).
  */
-void
+static void
 BaseModelParseRegistration(const char *relname, int nargs, char **args,
 						   MemoryContext mcxt, BaseModelRegistration *reg)
 {
@@ -244,27 +231,30 @@ TriggerArguments(bytea *tgargs, int nargs)
 }
 
 /*
- * The table a trigger's registration belongs to: relid, or for the clone of a
- * partitioned table's trigger on one of its partitions, the table whose own
- * trigger it was cloned from (followed up through tgparentid).
+ * The relation whose trigger tuple's trigger is, or was cloned from: follow
+ * tgparentid up to the trigger a partitioned table's registration created.
  */
 static Oid
-RegisteredTable(Relation tgrel, Oid relid, Oid parent_trigger)
+RegisteredRelation(Relation tgrel, HeapTuple tuple)
 {
-	while (OidIsValid(parent_trigger))
+	Form_pg_trigger trigger = (Form_pg_trigger) GETSTRUCT(tuple);
+	Oid			relid = trigger->tgrelid;
+	Oid			parent = trigger->tgparentid;
+
+	while (OidIsValid(parent))
 	{
 		ScanKeyData key;
 		SysScanDesc scan;
-		HeapTuple	tuple;
+		HeapTuple	ptuple;
 
 		ScanKeyInit(&key, Anum_pg_trigger_oid, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(parent_trigger));
+					ObjectIdGetDatum(parent));
 		scan = systable_beginscan(tgrel, TriggerOidIndexId, true, NULL, 1, &key);
-		tuple = systable_getnext(scan);
-		if (!HeapTupleIsValid(tuple))
-			elog(ERROR, "could not find trigger %u", parent_trigger);
-		relid = ((Form_pg_trigger) GETSTRUCT(tuple))->tgrelid;
-		parent_trigger = ((Form_pg_trigger) GETSTRUCT(tuple))->tgparentid;
+		ptuple = systable_getnext(scan);
+		if (!HeapTupleIsValid(ptuple))
+			elog(ERROR, "cache lookup failed for trigger %u", parent);
+		relid = ((Form_pg_trigger) GETSTRUCT(ptuple))->tgrelid;
+		parent = ((Form_pg_trigger) GETSTRUCT(ptuple))->tgparentid;
 		systable_endscan(scan);
 	}
 	return relid;
@@ -272,7 +262,7 @@ RegisteredTable(Relation tgrel, Oid relid, Oid parent_trigger)
 
 /*
  * Find the registration of relation relid: the arguments of its trigger
- * zzz_basemodel_update (for a partition, the clone of its registered
+ * BASEMODEL_TRIGGER_NAME (for a partition, the clone of its registered
  * parent's).  Strings are allocated in mcxt.  Returns false when the
  * relation has no such trigger calling basemodel.before_update().
  */
@@ -307,7 +297,7 @@ BaseModelFindRegistration(Oid relid, MemoryContext mcxt, BaseModelRegistration *
 		BaseModelParseRegistration(relname, trigger->tgnargs,
 								   TriggerArguments(DatumGetByteaPP(tgargs), trigger->tgnargs),
 								   mcxt, reg);
-		reg->regrelid = RegisteredTable(tgrel, relid, trigger->tgparentid);
+		reg->regrelid = RegisteredRelation(tgrel, tuple);
 		found = true;
 	}
 	systable_endscan(scan);
@@ -365,8 +355,18 @@ basemodel_registration(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
+/* basemodel._trigger_name(): BASEMODEL_TRIGGER_NAME, for the SQL of the install script. */
+Datum
+basemodel_trigger_name(PG_FUNCTION_ARGS)
+{
+	Name		name = (Name) palloc0(NAMEDATALEN);
+
+	namestrcpy(name, BASEMODEL_TRIGGER_NAME);
+	PG_RETURN_NAME(name);
+}
+
 /* The attnum of the live column called name, or 0. */
-int
+static int
 BaseModelFindColumn(TupleDesc tupdesc, const char *name)
 {
 	if (name == NULL)
@@ -379,4 +379,133 @@ BaseModelFindColumn(TupleDesc tupdesc, const char *name)
 			return i + 1;
 	}
 	return 0;
+}
+
+/* Mark in columns[natts] the live columns of tupdesc that names lists. */
+static bool *
+MarkColumns(TupleDesc tupdesc, char **names, int n, MemoryContext mcxt)
+{
+	bool	   *columns = MemoryContextAllocZero(mcxt, sizeof(bool) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		AttrNumber	attnum = BaseModelFindColumn(tupdesc, names[i]);
+
+		if (attnum > 0)
+			columns[attnum - 1] = true;
+	}
+	return columns;
+}
+
+/* The cache of BaseModelTable entries, keyed by relid; created on first use. */
+static HTAB *TableCache = NULL;
+
+/* Hands out BaseModelTable.generation values, so that none repeats. */
+static uint64 TableGenerations = 0;
+
+/* Mark one entry stale. */
+static inline void
+InvalidateTable(BaseModelTable *table)
+{
+	table->valid = false;
+	table->invalidations++;
+}
+
+/* A relcache invalidation: of relid's entry only, or of all for InvalidOid. */
+static void
+TableCacheCallback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	BaseModelTable *table;
+
+	if (TableCache == NULL)
+		return;
+	if (OidIsValid(relid))
+	{
+		table = hash_search(TableCache, &relid, HASH_FIND, NULL);
+		if (table != NULL)
+			InvalidateTable(table);
+		return;
+	}
+	hash_seq_init(&status, TableCache);
+	while ((table = hash_seq_search(&status)) != NULL)
+		InvalidateTable(table);
+}
+
+/* Called from _PG_init. */
+void
+BaseModelRegistryInit(void)
+{
+	CacheRegisterRelcacheCallback(TableCacheCallback, (Datum) 0);
+}
+
+/*
+ * Read the registration of table->relid again and resolve its columns in
+ * the relation's current row type, looked up after the registration so
+ * that it is at least as new.  Reading the catalogs may take in
+ * invalidations; one of this relation meanwhile leaves the entry stale
+ * (used this once, filled again next time), and an error leaves it stale
+ * too.
+ */
+static void
+FillTable(BaseModelTable *table)
+{
+	uint64		invalidations = table->invalidations;
+	BaseModelRegistration *reg = &table->reg;
+	Oid			reltype;
+	TupleDesc	tupdesc;
+
+	table->valid = false;
+	MemoryContextReset(table->mcxt);
+	table->registered = BaseModelFindRegistration(table->relid, table->mcxt, reg);
+	reltype = get_rel_type_id(table->relid);
+	if (!OidIsValid(reltype))
+		elog(ERROR, "relation %u has no row type", table->relid);
+	tupdesc = lookup_rowtype_tupdesc(reltype, -1);
+	table->natts = tupdesc->natts;
+	table->id_attnum = BaseModelFindColumn(tupdesc, reg->id_column);
+	table->created_attnum = BaseModelFindColumn(tupdesc, reg->created_column);
+	table->updated_attnum = BaseModelFindColumn(tupdesc, reg->updated_column);
+	table->updated_typid = table->updated_attnum == 0 ? InvalidOid :
+		TupleDescAttr(tupdesc, table->updated_attnum - 1)->atttypid;
+	table->ignored = MarkColumns(tupdesc, reg->ignored, reg->nignored, table->mcxt);
+	ReleaseTupleDesc(tupdesc);
+	table->generation = ++TableGenerations;
+	table->valid = (table->invalidations == invalidations);
+}
+
+/*
+ * The cached registration of relation relid (registered or not), with its
+ * columns resolved in the relation's row type: filled again after an
+ * invalidation of relid.  A caller that looks up the row type itself does
+ * so after this call, and keeps the entry's generation: an invalidation
+ * after the fill, which its row type may not show, makes the entry stale.
+ */
+BaseModelTable *
+BaseModelGetTable(Oid relid)
+{
+	BaseModelTable *table;
+	bool		found;
+
+	if (TableCache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(BaseModelTable);
+		ctl.hcxt = CacheMemoryContext;
+		TableCache = hash_create("basemodel registration cache", 64, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	table = hash_search(TableCache, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		MemSet(table, 0, sizeof(BaseModelTable));
+		table->relid = relid;
+		table->mcxt = AllocSetContextCreate(CacheMemoryContext, "basemodel registration",
+											ALLOCSET_SMALL_SIZES);
+	}
+	if (!table->valid)
+		FillTable(table);
+	return table;
 }

@@ -77,7 +77,8 @@ typedef struct DictCache
 	MemoryContext mcxt;
 	Oid			typid;			/* the row type the cache was built for */
 	int32		typmod;
-	uint64		generation;		/* BaseModelCacheGeneration when it was built */
+	BaseModelTable *table;		/* registry.c's entry of the row type's relation, or NULL */
+	uint64		generation;		/* the generation of table the cache was built from */
 	TupleDesc	tupdesc;
 	int			natts;
 	DictColumn *columns;
@@ -443,15 +444,30 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 											   "basemodel to_dict cache",
 											   ALLOCSET_SMALL_SIZES);
 	DictCache  *cache = MemoryContextAllocZero(mcxt, sizeof(DictCache));
-	uint64		generation = BaseModelCacheGeneration;
 	TupleDesc	tupdesc;
 	Oid			relid = get_typ_typrelid(typid);
-	BaseModelRegistration reg;
+	bool		visible = false;
+	BaseModelRegistration *reg = NULL;
 	MemoryContext old;
 
 	cache->mcxt = mcxt;
 	cache->typid = typid;
 	cache->typmod = typmod;
+
+	/*
+	 * Any relation's entry, registered or not, also tells when the row type
+	 * of a composite type or view changed (anonymous record types cannot),
+	 * so the row type is looked up after it.
+	 */
+	if (OidIsValid(relid))
+	{
+		visible = IsVisibleTable(relid);
+		cache->table = BaseModelGetTable(relid);
+		cache->generation = cache->table->generation;
+		if (visible)
+			reg = &cache->table->reg;
+	}
+
 	tupdesc = lookup_rowtype_tupdesc(typid, typmod);
 	old = MemoryContextSwitchTo(mcxt);
 	/* with the missing values of added columns, for composites stored before */
@@ -465,10 +481,6 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	cache->values = MemoryContextAlloc(mcxt, sizeof(Datum) * Max(cache->natts, 1));
 	cache->nulls = MemoryContextAlloc(mcxt, sizeof(bool) * Max(cache->natts, 1));
 
-	if (!OidIsValid(relid) || !IsVisibleTable(relid) ||
-		!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
-		reg.nhidden = 0;
-
 	for (int i = 0; i < cache->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
@@ -480,9 +492,9 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 		col->key.type = jbvString;
 		col->key.val.string.val = NameStr(att->attname);
 		col->key.val.string.len = strlen(NameStr(att->attname));
-		for (int h = 0; h < reg.nhidden; h++)
+		for (int h = 0; reg != NULL && h < reg->nhidden; h++)
 		{
-			if (strcmp(reg.hidden[h], NameStr(att->attname)) == 0)
+			if (strcmp(reg->hidden[h], NameStr(att->attname)) == 0)
 				col->hidden = true;
 		}
 		ClassifyType(&col->type, att->atttypid, att->atttypmod, att->attcollation, mcxt);
@@ -491,8 +503,6 @@ BuildDictCache(FunctionCallInfo fcinfo, Oid typid, int32 typmod)
 	for (int i = 0; i < cache->natts; i++)
 		cache->order[i] = i;
 	qsort_arg(cache->order, cache->natts, sizeof(int), CompareKeys, cache->columns);
-	/* an invalidation that came in meanwhile makes the next row build it again */
-	cache->generation = generation;
 	return cache;
 }
 
@@ -548,13 +558,15 @@ ToDict(FunctionCallInfo fcinfo, ArrayType *exclude)
 	JsonbValue *result;
 
 	/*
-	 * A relcache invalidation since the cache was built may have changed
-	 * the registration (the hidden columns) or the row type itself (an
-	 * ALTER TABLE earlier in the same transaction, seen by a PL/pgSQL
-	 * expression that keeps its call site).
+	 * A relcache invalidation of the row type's relation since the cache was
+	 * built may have changed the registration (the hidden columns) or the
+	 * row type itself (an ALTER TABLE earlier in the same transaction, seen
+	 * by a PL/pgSQL expression that keeps its call site); other relations'
+	 * invalidations leave the cache alone.
 	 */
 	if (cache == NULL || cache->typid != typid || cache->typmod != typmod ||
-		cache->generation != BaseModelCacheGeneration)
+		(cache->table != NULL &&
+		 (!cache->table->valid || cache->table->generation != cache->generation)))
 	{
 		if (cache != NULL)
 			MemoryContextDelete(cache->mcxt);

@@ -5,11 +5,11 @@
  *	  (honouring ignore_columns and skip_unchanged) and refuses changes to the
  *	  id and created columns unless basemodel.allow_base_column_updates is on.
  *
- * Everything that does not change from row to row (the registration, read
- * from the trigger's own argument, the attnums, which columns are ignored)
- * is resolved once per trigger and kept in a hash table; a relcache
- * invalidation of the relation drops the entry.  Creating, replacing or
- * dropping a trigger sends one, and so does any change of the row type.
+ * Everything that does not change from row to row (the registration, the
+ * attnums, which columns are ignored) comes from registry.c's per-table
+ * cache, shared with to_dict, which a relcache invalidation of the relation
+ * drops; the call site keeps a pointer to the entry and checks it again
+ * when the entry was filled again.
  */
 #include "postgres.h"
 
@@ -23,9 +23,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
-#include "utils/inval.h"
-#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
@@ -33,149 +30,60 @@
 
 PG_FUNCTION_INFO_V1(basemodel_before_update);
 
-/* What the trigger knows about one relation's trigger. */
-typedef struct ModelTriggerInfo
+/*
+ * What one call site of the trigger keeps (in fn_extra): registry.c's
+ * entry of its table, which never moves, and the generation of it that
+ * GetCheckedTable checked.
+ */
+typedef struct TriggerCallSite
 {
-	Oid			tgoid;			/* hash key: the trigger (a partition has its own clone) */
-	Oid			relid;			/* the relation it fires on */
-	bool		valid;
-	AttrNumber	id_attnum;		/* 0: no such managed column */
-	AttrNumber	created_attnum;
-	AttrNumber	updated_attnum;
-	bool		updated_is_tz;	/* timestamptz rather than timestamp */
-	bool		skip_unchanged;
-	bool		compare;		/* must compare old and new rows column by column */
-	int			natts;
-	bool	   *ignored;		/* [natts], in TopMemoryContext */
-} ModelTriggerInfo;
+	BaseModelTable *table;
+	uint64		generation;
+} TriggerCallSite;
 
-static HTAB *ModelTriggerCache = NULL;
-
-/* Drop the cached information of the triggers of relid, or of all. */
+/* Fail clearly when a managed column of the registration does not exist. */
 static void
-ModelTriggerCacheCallback(Datum arg, Oid relid)
+CheckManagedColumn(Relation rel, const char *name, AttrNumber attnum)
 {
-	HASH_SEQ_STATUS status;
-	ModelTriggerInfo *info;
-
-	if (ModelTriggerCache == NULL)
-		return;
-	hash_seq_init(&status, ModelTriggerCache);
-	while ((info = hash_seq_search(&status)) != NULL)
-	{
-		if (relid == InvalidOid || info->relid == relid)
-			info->valid = false;
-	}
-}
-
-/* Called from _PG_init. */
-void
-BaseModelTriggerInit(void)
-{
-	CacheRegisterRelcacheCallback(ModelTriggerCacheCallback, (Datum) 0);
-}
-
-/* Resolve a managed column of the registration, or fail clearly. */
-static AttrNumber
-ManagedColumn(Relation rel, const char *name)
-{
-	AttrNumber	attnum;
-
-	if (name == NULL)
-		return 0;
-	attnum = BaseModelFindColumn(RelationGetDescr(rel), name);
-	if (attnum == 0)
+	if (name != NULL && attnum == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"%s\" does not exist",
 						name, RelationGetRelationName(rel)),
 				 errdetail("basemodel's registration of the table names it."),
 				 errhint("Call basemodel.register again with the right mapping.")));
-	return attnum;
 }
 
 /*
- * Resolve the table's managed and ignored columns once, from the arguments
- * of the trigger (its registration).  Nothing here reads the catalogs, so
- * no invalidation can arrive while it runs.
+ * The table's registration, from registry.c's cache, with its managed
+ * columns checked against the relation: they exist, and the updated column
+ * is a timestamp.  Runs again after each invalidation of the relation.
  */
-static void
-FillModelTriggerInfo(ModelTriggerInfo *info, Relation rel, Trigger *trigger)
+static BaseModelTable *
+GetCheckedTable(Relation rel)
 {
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	BaseModelRegistration reg;
-	MemoryContext tmp;
-	MemoryContext old;
+	BaseModelTable *table = BaseModelGetTable(RelationGetRelid(rel));
 
-	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel registration",
-								ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(tmp);
-	BaseModelParseRegistration(RelationGetRelationName(rel), trigger->tgnargs,
-							   trigger->tgargs, tmp, &reg);
-
-	info->id_attnum = ManagedColumn(rel, reg.id_column);
-	info->created_attnum = ManagedColumn(rel, reg.created_column);
-	info->updated_attnum = ManagedColumn(rel, reg.updated_column);
-	info->updated_is_tz = true;
-	if (info->updated_attnum != 0)
-	{
-		Oid			typid = TupleDescAttr(tupdesc, info->updated_attnum - 1)->atttypid;
-
-		if (typid != TIMESTAMPTZOID && typid != TIMESTAMPOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz or timestamp",
-							reg.updated_column, RelationGetRelationName(rel),
-							format_type_be(typid))));
-		info->updated_is_tz = (typid == TIMESTAMPTZOID);
-	}
-	info->skip_unchanged = reg.skip_unchanged;
-	info->compare = reg.skip_unchanged || reg.nignored > 0;
-
-	if (info->ignored)
-		pfree(info->ignored);
-	info->natts = tupdesc->natts;
-	info->ignored = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * tupdesc->natts);
-	for (int i = 0; i < reg.nignored; i++)
-	{
-		AttrNumber	attnum = BaseModelFindColumn(tupdesc, reg.ignored[i]);
-
-		if (attnum > 0)
-			info->ignored[attnum - 1] = true;
-	}
-
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(tmp);
-	info->valid = true;
-}
-
-/* The cached column numbers for this trigger, filled again after an invalidation. */
-static ModelTriggerInfo *
-GetModelTriggerInfo(Relation rel, Trigger *trigger)
-{
-	ModelTriggerInfo *info;
-	bool		found;
-
-	if (ModelTriggerCache == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(ModelTriggerInfo);
-		ModelTriggerCache = hash_create("basemodel trigger cache", 64, &ctl,
-										HASH_ELEM | HASH_BLOBS);
-	}
-	info = hash_search(ModelTriggerCache, &trigger->tgoid, HASH_ENTER, &found);
-	if (!found)
-	{
-		info->valid = false;
-		info->ignored = NULL;
-		info->natts = 0;
-	}
-	info->relid = RelationGetRelid(rel);
-	if (!info->valid || info->natts != RelationGetDescr(rel)->natts)
-		FillModelTriggerInfo(info, rel, trigger);
-	return info;
+	/* the executor's lock keeps the row type as the entry resolved it */
+	if (table->natts != RelationGetDescr(rel)->natts)
+		elog(ERROR, "basemodel's cache of relation \"%s\" does not match it",
+			 RelationGetRelationName(rel));
+	if (!table->registered)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("basemodel.before_update() must be fired as trigger \"%s\"",
+						BASEMODEL_TRIGGER_NAME)));
+	CheckManagedColumn(rel, table->reg.id_column, table->id_attnum);
+	CheckManagedColumn(rel, table->reg.created_column, table->created_attnum);
+	CheckManagedColumn(rel, table->reg.updated_column, table->updated_attnum);
+	if (table->updated_attnum != 0 && table->updated_typid != TIMESTAMPTZOID &&
+		table->updated_typid != TIMESTAMPOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" is of type %s, not timestamptz or timestamp",
+						table->reg.updated_column, RelationGetRelationName(rel),
+						format_type_be(table->updated_typid))));
+	return table;
 }
 
 /*
@@ -262,7 +170,7 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
  * changed any column at all.
  */
 static bool
-ChangesRelevantColumn(ModelTriggerInfo *info, TupleDesc tupdesc,
+ChangesRelevantColumn(BaseModelTable *table, TupleDesc tupdesc,
 					  HeapTuple oldtup, HeapTuple newtup, bool *changed_any)
 {
 	int			natts = tupdesc->natts;
@@ -279,12 +187,12 @@ ChangesRelevantColumn(ModelTriggerInfo *info, TupleDesc tupdesc,
 	{
 		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
 
-		if (att->attisdropped || i + 1 == info->updated_attnum)
+		if (att->attisdropped || i + 1 == table->updated_attnum)
 			continue;
 		if (SameValue(oldvals[i], oldnulls[i], newvals[i], newnulls[i], att))
 			continue;
 		*changed_any = true;
-		if (!info->ignored[i])
+		if (!table->ignored[i])
 		{
 			relevant = true;
 			break;
@@ -369,7 +277,8 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Relation	rel;
 	TupleDesc	tupdesc;
-	ModelTriggerInfo *info;
+	TriggerCallSite *site;
+	BaseModelTable *table;
 	HeapTuple	oldtup;
 	HeapTuple	newtup;
 	bool		bump = true;
@@ -391,13 +300,20 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 
 	rel = trigdata->tg_relation;
 	tupdesc = RelationGetDescr(rel);
-	/* hash entries never move, so the call site can keep a pointer to one */
-	info = (ModelTriggerInfo *) fcinfo->flinfo->fn_extra;
-	if (info == NULL || info->tgoid != trigdata->tg_trigger->tgoid || !info->valid ||
-		info->natts != tupdesc->natts)
+	site = (TriggerCallSite *) fcinfo->flinfo->fn_extra;
+	if (site == NULL)
 	{
-		info = GetModelTriggerInfo(rel, trigdata->tg_trigger);
-		fcinfo->flinfo->fn_extra = info;
+		site = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(TriggerCallSite));
+		fcinfo->flinfo->fn_extra = site;
+	}
+	table = site->table;
+	if (table == NULL || table->relid != RelationGetRelid(rel) || !table->valid ||
+		table->generation != site->generation || table->natts != tupdesc->natts)
+	{
+		site->table = NULL;
+		table = GetCheckedTable(rel);
+		site->table = table;
+		site->generation = table->generation;
 	}
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
@@ -405,21 +321,21 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	escape = EscapeHatchOpen(rel);
 	if (!escape)
 	{
-		if (info->id_attnum != 0)
-			CheckImmutable(rel, info->id_attnum, oldtup, newtup);
-		if (info->created_attnum != 0)
-			CheckImmutable(rel, info->created_attnum, oldtup, newtup);
+		if (table->id_attnum != 0)
+			CheckImmutable(rel, table->id_attnum, oldtup, newtup);
+		if (table->created_attnum != 0)
+			CheckImmutable(rel, table->created_attnum, oldtup, newtup);
 	}
-	if (info->updated_attnum == 0)
+	if (table->updated_attnum == 0)
 		return PointerGetDatum(newtup);
-	attnum = info->updated_attnum;
+	attnum = table->updated_attnum;
 
-	if (info->compare)
+	if (table->reg.skip_unchanged || table->reg.nignored > 0)
 	{
 		bool		changed_any;
 
-		if (!ChangesRelevantColumn(info, tupdesc, oldtup, newtup, &changed_any))
-			bump = changed_any ? false : !info->skip_unchanged;
+		if (!ChangesRelevantColumn(table, tupdesc, oldtup, newtup, &changed_any))
+			bump = changed_any ? false : !table->reg.skip_unchanged;
 	}
 
 	if (escape)
@@ -437,7 +353,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	{
 		TimestampTz now = GetCurrentTransactionStartTimestamp();
 
-		value = info->updated_is_tz ? TimestampTzGetDatum(now) :
+		value = table->updated_typid == TIMESTAMPTZOID ? TimestampTzGetDatum(now) :
 			DirectFunctionCall1(timestamptz_timestamp, TimestampTzGetDatum(now));
 		isnull = false;
 	}

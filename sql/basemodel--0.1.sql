@@ -22,9 +22,9 @@ COMMENT ON FUNCTION basemodel.tablename(text) IS
 -- ---------------------------------------------------------------------------
 
 -- Registrations are not kept in a table: a table is registered exactly when
--- it has the trigger zzz_basemodel_update, whose one argument holds the
--- options (see basemodel.registry below, and extension/registry.c for the
--- format).  Every dump that holds a table holds its trigger, so the two can
+-- it has the trigger named by basemodel._trigger_name() (zzz_basemodel_update),
+-- whose one argument holds the options (see basemodel.registry below, and
+-- extension/registry.c for the format).  Every dump that holds a table holds its trigger, so the two can
 -- never drift apart.
 
 -- Schemas whose new tables are registered at creation: a per-schema setting,
@@ -133,6 +133,15 @@ COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
 -- Registrations: the argument of each table's trigger
 -- ---------------------------------------------------------------------------
 
+-- The name of the trigger that holds a registration, from the C constant
+-- BASEMODEL_TRIGGER_NAME: the one place it is spelt.  Executable by PUBLIC,
+-- as basemodel.registry calls it as its reader; the name is documented.
+CREATE FUNCTION basemodel._trigger_name() RETURNS name
+    LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
+    AS 'MODULE_PATHNAME', 'basemodel_trigger_name';
+COMMENT ON FUNCTION basemodel._trigger_name() IS
+    'internal: the name of the trigger register installs, which holds the registration';
+
 -- Executable by PUBLIC: basemodel.registry calls it as its reader, and it
 -- reveals nothing pg_trigger (readable by all) does not.
 CREATE FUNCTION basemodel._registration(tbl oid,
@@ -158,7 +167,7 @@ SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.added_columns
   FROM pg_catalog.pg_trigger t
  CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
- WHERE t.tgname = 'zzz_basemodel_update'
+ WHERE t.tgname = basemodel._trigger_name()
    AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
    AND t.tgparentid = 0
    AND basemodel._may_see(t.tgrelid);
@@ -174,9 +183,9 @@ CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS vo
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    EXECUTE format('CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON %s '
+    EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
-                   reg.tbl,
+                   basemodel._trigger_name(), reg.tbl,
                    json_build_object('version', 1,
                                       'id_column', reg.id_column,
                                       'created_column', reg.created_column,
@@ -215,11 +224,12 @@ BEGIN
                   HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
     END IF;
     -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
-    IF trg.tgname <> 'zzz_basemodel_update' OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
+    IF trg.tgname <> basemodel._trigger_name() OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
         RAISE EXCEPTION 'trigger "%" on table "%" cannot call basemodel.before_update()',
                         trg.tgname, basemodel._relname(trg.tgrelid)
             USING ERRCODE = 'invalid_object_definition',
-                  DETAIL = 'basemodel.before_update() runs only as the trigger "zzz_basemodel_update" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                  DETAIL = format('basemodel.before_update() runs only as the trigger "%s" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
+                                  basemodel._trigger_name()),
                   HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
     END IF;
     -- decoding raises the error for a malformed registration
@@ -429,58 +439,26 @@ $$;
 COMMENT ON FUNCTION basemodel._refuse_inheritance(oid, boolean) IS
     'internal: refuses inheritance links that involve a registered table (or one being registered)';
 
-CREATE FUNCTION basemodel.register(
-    tbl regclass,
-    id_column name DEFAULT 'id',
-    created_column name DEFAULT 'created_at',
-    updated_column name DEFAULT 'updated_at',
-    hidden name[] DEFAULT '{}',
-    ignore_columns name[] DEFAULT '{}',
-    skip_unchanged boolean DEFAULT false)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
+-- register's steps, in the order it takes them.  Each runs as the caller,
+-- does nothing the caller could not do in plain SQL, and may be called on
+-- its own (EXECUTE is checked against the caller, so they stay PUBLIC's):
+-- the ones that write check the table with _check_table themselves.
+
+-- Step: one registration per branch of a partition tree.  A registered table
+-- covers its partitions, and a registered partition's own trigger would
+-- clash with the clone of its parent's.
+CREATE FUNCTION basemodel._check_partition_branch(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    kind "char";
     other record;
-    mapped name[];
-    role text;
-    col name;
-    att record;
-    missing name[] := '{}';
-    clauses text[] := '{}';
-    prev basemodel.registry;
-    added name[];
-    has_pkey boolean;
-    has_rows boolean;
-    seq text;
-    list record;
-    trigger_function oid;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_table(tbl);
-
-    -- Serialize with writers and with other registrations of this table.
-    -- When ALTER TABLE below will add a column or a default, its ACCESS
-    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
-    -- deadlock with a transaction that read the table and then writes it.
-    -- Whoever held the lock may have changed the table (made it a view,
-    -- given it away): everything is checked again under the lock.
-    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
-    kind := basemodel._check_table(tbl);
-    PERFORM basemodel._refuse_inheritance(tbl, true);
-
-    -- one registration per branch of a partition tree: a registered table
-    -- covers its partitions, and a registered partition's own trigger would
-    -- clash with the clone of its parent's
     SELECT r.tbl, a.relid IS NOT NULL AS above INTO other
       FROM basemodel.registry r
-      LEFT JOIN pg_partition_ancestors(register.tbl) a ON a.relid = r.tbl
-     WHERE r.tbl <> register.tbl
-       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(register.tbl) t))
+      LEFT JOIN pg_partition_ancestors(_check_partition_branch.tbl) a ON a.relid = r.tbl
+     WHERE r.tbl <> _check_partition_branch.tbl
+       AND (a.relid IS NOT NULL OR r.tbl IN (SELECT t.relid FROM pg_partition_tree(_check_partition_branch.tbl) t))
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION USING
@@ -495,12 +473,95 @@ BEGIN
                         THEN format('Call basemodel.register(%L) to change the options of the whole tree.', other.tbl)
                         ELSE format('Call basemodel.unregister(%L) first.', other.tbl) END;
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_partition_branch(regclass) IS
+    'internal: register''s step that refuses a second registration in one partition tree';
 
-    hidden := coalesce(hidden, '{}');
-    ignore_columns := coalesce(ignore_columns, '{}');
-    skip_unchanged := coalesce(skip_unchanged, false);
+-- Step, for one managed column (role id, created or updated) of a table of
+-- kind KIND: check an existing column, or plan adding a missing one.
+-- CLAUSE is the ALTER TABLE clause it needs (NULL: none); a missing id of
+-- a partitioned table NEEDS_SEQUENCE instead.
+CREATE FUNCTION basemodel._plan_column(tbl regclass, kind "char", role text, col name,
+    OUT missing boolean, OUT clause text, OUT needs_sequence boolean)
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    att record;
+    has_pkey boolean;
+BEGIN
+    missing := false;
+    needs_sequence := false;
+    SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
+           a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
+      INTO att
+      FROM pg_attribute a
+     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+        missing := true;
+        IF role = 'id' THEN
+            has_pkey := EXISTS (SELECT FROM pg_constraint
+                                 WHERE conrelid = tbl AND contype = 'p');
+            IF kind = 'p' THEN
+                needs_sequence := true;
+            ELSIF has_pkey THEN
+                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
+            ELSE
+                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
+            END IF;
+        ELSE
+            clause := format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
+        END IF;
+        RETURN;
+    END IF;
 
-    -- the mapping: each managed column at most once
+    IF att.attgenerated <> '' THEN
+        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'basemodel cannot manage a generated column.';
+    END IF;
+    IF role = 'id' THEN
+        IF NOT basemodel._id_is_unique(tbl, col) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = CASE WHEN kind = 'p'
+                                    THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
+                                    ELSE 'An id column must be the primary key, or unique and not null.' END,
+                      HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
+        END IF;
+    ELSE
+        IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
+                USING ERRCODE = 'datatype_mismatch',
+                      HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
+        END IF;
+        IF NOT att.atthasdef THEN
+            clause := format('ALTER COLUMN %I SET DEFAULT now()', col);
+        END IF;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._plan_column(regclass, "char", text, name) IS
+    'internal: register''s step that checks one managed column or plans adding it';
+
+-- Step: check the mapping (each managed column at most once) and plan the
+-- ALTER TABLE clauses that add or adopt the columns.  MAPPED lists the
+-- mapped columns, MISSING those to add; SEQ is the sequence created for a
+-- partitioned table's new id (it writes, so it checks the table first).
+CREATE FUNCTION basemodel._plan_columns(tbl regclass, id_column name, created_column name,
+    updated_column name, OUT mapped name[], OUT missing name[], OUT clauses text[], OUT seq text)
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    kind "char" := basemodel._check_table(tbl);
+    role text;
+    col name;
+    step record;
+BEGIN
+    missing := '{}';
+    clauses := '{}';
     FOREACH role IN ARRAY ARRAY['id', 'created', 'updated'] LOOP
         col := CASE role WHEN 'id' THEN id_column
                          WHEN 'created' THEN created_column
@@ -518,60 +579,36 @@ BEGIN
         END IF;
         mapped := mapped || col;
 
-        SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
-               a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
-          INTO att
-          FROM pg_attribute a
-         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
+        step := basemodel._plan_column(tbl, kind, role, col);
+        IF step.missing THEN
             missing := missing || col;
-            IF role = 'id' THEN
-                has_pkey := EXISTS (SELECT FROM pg_constraint
-                                     WHERE conrelid = tbl AND contype = 'p');
-                IF kind = 'p' THEN
-                    -- PostgreSQL 15 cannot add an identity column to a
-                    -- partitioned table, and a unique index would have to
-                    -- include the partition key: a sequence it is.
-                    seq := basemodel._new_sequence(tbl, col);
-                    clauses := clauses || format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
-                ELSIF has_pkey THEN
-                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
-                ELSE
-                    clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
-                END IF;
-            ELSE
-                clauses := clauses || format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
-            END IF;
-            CONTINUE;
         END IF;
-
-        IF att.attgenerated <> '' THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
-                USING ERRCODE = 'invalid_table_definition',
-                      DETAIL = 'basemodel cannot manage a generated column.';
+        IF step.needs_sequence THEN
+            -- PostgreSQL 15 cannot add an identity column to a partitioned
+            -- table, and a unique index would have to include the
+            -- partition key: a sequence it is.
+            seq := basemodel._new_sequence(tbl, col);
+            step.clause := format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
         END IF;
-        IF role = 'id' THEN
-            IF NOT basemodel._id_is_unique(tbl, col) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
-                    USING ERRCODE = 'invalid_table_definition',
-                          DETAIL = CASE WHEN kind = 'p'
-                                        THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
-                                        ELSE 'An id column must be the primary key, or unique and not null.' END,
-                          HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
-            END IF;
-        ELSE
-            IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
-                    USING ERRCODE = 'datatype_mismatch',
-                          HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
-            END IF;
-            IF NOT att.atthasdef THEN
-                clauses := clauses || format('ALTER COLUMN %I SET DEFAULT now()', col);
-            END IF;
+        IF step.clause IS NOT NULL THEN
+            clauses := clauses || step.clause;
         END IF;
     END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._plan_columns(regclass, name, name, name) IS
+    'internal: register''s step that checks the mapping and plans the ALTER TABLE clauses';
 
-    -- hidden and ignored columns must exist (or be about to)
+-- Step: hidden and ignored columns must exist (or be about to: MISSING).
+CREATE FUNCTION basemodel._check_listed_columns(tbl regclass, missing name[], hidden name[],
+    ignore_columns name[]) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    list record;
+    col name;
+BEGIN
     FOR list IN SELECT * FROM (VALUES ('hidden', hidden),
                                       ('ignore_columns', ignore_columns)) v(argname, cols) LOOP
         FOREACH col IN ARRAY list.cols LOOP
@@ -589,7 +626,22 @@ BEGIN
             END IF;
         END LOOP;
     END LOOP;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_listed_columns(regclass, name[], name[], name[]) IS
+    'internal: register''s step that checks the hidden and ignored columns exist';
 
+-- Step: apply the plan of _plan_columns with one ALTER TABLE, after refusing
+-- to add columns to a partition (it has those of its partitioned table).
+CREATE FUNCTION basemodel._apply_columns(tbl regclass, id_column name, missing name[],
+    clauses text[], seq text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    has_rows boolean;
+BEGIN
+    PERFORM basemodel._check_table(tbl);
     IF cardinality(missing) > 0 AND (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
         RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], basemodel._relname(tbl)
             USING ERRCODE = 'wrong_object_type',
@@ -614,19 +666,36 @@ BEGIN
             EXECUTE format('ALTER SEQUENCE %s OWNED BY %s.%I', seq, tbl, id_column);
         END IF;
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._apply_columns(regclass, name, name[], text[], text) IS
+    'internal: register''s step that runs the planned ALTER TABLE';
 
+-- Step: write the registration as the trigger's argument, only when it
+-- changes.  added_columns keeps the columns added now, plus those added
+-- before that are still mapped.
+CREATE FUNCTION basemodel._store_registration(tbl regclass, id_column name, created_column name,
+    updated_column name, hidden name[], ignore_columns name[], skip_unchanged boolean,
+    mapped name[], missing name[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    trigger_function oid;
+    prev basemodel.registry;
+    added name[];
+BEGIN
+    PERFORM basemodel._check_table(tbl);
     SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname = 'zzz_basemodel_update';
+     WHERE t.tgrelid = tbl AND t.tgname = basemodel._trigger_name();
     IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
-        RAISE EXCEPTION 'trigger "zzz_basemodel_update" for relation "%" already exists', basemodel._relname(tbl)
+        RAISE EXCEPTION 'trigger "%" for relation "%" already exists', basemodel._trigger_name(), basemodel._relname(tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
                   HINT = 'Rename that trigger: basemodel needs the name.';
     END IF;
 
-    -- the registration is the trigger's argument, written only when it changes
-    SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = register.tbl;
-    -- columns added now, plus those added before that are still managed
+    SELECT * INTO prev FROM basemodel.registry r WHERE r.tbl = _store_registration.tbl;
     SELECT coalesce(array_agg(DISTINCT c ORDER BY c), '{}') INTO added
       FROM unnest(missing || ARRAY(SELECT unnest(prev.added_columns)
                                    INTERSECT SELECT unnest(mapped))) c;
@@ -639,6 +708,51 @@ BEGIN
             ROW(tbl, id_column, created_column, updated_column, hidden,
                 ignore_columns, skip_unchanged, added)::basemodel.registry);
     END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._store_registration(regclass, name, name, name, name[], name[], boolean, name[], name[]) IS
+    'internal: register''s step that writes the registration when it changed';
+
+CREATE FUNCTION basemodel.register(
+    tbl regclass,
+    id_column name DEFAULT 'id',
+    created_column name DEFAULT 'created_at',
+    updated_column name DEFAULT 'updated_at',
+    hidden name[] DEFAULT '{}',
+    ignore_columns name[] DEFAULT '{}',
+    skip_unchanged boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    plan record;
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    PERFORM basemodel._check_table(tbl);
+
+    -- Serialize with writers and with other registrations of this table.
+    -- When ALTER TABLE below will add a column or a default, its ACCESS
+    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
+    -- deadlock with a transaction that read the table and then writes it.
+    -- Whoever held the lock may have changed the table (made it a view,
+    -- given it away): everything is checked again under the lock.
+    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
+    PERFORM basemodel._check_table(tbl);
+    PERFORM basemodel._refuse_inheritance(tbl, true);
+    PERFORM basemodel._check_partition_branch(tbl);
+
+    hidden := coalesce(hidden, '{}');
+    ignore_columns := coalesce(ignore_columns, '{}');
+    skip_unchanged := coalesce(skip_unchanged, false);
+
+    SELECT * INTO plan FROM basemodel._plan_columns(tbl, id_column, created_column, updated_column);
+    PERFORM basemodel._check_listed_columns(tbl, plan.missing, hidden, ignore_columns);
+    PERFORM basemodel._apply_columns(tbl, id_column, plan.missing, plan.clauses, plan.seq);
+    PERFORM basemodel._store_registration(tbl, id_column, created_column, updated_column, hidden,
+                                          ignore_columns, skip_unchanged, plan.mapped, plan.missing);
 END;
 $$;
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
@@ -667,7 +781,7 @@ BEGIN
 
     -- the trigger is the registration; it goes first, as the sql_drop
     -- trigger refuses to drop a managed column of a registered table
-    EXECUTE format('DROP TRIGGER zzz_basemodel_update ON %s', tbl);
+    EXECUTE format('DROP TRIGGER %I ON %s', basemodel._trigger_name(), tbl);
 
     -- added_columns names only mapped columns (the decoder checks it)
     IF coalesce(drop_columns, false) THEN
@@ -877,7 +991,7 @@ COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
 -- ALTER TABLE subcommands that would leave a registered table's id or
--- trigger unmanaged: DISABLE (or ENABLE REPLICA) TRIGGER zzz_basemodel_update,
+-- trigger unmanaged: DISABLE (or ENABLE REPLICA) of basemodel's trigger,
 -- and DROP IDENTITY or a type change of the id column.  Only C reads them.
 CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
     LANGUAGE c VOLATILE STRICT
@@ -961,10 +1075,10 @@ BEGIN
         ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
             SELECT t.tgrelid::regclass AS tbl, t.tgname INTO renamed FROM pg_trigger t
              WHERE t.oid = cmd.objid AND t.tgfoid = 'basemodel.before_update()'::regprocedure
-               AND t.tgname <> 'zzz_basemodel_update';
+               AND t.tgname <> basemodel._trigger_name();
             IF FOUND THEN
-                RAISE EXCEPTION 'cannot rename trigger "zzz_basemodel_update" on table "%" because basemodel manages it',
-                                basemodel._relname(renamed.tbl)
+                RAISE EXCEPTION 'cannot rename trigger "%" on table "%" because basemodel manages it',
+                                basemodel._trigger_name(), basemodel._relname(renamed.tbl)
                     USING ERRCODE = 'dependent_objects_still_exist',
                           DETAIL = 'basemodel finds its trigger by name.',
                           HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);

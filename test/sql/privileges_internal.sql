@@ -45,6 +45,13 @@ SET ROLE basemodel_regress_mallory;
 -- no sequence in a schema the role may not create in
 SELECT basemodel._new_sequence('alice.notes', 'id');
 \echo :LAST_ERROR_SQLSTATE
+-- register's steps that write check the table themselves, called alone
+SELECT basemodel._plan_columns('alice.notes', 'id', NULL, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._apply_columns('alice.notes', 'id', '{id}', '{"ADD COLUMN id int"}', NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._store_registration('alice.notes', NULL, NULL, NULL, '{}', '{}', false, '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
 -- the trigger function cannot be put on someone else's table
 CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON alice.notes
     FOR EACH ROW EXECUTE FUNCTION basemodel.before_update();

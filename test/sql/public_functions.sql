@@ -18,12 +18,12 @@ SELECT p.oid::regprocedure AS executable
   FROM pg_proc p
  WHERE p.pronamespace = 'basemodel'::regnamespace
    AND has_function_privilege(p.oid, 'EXECUTE')
- ORDER BY p.oid::regprocedure::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text;
 SELECT p.oid::regprocedure AS not_executable
   FROM pg_proc p
  WHERE p.pronamespace = 'basemodel'::regnamespace
    AND NOT has_function_privilege(p.oid, 'EXECUTE')
- ORDER BY p.oid::regprocedure::text COLLATE "C";
+ ORDER BY p.oid::regprocedure::text;
 
 -- DROP EXTENSION's helper is not PUBLIC's to call
 SELECT basemodel._release_tables();

@@ -51,5 +51,41 @@ END $$;
 SELECT count(*) AS rows, bool_and(basemodel.to_dict(some_row(i)) = to_jsonb(some_row(i))) AS equal
   FROM generate_series(1, 1000) i;
 
-DROP FUNCTION hide_secret(), show_account(accounts), show_shape(shapes), some_row(int);
-DROP TABLE accounts, shapes;
+-- DDL on the same table, at a call site that lives through it: renaming a
+-- hidden column keeps it hidden under its new name, and DDL on another
+-- table in between changes nothing
+CREATE TABLE people (name text, pin text, note text);
+INSERT INTO people VALUES ('bo', '1234', 'hi');
+SELECT basemodel.register('people', hidden => '{pin}');
+CREATE TABLE unrelated (x int);
+CREATE FUNCTION show_person(r people) RETURNS jsonb LANGUAGE plpgsql
+    AS $$ BEGIN RETURN basemodel.to_dict(r); END $$;
+BEGIN;
+SELECT show_person(p) - '{created_at,updated_at}'::text[] AS person FROM people p;
+ALTER TABLE unrelated ADD COLUMN y int;
+SELECT show_person(p) - '{created_at,updated_at}'::text[] AS person FROM people p;
+ALTER TABLE people RENAME COLUMN pin TO code;
+SELECT show_person(p) - '{created_at,updated_at}'::text[] AS person FROM people p;
+SELECT basemodel.register('people', hidden => '{note}');
+SELECT show_person(p) - '{created_at,updated_at}'::text[] AS person FROM people p;
+ALTER TABLE unrelated DROP COLUMN y;
+ALTER TABLE people DROP COLUMN note;
+SELECT show_person(p) - '{created_at,updated_at}'::text[] AS person FROM people p;
+COMMIT;
+
+-- a composite type (no registration) that changes under a call site
+CREATE TYPE pair AS (a int, b text);
+CREATE FUNCTION show_pair(r pair) RETURNS jsonb LANGUAGE plpgsql
+    AS $$ BEGIN RETURN basemodel.to_dict(r); END $$;
+BEGIN;
+SELECT show_pair(ROW(1, 'x')::pair);
+ALTER TYPE pair ADD ATTRIBUTE c boolean;
+SELECT show_pair(ROW(1, 'x', true)::pair);
+ALTER TYPE pair RENAME ATTRIBUTE a TO first;
+SELECT show_pair(ROW(1, 'x', true)::pair);
+COMMIT;
+
+DROP FUNCTION hide_secret(), show_account(accounts), show_shape(shapes), some_row(int),
+    show_person(people), show_pair(pair);
+DROP TABLE accounts, shapes, people, unrelated;
+DROP TYPE pair;
