@@ -103,7 +103,7 @@ fx_free(Fixture *fx)
 {
 	proto_destroy(&fx->p);
 	if (fx->texts.count != 0)
-		printf("# %u SQL texts still referenced\n", fx->texts.count);
+		tap_ok(false, "fixture: every SQL text is released", "%u SQL texts still referenced", fx->texts.count);
 	sqltable_free(&fx->texts);
 }
 
@@ -166,7 +166,8 @@ feed(Fixture *fx, Answer a)
 	ProtoEvent	ev;
 
 	if (!proto_feed(&fx->p, &a, &ev))
-		printf("# an answer was not taken\n");
+		tap_ok(false, "fixture: proto takes the answer", "an answer (status %s) was not taken",
+			   PQresStatus(a.status));
 	return ev;
 }
 
@@ -188,7 +189,8 @@ answer(Fixture *fx, Answer a)
 	ProtoEvent	ev = feed(fx, a);
 
 	if (!proto_event_empty(&ev))
-		printf("# a result made an event before its query ended\n");
+		tap_ok(false, "fixture: a result makes no event before its query ends",
+			   "a result (status %s) made an event before its query ended", PQresStatus(a.status));
 	return feed_end(fx);
 }
 
