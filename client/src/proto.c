@@ -15,8 +15,6 @@
 
 #include "proto.h"
 
-#define NOT_RUN_MESSAGE "statement not run: an earlier statement of the transaction failed"
-
 /* what a request reports when there was no memory for its own error */
 static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
 

@@ -67,6 +67,9 @@ request_code(const Request *req)
 	return req->err ? req->err->code : BM_OK;
 }
 
+/* a request of a failed unit that never ran (proto and session both answer such) */
+#define NOT_RUN_MESSAGE "statement not run: an earlier statement of the transaction failed"
+
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
 
@@ -190,7 +193,6 @@ extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache
 extern void proto_destroy(Proto *p);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);
-extern void proto_end_unit(Proto *p);
 extern ProtoStatus proto_send_auto(Proto *p, Request *req);
 extern ProtoStatus proto_send_cleanup(Proto *p);
 extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);
