@@ -131,6 +131,14 @@ typedef struct Op
 	Answer		ans;
 } Op;
 
+/* what one connection's protocol layer has sent, over the engine's life (never reset) */
+typedef struct ProtoStats
+{
+	long		round_trips;	/* batches closed with something to write */
+	long		syncs;
+	long		prepares;
+} ProtoStats;
+
 typedef struct Proto
 {
 	const ProtoWire *wire;
@@ -155,7 +163,7 @@ typedef struct Proto
 	ErrorBuf	failure;		/* what failed the unit first */
 	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
 	int			max_replays;	/* of an autocommit statement with a stale plan */
-	bm_engine_stats *stats;
+	ProtoStats	stats;
 	StmtCache	cache;
 } Proto;
 
@@ -189,7 +197,7 @@ proto_event_empty(const ProtoEvent *ev)
 }
 
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
-					   SqlTable *texts, bm_engine_stats *stats);
+					   SqlTable *texts);
 extern void proto_destroy(Proto *p);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);

@@ -74,12 +74,11 @@ fake_flush(void *ctx)
 
 static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush};
 
-/* a Proto on a fake wire, and the engine-wide things it refers to */
+/* a Proto on a fake wire, and the SQL texts it refers to */
 typedef struct Fixture
 {
 	FakeWire	wire;
 	SqlTable	texts;
-	bm_engine_stats stats;
 	Proto		p;
 } Fixture;
 
@@ -92,7 +91,7 @@ static void
 fx_init(Fixture *fx, int cache_size)
 {
 	memset(fx, 0, sizeof(*fx));
-	if (proto_init(&fx->p, &fake_wire, &fx->wire, cache_size, &fx->texts, &fx->stats) != 0)
+	if (proto_init(&fx->p, &fake_wire, &fx->wire, cache_size, &fx->texts) != 0)
 		tap_bail("out of memory");
 	fx->p.max_replays = 4;
 }

@@ -405,6 +405,32 @@ test_statement_timeout(void)
 	fx_free(&fx);
 }
 
+/* a connection's counters: what it sent, kept across a reset (a reconnect) for the engine to sum */
+static void
+test_counters(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b;
+	bool		write;
+
+	fx_init(&fx, 8);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a);
+	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	proto_send_auto(&fx.p, b);
+	proto_end_batch(&fx.p, &write);
+	run_auto(&fx, false, ans(PGRES_TUPLES_OK));
+	proto_reset(&fx.p);
+	tap_ok(fx.p.stats.prepares == 1 && fx.p.stats.syncs == 2 && fx.p.stats.round_trips == 1,
+		   "counters: one prepare, two Syncs, one round trip, kept across a reset",
+		   "expected 1 2 1, got %ld %ld %ld", fx.p.stats.prepares, fx.p.stats.syncs, fx.p.stats.round_trips);
+	req_free(&fx, a);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
 /* a full cache makes room: DEALLOCATE of the least recently used confirmed name */
 static void
 test_eviction_on_wire(void)
@@ -496,5 +522,6 @@ main(void)
 	test_unconfirmed_parse();
 	test_commit_fails();
 	test_statement_timeout();
+	test_counters();
 	return tap_done();
 }
