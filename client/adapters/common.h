@@ -15,6 +15,7 @@
 #ifndef BASEMODEL_ADAPTERS_COMMON_H
 #define BASEMODEL_ADAPTERS_COMMON_H
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <basemodel.h>
@@ -33,6 +34,7 @@ typedef struct bm_adapter_watch
 /* what an adapter does for the common part */
 typedef struct bm_adapter_ops
 {
+	const char *attach_name;	/* the adapter's attach function, for its errors */
 	size_t		size;			/* size of the adapter's own state */
 	size_t		watch_size;		/* size of the adapter's watch record */
 	/* set up the loop state (the timer) of a new adapter; 0, or -1 with nothing to release */
@@ -54,7 +56,7 @@ typedef struct bm_adapter_ops
  */
 #define BM_ADAPTER_OPS(NAME) \
 	{ \
-		sizeof(NAME), sizeof(NAME##_watch), NAME##__start, NAME##__watch, \
+		#NAME "_attach", sizeof(NAME), sizeof(NAME##_watch), NAME##__start, NAME##__watch, \
 		NAME##__unwatch, NAME##__timer, NAME##__release \
 	}
 
@@ -193,8 +195,15 @@ bm_adapter__attach(bm_engine *e, void *loop, const bm_adapter_ops *ops)
 	bm_ev_hooks hooks;
 	bm_adapter *a;
 
-	if (e == NULL || loop == NULL)
+	if (e == NULL)
 		return bm_engine_attach(NULL, NULL);
+	if (loop == NULL)
+	{
+		char		msg[64];
+
+		snprintf(msg, sizeof(msg), "%s: the event loop is NULL", ops->attach_name);
+		return bm_usage_error(msg);
+	}
 	a = (bm_adapter *) calloc(1, ops->size);
 	if (a == NULL)
 		return -1;

@@ -158,6 +158,8 @@ void		bm_result_free(bm_result *r);
 
 /* the error of this thread's last call that returned -1 or NULL */
 const bm_error *bm_last_error(void);
+/* for an adapter refusing a call: make message this thread's last error, BM_ERR_USAGE; returns -1 */
+int			bm_usage_error(const char *message);
 
 /* counters of an engine's traffic, for tests and monitoring */
 typedef struct bm_engine_stats

@@ -87,7 +87,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	e->timer_ms = -1;
 	e->pool = pool_create(url, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
 						  opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
-						  &e->texts, &e->stats, &code, why, sizeof(why));
+						  &e->texts, &code, why, sizeof(why));
 	if (e->pool == NULL)
 		return create_failed(e, err, code, why);
 	if (err)
@@ -131,10 +131,9 @@ bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out)
 {
 	if (out == NULL)
 		return;
-	if (e == NULL)
-		memset(out, 0, sizeof(*out));
-	else
-		*out = e->stats;
+	memset(out, 0, sizeof(*out));
+	if (e != NULL)
+		pool_add_stats(e->pool, out);
 }
 
 BM_EXPORT int

@@ -55,7 +55,6 @@ struct bm_engine
 	bool		attached;
 	bm_ev_hooks hooks;
 	long		timer_ms;		/* what the loop's timer is armed for, -1: nothing */
-	bm_engine_stats stats;
 	SqlTable	texts;			/* interned SQL of requests and statement caches */
 	Queue		free_reqs[REQ_SIZE_CLASSES];	/* of Request (link) */
 	int			nfree_reqs[REQ_SIZE_CLASSES];

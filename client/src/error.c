@@ -45,6 +45,13 @@ bm_last_error(void)
 	return last_error_public();
 }
 
+BM_EXPORT int
+bm_usage_error(const char *message)
+{
+	set_last_error(BM_ERR_USAGE, "%s", message ? message : "usage error");
+	return -1;
+}
+
 /* this thread's last error, with its message */
 const bm_error *
 last_error_public(void)

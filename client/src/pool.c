@@ -212,7 +212,7 @@ static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_f
 /* a pool of size connections, none started; NULL with *code and why when it cannot be */
 Pool *
 pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-			SqlTable *texts, bm_engine_stats *stats, int *code, char *why, size_t whylen)
+			SqlTable *texts, int *code, char *why, size_t whylen)
 {
 	Pool	   *p = calloc(1, sizeof(*p));
 	int			i,
@@ -223,7 +223,6 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 	if (p == NULL)
 		return NULL;
 	p->size = size;
-	p->stats = stats;
 	p->connect_timeout_ms = o->connect_timeout_ms;
 	p->statement_timeout_ms = o->statement_timeout_ms;
 	if ((rc = build_conninfo(p, url, o, why, whylen)) < 0)
@@ -243,7 +242,7 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 
 		c->pool = p;
 		c->watch_fd = -1;
-		if (proto_init(&c->proto, &libpq_wire, c, cache_size, texts, stats) != 0)
+		if (proto_init(&c->proto, &libpq_wire, c, cache_size, texts) != 0)
 		{
 			pool_free(p);
 			return NULL;
@@ -318,7 +317,6 @@ conn_reset(Conn *c)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CONN_EMPTY;
-	c->holder = NULL;
 	c->out_pending = c->read_this_turn = false;
 	c->connect_deadline = 0;
 }
@@ -338,7 +336,7 @@ pool_close_all(Pool *p)
 void
 pool_drop(Conn *c)
 {
-	c->pool->stats->disconnects++;
+	c->pool->disconnects++;
 	conn_reset(c);
 }
 
@@ -413,7 +411,7 @@ conn_ready(Conn *c, ErrorBuf *why)
 	c->state = CONN_READY;
 	p->retry_at = 0;
 	p->backoff_ms = 0;
-	p->stats->connects++;
+	p->connects++;
 	return CONNECT_READY;
 }
 
@@ -771,5 +769,23 @@ pool_trace(Pool *p, FILE *f)
 		}
 		else
 			PQuntrace(c->pg);
+	}
+}
+
+/* add the pool's counters and those of its connections' protocol layers to *out */
+void
+pool_add_stats(const Pool *p, bm_engine_stats *out)
+{
+	int			i;
+
+	out->connects += p->connects;
+	out->disconnects += p->disconnects;
+	for (i = 0; i < p->size; i++)
+	{
+		const ProtoStats *ps = &p->conns[i].proto.stats;
+
+		out->round_trips += ps->round_trips;
+		out->syncs += ps->syncs;
+		out->prepares += ps->prepares;
 	}
 }

@@ -33,7 +33,8 @@ typedef struct Conn
 	int64_t		connect_deadline;	/* ms on the monotonic clock, 0: none */
 	bool		out_pending;	/* PQflush said: more to write */
 	bool		read_this_turn; /* input read since the loop last woke: alive */
-	void	   *holder;			/* the engine's: who holds it; the pool only tests for NULL */
+	void	   *holder;			/* the engine's: who holds it; the pool only tests for NULL
+								 * (the engine clears it before the connection is dropped) */
 	/* what the event loop watches */
 	int			watch_fd;
 	int			watch_ev;
@@ -54,7 +55,8 @@ struct Pool
 	int			backoff_ms;		/* wait after the next failed attempt */
 	FILE	   *trace;
 	const bm_ev_hooks *hooks;	/* the attached loop's, NULL: none */
-	bm_engine_stats *stats;
+	long		connects;		/* connections established */
+	long		disconnects;	/* connections dropped */
 };
 
 /* what a connection attempt did */
@@ -67,7 +69,7 @@ typedef enum ConnectResult
 } ConnectResult;
 
 extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-						 SqlTable *texts, bm_engine_stats *stats, int *code, char *why, size_t whylen);
+						 SqlTable *texts, int *code, char *why, size_t whylen);
 extern void pool_free(Pool *p);
 extern void pool_close_all(Pool *p);
 extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);
@@ -87,5 +89,6 @@ extern int	pool_wanted_events(const Conn *c);
 extern void pool_new_turn(Pool *p);
 extern void pool_sync_watches(Pool *p);
 extern void pool_trace(Pool *p, FILE *f);
+extern void pool_add_stats(const Pool *p, bm_engine_stats *out);
 
 #endif							/* BM_POOL_H */

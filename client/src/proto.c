@@ -15,8 +15,6 @@
 
 #include "proto.h"
 
-#define NOT_RUN_MESSAGE "statement not run: an earlier statement of the transaction failed"
-
 /* what a request reports when there was no memory for its own error */
 static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
 
@@ -48,12 +46,11 @@ request_clear_error(Request *req)
 /* a Proto with an empty statement cache of cache_size names; -1: out of memory */
 int
 proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
-		   SqlTable *texts, bm_engine_stats *stats)
+		   SqlTable *texts)
 {
 	memset(p, 0, sizeof(*p));
 	p->wire = wire;
 	p->wire_ctx = wire_ctx;
-	p->stats = stats;
 	return stmtcache_init(&p->cache, cache_size, texts);
 }
 
@@ -166,7 +163,7 @@ send_sync(Proto *p, SyncKind kind, Request *req)
 	op->sync = kind;
 	p->batch_open = false;
 	p->seg++;
-	p->stats->syncs++;
+	p->stats.syncs++;
 	return p->wire->sync(p->wire_ctx) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
 
@@ -227,7 +224,7 @@ send_exec(Proto *p, Request *req)
 				return PROTO_NOMEM;
 			}
 			op->stmt = se;
-			p->stats->prepares++;
+			p->stats.prepares++;
 			if (!p->wire->prepare(p->wire_ctx, se->name, req->sql->text))
 				return PROTO_WIRE_FAILED;
 		}
@@ -322,7 +319,7 @@ proto_end_batch(Proto *p, bool *write)
 	if (p->wrote)
 	{
 		p->wrote = false;
-		p->stats->round_trips++;
+		p->stats.round_trips++;
 		*write = true;
 	}
 	return PROTO_OK;

@@ -67,6 +67,9 @@ request_code(const Request *req)
 	return req->err ? req->err->code : BM_OK;
 }
 
+/* a request of a failed unit that never ran (proto and session both answer such) */
+#define NOT_RUN_MESSAGE "statement not run: an earlier statement of the transaction failed"
+
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
 
@@ -128,6 +131,14 @@ typedef struct Op
 	Answer		ans;
 } Op;
 
+/* what one connection's protocol layer has sent, over the engine's life (never reset) */
+typedef struct ProtoStats
+{
+	long		round_trips;	/* batches closed with something to write */
+	long		syncs;
+	long		prepares;
+} ProtoStats;
+
 typedef struct Proto
 {
 	const ProtoWire *wire;
@@ -152,7 +163,7 @@ typedef struct Proto
 	ErrorBuf	failure;		/* what failed the unit first */
 	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
 	int			max_replays;	/* of an autocommit statement with a stale plan */
-	bm_engine_stats *stats;
+	ProtoStats	stats;
 	StmtCache	cache;
 } Proto;
 
@@ -186,11 +197,10 @@ proto_event_empty(const ProtoEvent *ev)
 }
 
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
-					   SqlTable *texts, bm_engine_stats *stats);
+					   SqlTable *texts);
 extern void proto_destroy(Proto *p);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);
-extern void proto_end_unit(Proto *p);
 extern ProtoStatus proto_send_auto(Proto *p, Request *req);
 extern ProtoStatus proto_send_cleanup(Proto *p);
 extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);

@@ -40,8 +40,7 @@ complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 				err_copy(request_error(req), direct);
 			else
 			{
-				snprintf(msg, sizeof(msg),
-						 "statement not run: an earlier statement of the transaction failed (%s)",
+				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)",
 						 s->failure.message ? s->failure.message : "");
 				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
 			}

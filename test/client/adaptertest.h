@@ -34,6 +34,7 @@ typedef struct bmt_loop
 	void		(*tick) (int on);	/* on: call bmt_adapter_tick every 10 ms; off: stop that */
 	int			(*run) (void);	/* run the loop until bmt_adapter.freed; 0 if it then holds nothing of the engine's */
 	void		(*close) (void);	/* free the loop (NULL: run did) */
+	int			(*attach_null) (bm_engine *e);	/* the attach with a NULL loop (NULL: it means the default loop) */
 } bmt_loop;
 
 /* the scenario's state, which a loop's run may read */
@@ -202,6 +203,19 @@ bmt_adapter_main(const bmt_loop *loop)
 	loop->open();
 	bmt_adapter.engine = bmt_engine(&opts);
 	bmt_adapter.maker = bm_sessionmaker_create(bmt_adapter.engine, NULL);
+	if (loop->attach_null)
+	{
+		const bm_error *err;
+		char		want[64];
+
+		TAP_INT_EQ(loop->attach_null(bmt_adapter.engine), -1, bmt_adapter_name("attaching to a NULL loop is refused"));
+		err = bm_last_error();
+		snprintf(want, sizeof(want), "bm_%s_attach: the event loop is NULL", loop->name);
+		tap_ok(err->code == BM_ERR_USAGE && err->message && strcmp(err->message, want) == 0,
+			   bmt_adapter_name("with BM_ERR_USAGE saying the loop (not the engine) is NULL"),
+			   "expected %s \"%s\", got %s \"%s\"", bm_error_name(BM_ERR_USAGE), want,
+			   bm_error_name(err->code), err->message ? err->message : "(null)");
+	}
 	TAP_INT_EQ(loop->attach(bmt_adapter.engine), 0, bmt_adapter_name("the adapter attaches the engine"));
 	TAP_INT_EQ(loop->attach(bmt_adapter.engine), -1, bmt_adapter_name("a second attach is refused"));
 	TAP_INT_EQ(bm_engine_run(bmt_adapter.engine), -1,

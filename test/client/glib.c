@@ -109,7 +109,7 @@ loop_close(void)
 int
 main(void)
 {
-	static const bmt_loop ops = {"glib", loop_open, loop_attach, loop_tick, loop_run, loop_close};
+	static const bmt_loop ops = {"glib", loop_open, loop_attach, loop_tick, loop_run, loop_close, NULL};
 
 	return bmt_adapter_main(&ops);
 }

@@ -26,6 +26,13 @@ loop_attach(bm_engine *e)
 	return bm_libev_attach(e, loop);
 }
 
+/* bmt_loop.attach_null */
+static int
+loop_attach_null(bm_engine *e)
+{
+	return bm_libev_attach(e, NULL);
+}
+
 /* the tick timer's callback */
 static void
 loop_on_tick(struct ev_loop *l, ev_timer *t, int revents)
@@ -66,7 +73,7 @@ loop_close(void)
 int
 main(void)
 {
-	static const bmt_loop ops = {"libev", loop_open, loop_attach, loop_tick, loop_run, loop_close};
+	static const bmt_loop ops = {"libev", loop_open, loop_attach, loop_tick, loop_run, loop_close, loop_attach_null};
 
 	return bmt_adapter_main(&ops);
 }

@@ -26,6 +26,13 @@ loop_attach(bm_engine *e)
 	return bm_libevent_attach(e, evbase);
 }
 
+/* bmt_loop.attach_null */
+static int
+loop_attach_null(bm_engine *e)
+{
+	return bm_libevent_attach(e, NULL);
+}
+
 /* the tick event's callback */
 static void
 loop_on_tick(evutil_socket_t fd, short what, void *arg)
@@ -70,7 +77,7 @@ loop_close(void)
 int
 main(void)
 {
-	static const bmt_loop ops = {"libevent", loop_open, loop_attach, loop_tick, loop_run, loop_close};
+	static const bmt_loop ops = {"libevent", loop_open, loop_attach, loop_tick, loop_run, loop_close, loop_attach_null};
 
 	return bmt_adapter_main(&ops);
 }

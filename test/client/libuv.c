@@ -24,6 +24,13 @@ loop_attach(bm_engine *e)
 	return bm_libuv_attach(e, &loop);
 }
 
+/* bmt_loop.attach_null */
+static int
+loop_attach_null(bm_engine *e)
+{
+	return bm_libuv_attach(e, NULL);
+}
+
 /* the tick timer's callback */
 static void
 loop_on_tick(uv_timer_t *t)
@@ -58,7 +65,7 @@ loop_run(void)
 int
 main(void)
 {
-	static const bmt_loop ops = {"libuv", loop_open, loop_attach, loop_tick, loop_run, NULL};
+	static const bmt_loop ops = {"libuv", loop_open, loop_attach, loop_tick, loop_run, NULL, loop_attach_null};
 
 	return bmt_adapter_main(&ops);
 }

@@ -4,7 +4,8 @@
 # server headers); `make install` after a plain `make` honours PREFIX and
 # DESTDIR, writes a .pc that names the install's PREFIX, installs man pages
 # that `man` renders; a program compiles and links against the installed .pc;
-# `make uninstall` removes everything install put there.  And the top-level
+# `make uninstall` removes everything install put there; a user who is not
+# root installs into a PREFIX of their own.  And the top-level
 # `make install DESTDIR=... PREFIX=/usr` stages both halves, and a VPATH build
 # with WITH_CLIENT=no the extension alone, as package builds do.
 use strict;
@@ -116,6 +117,24 @@ like($out, qr/bm_session_open\(3\)/, 'and lists the functions');
 ($out, $ok) = run("make -C $src/client uninstall PREFIX=$prefix");
 ok($ok, 'make uninstall PREFIX=<scratch>') or diag($out);
 is_deeply([ tree($prefix) ], [], 'uninstall leaves no file behind');
+
+# A user who is not root installs into a PREFIX of their own, with sbin on
+# PATH: install may not run ldconfig, which only root can.
+SKIP:
+{
+	skip 'not root: cannot switch to nobody', 3 if $> != 0;
+	my ($setpriv) = grep { -x } map { "$_/setpriv" } split /:/, $ENV{PATH};
+	skip 'setpriv is not installed', 3 unless $setpriv;
+	my $user = "$tmp/user";
+	($out, $ok) = run("chmod 755 $tmp && mkdir -p $user/src && cp -a $src/VERSION $src/client $user/src/"
+		  . " && chown -R nobody:nogroup $user");
+	ok($ok, 'a copy of the client build owned by nobody') or diag($out);
+	($out, $ok) = run("$setpriv --reuid=nobody --regid=nogroup --clear-groups"
+		  . " env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=$user"
+		  . " make -C $user/src/client install PREFIX=$user/home");
+	ok($ok, 'make install PREFIX=<home> as nobody, ldconfig on PATH') or diag($out);
+	ok(-f "$user/home/lib/libbasemodel.so.$version", 'the library is installed under the home PREFIX');
+}
 
 # The top-level Makefile, as a package build runs it: the extension under
 # pg_config's directories and the library under PREFIX, all inside DESTDIR.

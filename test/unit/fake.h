@@ -74,12 +74,11 @@ fake_flush(void *ctx)
 
 static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush};
 
-/* a Proto on a fake wire, and the engine-wide things it refers to */
+/* a Proto on a fake wire, and the SQL texts it refers to */
 typedef struct Fixture
 {
 	FakeWire	wire;
 	SqlTable	texts;
-	bm_engine_stats stats;
 	Proto		p;
 } Fixture;
 
@@ -92,7 +91,7 @@ static void
 fx_init(Fixture *fx, int cache_size)
 {
 	memset(fx, 0, sizeof(*fx));
-	if (proto_init(&fx->p, &fake_wire, &fx->wire, cache_size, &fx->texts, &fx->stats) != 0)
+	if (proto_init(&fx->p, &fake_wire, &fx->wire, cache_size, &fx->texts) != 0)
 		tap_bail("out of memory");
 	fx->p.max_replays = 4;
 }
@@ -103,7 +102,7 @@ fx_free(Fixture *fx)
 {
 	proto_destroy(&fx->p);
 	if (fx->texts.count != 0)
-		printf("# %u SQL texts still referenced\n", fx->texts.count);
+		tap_ok(false, "fixture: every SQL text is released", "%u SQL texts still referenced", fx->texts.count);
 	sqltable_free(&fx->texts);
 }
 
@@ -166,7 +165,8 @@ feed(Fixture *fx, Answer a)
 	ProtoEvent	ev;
 
 	if (!proto_feed(&fx->p, &a, &ev))
-		printf("# an answer was not taken\n");
+		tap_ok(false, "fixture: proto takes the answer", "an answer (status %s) was not taken",
+			   PQresStatus(a.status));
 	return ev;
 }
 
@@ -188,7 +188,8 @@ answer(Fixture *fx, Answer a)
 	ProtoEvent	ev = feed(fx, a);
 
 	if (!proto_event_empty(&ev))
-		printf("# a result made an event before its query ended\n");
+		tap_ok(false, "fixture: a result makes no event before its query ends",
+			   "a result (status %s) made an event before its query ended", PQresStatus(a.status));
 	return feed_end(fx);
 }
 

@@ -4,7 +4,8 @@
  *	  work and for autocommit statements, and what answers mean, including
  *	  the cases a real server makes hard to produce on purpose: a failure in
  *	  the middle of a unit, a stale cached plan, a deferred error that comes
- *	  before the Sync's answer, and answers out of step with the queue.
+ *	  before the Sync's answer, a COMMIT that fails, a cancel by
+ *	  statement_timeout, and answers out of step with the queue.
  */
 #include "fake.h"
 
@@ -59,7 +60,7 @@ test_failure_mid_unit(void)
 		   "expected r3 done without a second unit_failed, got done %p unit_failed %d",
 		   (void *) ev.done, ev.unit_failed);
 	TAP_INT_EQ(request_code(r3), BM_ERR_ABORTED, "mid-unit failure: a later statement has BM_ERR_ABORTED");
-	tap_ok(strstr(req_message(r3), "statement not run") && strstr(req_message(r3), "duplicate key value"),
+	tap_ok(strcmp(req_message(r3), NOT_RUN_MESSAGE " (duplicate key value)") == 0,
 		   "mid-unit failure: its message names the failure", "got \"%s\"", req_message(r3));
 	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));	/* COMMIT */
 	tap_ok(proto_event_empty(&ev), "mid-unit failure: the aborted COMMIT waits for its Sync", "got an event");
@@ -306,6 +307,130 @@ test_out_of_step(void)
 	fx_free(&fx);
 }
 
+/*
+ * Two autocommit statements of the same text sent before any answer: the
+ * second goes after the first's Sync while the Parse is unconfirmed (an error
+ * before it would have skipped the Parse), so it runs unnamed.  The count of
+ * autocommit statements on the wire that picks the least busy connection goes
+ * up with each and back to 0 once both are answered.
+ */
+static void
+test_unconfirmed_parse(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 8);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, b);
+	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SELECT 1\nquery bm_1 (0)\nsync\nquery - SELECT 1 (0)\nsync\n",
+			   "unconfirmed Parse: a statement sent after an earlier Sync does not use the unconfirmed name");
+	TAP_INT_EQ(fx.p.nauto, 2, "autocommit count: two statements on the wire");
+	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == a, "unconfirmed Parse: the first statement is answered", "got %p", (void *) ev.done);
+	TAP_INT_EQ(fx.p.nauto, 1, "autocommit count: one left after the first Sync's answer");
+	ev = run_auto(&fx, false, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == b && request_code(b) == BM_OK, "unconfirmed Parse: the unnamed one is answered",
+		   "expected done with BM_OK, got %p code %d", (void *) ev.done, request_code(b));
+	TAP_INT_EQ(fx.p.nauto, 0, "autocommit count: back to 0 once both are answered");
+	req_free(&fx, a);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
+/* a COMMIT that fails (a deferred check) has ended the transaction: no ROLLBACK after it */
+static void
+test_commit_fails(void)
+{
+	Fixture		fx;
+	Request    *r1,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO child VALUES (1)", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, commit);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == r1 && request_code(r1) == BM_OK, "failed COMMIT: the statement succeeds",
+		   "expected r1 done with BM_OK, got %p code %d", (void *) ev.done, request_code(r1));
+	ev = answer(&fx, ans_error("23503", "insert or update violates foreign key constraint", NULL));
+	tap_ok(ev.unit_failed && ev.done == NULL, "failed COMMIT: the unit fails, the commit waits for its Sync",
+		   "expected unit_failed only, got unit_failed %d done %p", ev.unit_failed, (void *) ev.done);
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && ev.unit_over && !ev.cleanup_due,
+		   "failed COMMIT: its Sync ends the unit without asking for a cleanup",
+		   "expected commit done, unit_over, no cleanup_due; got done %p over %d cleanup %d",
+		   (void *) ev.done, ev.unit_over, ev.cleanup_due);
+	TAP_STR_EQ(commit->err ? commit->err->sqlstate : NULL, "23503", "failed COMMIT: the commit has the error");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "", "failed COMMIT: no cleanup ROLLBACK is sent");
+	TAP_INT_EQ(fx.p.nops, 0, "failed COMMIT: nothing is expected any more");
+	req_free(&fx, r1);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
+/* 57014 from our statement_timeout is BM_ERR_TIMEOUT; a cancel for another reason stays an SQL error */
+static void
+test_statement_timeout(void)
+{
+	Fixture		fx;
+	Request    *timed_out,
+			   *cancelled;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	fx.p.statement_timeout_ms = 100;
+	timed_out = req_new(&fx, REQ_EXEC, "SELECT pg_sleep(1)", false);
+	proto_send_auto(&fx.p, timed_out);
+	ev = run_auto(&fx, false, ans_error("57014", "canceling statement due to statement timeout", "ProcessInterrupts"));
+	tap_ok(ev.done == timed_out, "statement timeout: the statement is answered", "got %p", (void *) ev.done);
+	TAP_INT_EQ(request_code(timed_out), BM_ERR_TIMEOUT, "statement timeout: 57014 from statement_timeout is BM_ERR_TIMEOUT");
+	cancelled = req_new(&fx, REQ_EXEC, "SELECT pg_sleep(1)", false);
+	proto_send_auto(&fx.p, cancelled);
+	run_auto(&fx, false, ans_error("57014", "canceling statement due to user request", "ProcessInterrupts"));
+	TAP_INT_EQ(request_code(cancelled), BM_ERR_SQL, "statement timeout: 57014 for a user's cancel stays BM_ERR_SQL");
+	req_free(&fx, timed_out);
+	req_free(&fx, cancelled);
+	fx_free(&fx);
+}
+
+/* a connection's counters: what it sent, kept across a reset (a reconnect) for the engine to sum */
+static void
+test_counters(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b;
+	bool		write;
+
+	fx_init(&fx, 8);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a);
+	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
+	proto_send_auto(&fx.p, b);
+	proto_end_batch(&fx.p, &write);
+	run_auto(&fx, false, ans(PGRES_TUPLES_OK));
+	proto_reset(&fx.p);
+	tap_ok(fx.p.stats.prepares == 1 && fx.p.stats.syncs == 2 && fx.p.stats.round_trips == 1,
+		   "counters: one prepare, two Syncs, one round trip, kept across a reset",
+		   "expected 1 2 1, got %ld %ld %ld", fx.p.stats.prepares, fx.p.stats.syncs, fx.p.stats.round_trips);
+	req_free(&fx, a);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
 /* a full cache makes room: DEALLOCATE of the least recently used confirmed name */
 static void
 test_eviction_on_wire(void)
@@ -394,5 +519,9 @@ main(void)
 	test_eviction_on_wire();
 	test_discard_all();
 	test_wire_failure();
+	test_unconfirmed_parse();
+	test_commit_fails();
+	test_statement_timeout();
+	test_counters();
 	return tap_done();
 }

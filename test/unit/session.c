@@ -67,8 +67,8 @@ test_fail_on_wire(void)
 	err_set(&why, BM_ERR_SQL, "23505", "duplicate key value", NULL, NULL);
 	session_fail(&s, &why, false);
 	tap_ok(r[1]->state == REQ_DONE && request_code(r[1]) == BM_ERR_ABORTED &&
-		   strstr(message(r[1]), "duplicate key value") != NULL,
-		   "on the wire: an unsent statement of the unit is answered BM_ERR_ABORTED, naming the failure",
+		   strcmp(message(r[1]), NOT_RUN_MESSAGE " (duplicate key value)") == 0,
+		   "on the wire: an unsent statement of the unit is answered BM_ERR_ABORTED, proto's not-run message naming the failure",
 		   "got state %d code %d \"%s\"", r[1]->state, request_code(r[1]), message(r[1]));
 	tap_ok(r[2]->state == REQ_DONE && request_code(r[2]) == BM_ERR_SQL &&
 		   strcmp(message(r[2]), "duplicate key value") == 0,
