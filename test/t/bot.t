@@ -9,6 +9,8 @@ use warnings;
 use Encode qw(encode);
 use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use BMTest qw(psql);
 use JSON::PP;
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -32,17 +34,7 @@ END {
 }
 
 # One value or rows of a query, as psql prints them unaligned.
-sub sql {
-	my ($query) = @_;
-	open(my $fh, '-|', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $url, '-c', $query)
-	  or die "psql: $!";
-	local $/;
-	my $out = <$fh> // '';
-	close $fh;
-	die "psql failed on: $query\n" if $?;
-	$out =~ s/\n+\z//;
-	return $out;
-}
+sub sql { return psql($url, $_[0]); }
 
 sub sql_file {
 	my ($query) = @_;

@@ -6,24 +6,14 @@ use strict;
 use warnings;
 use File::Temp qw(tempdir);
 use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use BMTest qw(psql);
 
 my $src = "basemodel_dump_src_$$";
 my $dst = "basemodel_dump_dst_$$";
 my $dir = tempdir(CLEANUP => 1);
 my $dump = "$dir/src.dump";
-
-# Run SQL in a database; return its output (unaligned, tuples only), die on error.
-sub psql
-{
-	my ($db, $sql) = @_;
-	open(my $fh, '-|', 'psql', '-X', '-qAt', '-v', 'ON_ERROR_STOP=1', '-d', $db, '-c', $sql)
-	  or die "cannot run psql: $!";
-	local $/;
-	my $out = <$fh>;
-	close($fh) or die "psql failed in $db: $sql\n";
-	$out =~ s/^\s+|\s+$//g;
-	return $out;
-}
 
 # Run SQL that must fail; return the error text.
 sub psql_error

@@ -9,6 +9,8 @@ use strict;
 use warnings;
 use File::Temp qw(tempdir);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use BMTest qw(psql);
 use JSON::PP;
 use Test::More;
 
@@ -48,18 +50,7 @@ sub run_in_app
 }
 
 # One value or rows of a query in the migrated database.
-sub sql
-{
-	my ($query) = @_;
-	open(my $fh, '-|', 'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $dbs[0], '-c', $query)
-	  or die "psql: $!";
-	local $/;
-	my $out = <$fh> // '';
-	close $fh;
-	die "psql failed on: $query\n" if $?;
-	$out =~ s/\n+\z//;
-	return $out;
-}
+sub sql { return psql($dbs[0], $_[0]); }
 
 # The upgrade() and downgrade() bodies of a migration file, without comments and blank lines.
 sub migration_ops
