@@ -756,7 +756,8 @@ COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[
 
 -- Whether a column has the shape register gives a column it adds: an id is
 -- a bigint identity, or a bigint filled from the sequence it owns; a
--- timestamp is timestamptz with the default now().
+-- timestamp is timestamptz (or timestamp, which the owner may change it to)
+-- with the default now().
 CREATE FUNCTION basemodel._has_added_shape(tbl regclass, col name, is_id boolean) RETURNS boolean
     LANGUAGE sql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
@@ -767,7 +768,7 @@ CREATE FUNCTION basemodel._has_added_shape(tbl regclass, col name, is_id boolean
            AND CASE WHEN is_id
                     THEN a.atttypid = 'bigint'::regtype
                          AND (a.attidentity <> '' OR basemodel._fills_from_own_sequence(tbl, col))
-                    ELSE a.atttypid = 'timestamptz'::regtype AND a.attidentity = ''
+                    ELSE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)
                          AND pg_get_expr(d.adbin, d.adrelid) = 'now()' END);
 COMMENT ON FUNCTION basemodel._has_added_shape(regclass, name, boolean) IS
     'internal: the column still has the type and default register gives the columns it adds';
@@ -807,11 +808,11 @@ BEGIN
                     WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
                       AND a.attnum > 0 AND NOT a.attisdropped
                     ORDER BY a.attnum LOOP
-            IF basemodel._has_added_shape(tbl, col, col = reg.id_column) THEN
+            IF basemodel._has_added_shape(tbl, col, col IS NOT DISTINCT FROM reg.id_column) THEN
                 clauses := clauses || format('DROP COLUMN %I', col);
             ELSE
                 RAISE NOTICE 'column "%" of table "%" is kept', col, basemodel._relname(tbl)
-                    USING DETAIL = 'It no longer has the type and default basemodel.register gives the columns it adds.';
+                    USING DETAIL = 'It does not have the type and default basemodel.register gives the columns it adds.';
             END IF;
         END LOOP;
         IF clauses IS NOT NULL THEN

@@ -107,8 +107,8 @@ CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.shared
 -- other names stay the TRIGGER privilege's to use
 CREATE TRIGGER priv_other BEFORE UPDATE ON priv.shared
     FOR EACH ROW EXECUTE FUNCTION public.priv_noop();
-DROP TRIGGER priv_other ON priv.shared;
 RESET ROLE;
+DROP TRIGGER priv_other ON priv.shared;
 REVOKE TRIGGER ON priv.mine, priv.shared FROM basemodel_regress_other;
 DROP FUNCTION public.priv_noop();
 SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'priv.mine'::regclass;
