@@ -184,21 +184,9 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 	const char *regname = RegclassLiteral(reg->regrelid);
 	bool		on_id = reg->id_column != NULL && cmd->name != NULL &&
 		strcmp(cmd->name, reg->id_column) == 0;
-	bool		on_trigger = cmd->name != NULL &&
-		strcmp(cmd->name, BASEMODEL_TRIGGER_NAME) == 0;
 
 	switch (cmd->subtype)
 	{
-		case AT_DisableTrig:
-		case AT_EnableReplicaTrig:
-			if (on_trigger)
-				ereport(ERROR,
-						(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-						 errmsg("cannot disable trigger \"%s\" on table \"%s\" because basemodel manages it",
-								BASEMODEL_TRIGGER_NAME, relname),
-						 errdetail("Without it the table's id and created columns are not guarded and its updated column is not kept current."),
-						 errhint("Call basemodel.unregister(%s) first.", regname)));
-			break;
 		case AT_DropIdentity:
 			if (on_id)
 				ereport(ERROR,
@@ -225,9 +213,10 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 /*
  * basemodel._check_alter_table(cmd pg_ddl_command): from the ddl_command_end
  * trigger, refuse the subcommands of an ALTER TABLE that would leave a
- * registered table (or a partition of one) with an unmanaged id or without
- * its trigger.  DISABLE TRIGGER ALL and USER are allowed: pg_restore
- * --disable-triggers brackets a data-only restore with them.
+ * registered table (or a partition of one) with an unmanaged id.  Disabling
+ * the trigger is allowed (pg_dump writes DISABLE TRIGGER for a disabled one,
+ * and pg_restore --disable-triggers brackets a data-only restore with it):
+ * basemodel.registry reports it as enabled = false.
  */
 Datum
 basemodel_check_alter_table(PG_FUNCTION_ARGS)

@@ -153,9 +153,14 @@ CREATE FUNCTION basemodel._registration(tbl oid,
 COMMENT ON FUNCTION basemodel._registration(oid) IS
     'internal: the registration of a table, decoded from its trigger; NULL when it has none';
 
--- Not a security barrier: pg_trigger is readable by all anyway, and without
--- one a condition on tbl reaches the scan of pg_trigger, so that only the
--- registrations asked for are decoded.
+-- Not a security barrier and not filtered: a registration is as public as
+-- the trigger that holds it (pg_trigger and pg_get_triggerdef are readable
+-- by all), the internal checks must see every registration whatever the
+-- current role may see, and without a barrier a condition on tbl reaches
+-- the scan of pg_trigger, so that only the registrations asked for are
+-- decoded.  ENABLED is false while the trigger is disabled (ALTER TABLE ...
+-- DISABLE TRIGGER, or ENABLE REPLICA outside replication): the table is
+-- registered but not guarded.
 CREATE VIEW basemodel.registry AS
 SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.id_column,
@@ -164,25 +169,36 @@ SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.hidden,
        r.ignore_columns,
        r.skip_unchanged,
-       r.added_columns
+       r.added_columns,
+       t.tgenabled IN ('O', 'A') AS enabled
   FROM pg_catalog.pg_trigger t
  CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
  WHERE t.tgname = basemodel._trigger_name()
    AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
-   AND t.tgparentid = 0
-   AND basemodel._may_see(t.tgrelid);
+   AND t.tgparentid = 0;
 GRANT SELECT ON basemodel.registry TO PUBLIC;
 COMMENT ON VIEW basemodel.registry IS
-    'registered tables and their options, read from their triggers, for tables the current role can see; change them through basemodel.register and basemodel.unregister';
+    'registered tables and their options, read from their triggers (as public as pg_trigger); change them through basemodel.register and basemodel.unregister';
 
 -- Write a registration: create the trigger, or replace its argument (CREATE
 -- OR REPLACE keeps the trigger and its clones on partitions, and needs no
--- stronger lock than CREATE TRIGGER).
+-- stronger lock than CREATE TRIGGER).  CREATE OR REPLACE enables the trigger
+-- again; a disabled one is disabled again, so that following a rename or a
+-- dropped column does not change whether the table is guarded.  The
+-- enabled field of REG is not read.
 CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    state "char";
 BEGIN
+    IF reg.tbl IS NULL THEN
+        RAISE EXCEPTION 'registration must name a table' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT t.tgenabled INTO state FROM pg_trigger t
+     WHERE t.tgrelid = reg.tbl AND t.tgname = basemodel._trigger_name()
+       AND t.tgfoid = 'basemodel.before_update()'::regprocedure;
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
                    basemodel._trigger_name(), reg.tbl,
@@ -194,6 +210,11 @@ BEGIN
                                       'ignore_columns', coalesce(reg.ignore_columns, '{}'),
                                       'skip_unchanged', coalesce(reg.skip_unchanged, false),
                                       'added_columns', coalesce(reg.added_columns, '{}'))::text);
+    IF state IN ('D', 'R') THEN
+        EXECUTE format('ALTER TABLE %s %s TRIGGER %I', reg.tbl,
+                       CASE state WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE REPLICA' END,
+                       basemodel._trigger_name());
+    END IF;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS
@@ -201,7 +222,11 @@ COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS
 
 -- A trigger calling basemodel.before_update() registers its table, so only
 -- the table's owner may create one (pg_restore runs as the owner or a
--- superuser), and only in the shape register gives it.
+-- superuser), only in the shape register gives it, and only with a
+-- registration register would have written (checked by
+-- basemodel._check_registration, defined below).  Whatever function it
+-- calls, a trigger named zzz_basemodel_update replaces a registration
+-- (CREATE OR REPLACE TRIGGER), which is the owner's to do.
 CREATE FUNCTION basemodel._check_trigger(trigger oid) RETURNS void
     LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
@@ -210,18 +235,25 @@ DECLARE
     trg record;
 BEGIN
     SELECT t.tgrelid, t.tgname, t.tgtype, t.tgqual IS NOT NULL AS has_when,
-           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner
+           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner,
+           t.tgfoid = 'basemodel.before_update()'::regprocedure AS ours
       INTO trg
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-     WHERE t.oid = $1 AND t.tgfoid = 'basemodel.before_update()'::regprocedure;
+     WHERE t.oid = $1
+       AND (t.tgfoid = 'basemodel.before_update()'::regprocedure OR t.tgname = basemodel._trigger_name());
     IF NOT FOUND THEN
         RETURN;
     END IF;
     IF NOT pg_has_role(trg.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', basemodel._relname(trg.tgrelid)
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'A trigger calling basemodel.before_update() registers the table.',
+                  DETAIL = CASE WHEN trg.ours
+                                THEN 'A trigger calling basemodel.before_update() registers the table.'
+                                ELSE format('basemodel reserves the trigger name "%s" for the registration of the table.', basemodel._trigger_name()) END,
                   HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
+    END IF;
+    IF NOT trg.ours THEN
+        RETURN;
     END IF;
     -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
     IF trg.tgname <> basemodel._trigger_name() OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
@@ -233,7 +265,7 @@ BEGIN
                   HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
     END IF;
     -- decoding raises the error for a malformed registration
-    PERFORM basemodel._registration(trg.tgrelid);
+    PERFORM basemodel._check_registration(trg.tgrelid);
 END;
 $$;
 COMMENT ON FUNCTION basemodel._check_trigger(oid) IS
@@ -383,10 +415,25 @@ CREATE FUNCTION basemodel._lock_table(tbl regclass, exclusive boolean) RETURNS v
 COMMENT ON FUNCTION basemodel._lock_table(regclass, boolean) IS
     'internal: locks a table the current role owns (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), checking ownership again under the lock';
 
+-- Whether the column's default is nextval of the sequence it owns (OWNED BY
+-- alone says nothing of what fills the column: SET DEFAULT 1 keeps it).
+CREATE FUNCTION basemodel._fills_from_own_sequence(tbl regclass, col name) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN coalesce((SELECT pg_get_expr(d.adbin, d.adrelid)
+                            = format('nextval(%L::regclass)', pg_get_serial_sequence(tbl::text, col))
+                       FROM pg_attribute a
+                       JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                      WHERE a.attrelid = tbl AND a.attname = col
+                        AND a.attnum > 0 AND NOT a.attisdropped), false);
+COMMENT ON FUNCTION basemodel._fills_from_own_sequence(regclass, name) IS
+    'internal: the column''s default is nextval of the sequence the column owns';
+
 -- Whether the column is a usable id: not null, and the only key column of
 -- a valid, immediate, plain unique index; in a partitioned table, where a
 -- unique index must include the partition key, any column of one, or a
--- column filled from its own identity or sequence.
+-- column filled from its own identity, or by default from the sequence it
+-- owns.
 CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
     LANGUAGE sql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
@@ -399,8 +446,7 @@ CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
                            AND i.indpred IS NULL AND i.indexprs IS NULL
                            AND (i.indnkeyatts = 1 AND i.indkey[0] = a.attnum
                                 OR c.relkind = 'p' AND a.attnum = ANY (i.indkey::int2[])))
-                OR c.relkind = 'p' AND (a.attidentity <> ''
-                                        OR pg_get_serial_sequence(tbl::text, col) IS NOT NULL)));
+                OR c.relkind = 'p' AND (a.attidentity <> '' OR basemodel._fills_from_own_sequence(tbl, col))));
 COMMENT ON FUNCTION basemodel._id_is_unique(regclass, name) IS
     'internal: the column can serve as the id of a registered table';
 
@@ -477,6 +523,59 @@ END;
 $$;
 COMMENT ON FUNCTION basemodel._check_partition_branch(regclass) IS
     'internal: register''s step that refuses a second registration in one partition tree';
+
+-- What register checks, run on the registration of a trigger written by
+-- hand (or restored: pg_dump creates triggers after constraints and
+-- indexes, so a dumped registration passes): the table may be registered,
+-- takes part in no inheritance and no other registration of its partition
+-- tree, and the mapped columns exist with the types register requires.
+CREATE FUNCTION basemodel._check_registration(tbl oid) RETURNS void
+    LANGUAGE plpgsql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg record;
+    bad record;
+BEGIN
+    SELECT * INTO reg FROM basemodel._registration($1);
+    PERFORM basemodel._check_table($1);
+    PERFORM basemodel._refuse_inheritance($1, true);
+    PERFORM basemodel._check_partition_branch($1::regclass);
+    SELECT m.col, m.stamp, a.attnum, a.attgenerated, a.atttypid INTO bad
+      FROM unnest(ARRAY[reg.id_column, reg.created_column, reg.updated_column],
+                  ARRAY[false, true, true]) m(col, stamp)
+      LEFT JOIN pg_attribute a ON a.attrelid = $1 AND a.attname = m.col
+                              AND a.attnum > 0 AND NOT a.attisdropped
+     WHERE m.col IS NOT NULL
+       AND (a.attnum IS NULL OR a.attgenerated <> ''
+            OR m.stamp AND a.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype)
+            OR NOT m.stamp AND NOT basemodel._id_is_unique($1, m.col))
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    IF bad.attnum IS NULL THEN
+        RAISE EXCEPTION 'column "%" of relation "%" does not exist', bad.col, basemodel._relname($1)
+            USING ERRCODE = 'undefined_column',
+                  DETAIL = format('It is mapped by the registration in the trigger "%s".', basemodel._trigger_name()),
+                  HINT = format('Call basemodel.register(%L), which adds missing columns.', $1::regclass);
+    ELSIF bad.attgenerated <> '' THEN
+        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', bad.col, basemodel._relname($1)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'basemodel cannot manage a generated column.';
+    ELSIF bad.stamp THEN
+        RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp',
+                        bad.col, basemodel._relname($1), format_type(bad.atttypid, NULL)
+            USING ERRCODE = 'datatype_mismatch';
+    ELSE
+        RAISE EXCEPTION 'column "%" of relation "%" is not unique', bad.col, basemodel._relname($1)
+            USING ERRCODE = 'invalid_table_definition',
+                  DETAIL = 'The id column of a registration must be the primary key, or unique and not null.';
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._check_registration(oid) IS
+    'internal: refuses a registration in a trigger that register would have refused';
 
 -- Step, for one managed column (role id, created or updated) of a table of
 -- kind KIND: check an existing column, or plan adding a missing one.
@@ -706,7 +805,7 @@ BEGIN
                             ignore_columns, skip_unchanged, added) THEN
         PERFORM basemodel._write_registration(
             ROW(tbl, id_column, created_column, updated_column, hidden,
-                ignore_columns, skip_unchanged, added)::basemodel.registry);
+                ignore_columns, skip_unchanged, added, NULL)::basemodel.registry);
     END IF;
 END;
 $$;
@@ -758,6 +857,25 @@ $$;
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
     'adds or adopts id, created_at and updated_at, and installs the trigger that holds the registration';
 
+-- Whether a column has the shape register gives a column it adds: an id is
+-- a bigint identity, or a bigint filled from the sequence it owns; a
+-- timestamp is timestamptz (or timestamp, which the owner may change it to)
+-- with the default now().
+CREATE FUNCTION basemodel._has_added_shape(tbl regclass, col name, is_id boolean) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    RETURN EXISTS (
+        SELECT FROM pg_attribute a
+          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+           AND CASE WHEN is_id
+                    THEN a.atttypid = 'bigint'::regtype
+                         AND (a.attidentity <> '' OR basemodel._fills_from_own_sequence(tbl, col))
+                    ELSE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)
+                         AND pg_get_expr(d.adbin, d.adrelid) = 'now()' END);
+COMMENT ON FUNCTION basemodel._has_added_shape(regclass, name, boolean) IS
+    'internal: the column still has the type and default register gives the columns it adds';
+
 CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -766,6 +884,7 @@ AS $$
 DECLARE
     reg basemodel.registry;
     clauses text[];
+    col name;
 BEGIN
     IF tbl IS NULL THEN
         RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -783,12 +902,22 @@ BEGIN
     -- trigger refuses to drop a managed column of a registered table
     EXECUTE format('DROP TRIGGER %I ON %s', basemodel._trigger_name(), tbl);
 
-    -- added_columns names only mapped columns (the decoder checks it)
+    -- added_columns names only mapped columns (the decoder checks it); a
+    -- trigger written by hand may name columns register did not add, so
+    -- only a column that still has the shape register gives it is dropped
     IF coalesce(drop_columns, false) THEN
-        SELECT array_agg(format('DROP COLUMN %I', a.attname) ORDER BY a.attnum) INTO clauses
-          FROM pg_attribute a
-         WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
-           AND a.attnum > 0 AND NOT a.attisdropped;
+        FOR col IN SELECT a.attname
+                     FROM pg_attribute a
+                    WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
+                      AND a.attnum > 0 AND NOT a.attisdropped
+                    ORDER BY a.attnum LOOP
+            IF basemodel._has_added_shape(tbl, col, col IS NOT DISTINCT FROM reg.id_column) THEN
+                clauses := clauses || format('DROP COLUMN %I', col);
+            ELSE
+                RAISE NOTICE 'column "%" of table "%" is kept', col, basemodel._relname(tbl)
+                    USING DETAIL = 'It does not have the type and default basemodel.register gives the columns it adds.';
+            END IF;
+        END LOOP;
         IF clauses IS NOT NULL THEN
             EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
         END IF;
@@ -813,7 +942,8 @@ SELECT r.tbl AS model,
        r.ignore_columns,
        r.skip_unchanged,
        r.added_columns,
-       c.relkind = 'p' AS partitioned
+       c.relkind = 'p' AS partitioned,
+       r.enabled
   FROM basemodel.registry r
   JOIN pg_catalog.pg_class c ON c.oid = r.tbl
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -990,9 +1120,9 @@ $$;
 COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
--- ALTER TABLE subcommands that would leave a registered table's id or
--- trigger unmanaged: DISABLE (or ENABLE REPLICA) of basemodel's trigger,
--- and DROP IDENTITY or a type change of the id column.  Only C reads them.
+-- ALTER TABLE subcommands that would leave a registered table's id
+-- unmanaged: DROP IDENTITY or a type change of the id column.  Only C reads
+-- them.
 CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
     LANGUAGE c VOLATILE STRICT
     AS 'MODULE_PATHNAME', 'basemodel_check_alter_table';

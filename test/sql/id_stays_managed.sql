@@ -1,7 +1,7 @@
--- A registered table's id stays unique and filled, and its trigger stays
--- enabled: ALTER TABLE that would silently end that is refused with a hint
--- naming basemodel.unregister.  DISABLE TRIGGER ALL / USER stay allowed
--- (pg_restore --disable-triggers brackets a data-only restore with them).
+-- A registered table's id stays unique and filled: ALTER TABLE that would
+-- silently end that is refused with a hint naming basemodel.unregister.
+-- Disabling the trigger is followed, not refused (pg_dump writes DISABLE
+-- TRIGGER for a disabled one): the registry says enabled = false.
 \set SHOW_CONTEXT never
 \set VERBOSITY default
 CREATE TABLE managed (v int);
@@ -20,10 +20,24 @@ ALTER TABLE managed ALTER COLUMN id DROP IDENTITY;
 -- the type
 ALTER TABLE adopted ALTER COLUMN id TYPE text;
 \echo :LAST_ERROR_SQLSTATE
--- the trigger
+-- the trigger: disabled is registered but not guarded, and stays disabled
+-- when basemodel rewrites the registration (a renamed column, a new option)
+INSERT INTO managed (v) VALUES (1);
 ALTER TABLE managed DISABLE TRIGGER zzz_basemodel_update;
-\echo :LAST_ERROR_SQLSTATE
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'managed'::regclass;
+SELECT model, enabled FROM basemodel.models WHERE model = 'managed'::regclass;
+UPDATE managed SET id = id + 100 RETURNING id;
+SELECT basemodel.register('managed', hidden => '{v}');
+ALTER TABLE managed RENAME COLUMN v TO w;
+SELECT tbl, hidden, enabled FROM basemodel.registry WHERE tbl = 'managed'::regclass;
+ALTER TABLE managed RENAME COLUMN w TO v;
 ALTER TABLE managed ENABLE REPLICA TRIGGER zzz_basemodel_update;
+SELECT basemodel.register('managed');
+SELECT tbl, hidden, enabled FROM basemodel.registry WHERE tbl = 'managed'::regclass;
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'managed'::regclass AND tgname = 'zzz_basemodel_update';
+ALTER TABLE managed ENABLE TRIGGER zzz_basemodel_update;
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'managed'::regclass;
+UPDATE managed SET id = id + 100;
 \echo :LAST_ERROR_SQLSTATE
 SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
  WHERE conrelid IN ('managed'::regclass, 'adopted'::regclass) ORDER BY 1;
@@ -54,10 +68,19 @@ ALTER TABLE keyed DROP CONSTRAINT keyed_code;
 CREATE TABLE parted (k int) PARTITION BY LIST (k);
 CREATE TABLE parted_1 PARTITION OF parted FOR VALUES IN (1);
 SELECT basemodel.register('parted');
-ALTER TABLE parted_1 DISABLE TRIGGER zzz_basemodel_update;
-\echo :LAST_ERROR_SQLSTATE
 ALTER TABLE parted DISABLE TRIGGER zzz_basemodel_update;
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'parted'::regclass;
+ALTER TABLE parted ENABLE TRIGGER zzz_basemodel_update;
+
+-- the id of a partitioned table is unique through its sequence only while
+-- the sequence fills it
+ALTER TABLE parted ALTER COLUMN id SET DEFAULT 1;
 \echo :LAST_ERROR_SQLSTATE
+ALTER TABLE parted ALTER COLUMN id DROP DEFAULT;
+\echo :LAST_ERROR_SQLSTATE
+SELECT pg_get_expr(adbin, adrelid) FROM pg_attrdef
+ WHERE adrelid = 'parted'::regclass
+   AND adnum = (SELECT attnum FROM pg_attribute WHERE attrelid = 'parted'::regclass AND attname = 'id');
 
 -- after unregister, all of it is the owner's business again
 SELECT basemodel.unregister('managed');

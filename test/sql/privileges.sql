@@ -55,6 +55,8 @@ SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'priv.shared'::regcl
 REVOKE ALL ON priv.mine FROM basemodel_regress_other;
 SET ROLE basemodel_regress_other;
 SELECT count(*) AS visible FROM basemodel.models;
+-- the registry is as public as pg_trigger, which holds it
+SELECT tbl, hidden FROM basemodel.registry WHERE tbl = 'priv.mine'::regclass;
 -- nor can to_dict of a row it builds tell it which columns are hidden:
 -- 42501 whether or not the table is registered (priv.shared is not)
 SELECT basemodel.to_dict(ROW(1, 'x', 1, now(), now())::priv.mine);
@@ -91,6 +93,25 @@ CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.shared
 \echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 REVOKE TRIGGER ON priv.shared FROM basemodel_regress_other;
+-- nor remove a registration by replacing the trigger with one of its own,
+-- nor take the name on a table that is not registered
+CREATE FUNCTION public.priv_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+GRANT TRIGGER ON priv.mine, priv.shared TO basemodel_regress_other;
+SET ROLE basemodel_regress_other;
+CREATE OR REPLACE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.mine
+    FOR EACH ROW EXECUTE FUNCTION public.priv_noop();
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.shared
+    FOR EACH ROW EXECUTE FUNCTION public.priv_noop();
+\echo :LAST_ERROR_SQLSTATE
+-- other names stay the TRIGGER privilege's to use
+CREATE TRIGGER priv_other BEFORE UPDATE ON priv.shared
+    FOR EACH ROW EXECUTE FUNCTION public.priv_noop();
+RESET ROLE;
+DROP TRIGGER priv_other ON priv.shared;
+REVOKE TRIGGER ON priv.mine, priv.shared FROM basemodel_regress_other;
+DROP FUNCTION public.priv_noop();
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'priv.mine'::regclass;
 SELECT count(*) AS triggers FROM pg_trigger WHERE tgrelid = 'priv.shared'::regclass;
 
 -- and no registration can be written for a table that will vanish: the
@@ -115,6 +136,23 @@ RESET ROLE;
 -- the owner of the table owns what register added (the identity sequence)
 SELECT pg_get_userbyid(c.relowner) AS sequence_owner
   FROM pg_class c WHERE c.oid = pg_get_serial_sequence('priv.mine', 'id')::regclass;
+
+-- a managed column cannot be dropped behind the owner's back: dropping a
+-- domain that is the id's type cascades to the column, and is refused
+-- although the dropping role has no privilege on the table
+CREATE DOMAIN public.priv_iddom AS bigint;
+ALTER DOMAIN public.priv_iddom OWNER TO basemodel_regress_other;
+SET ROLE basemodel_regress_owner;
+CREATE TABLE priv.dom (id public.priv_iddom PRIMARY KEY, v int);
+SELECT basemodel.register('priv.dom');
+SET ROLE basemodel_regress_other;
+DROP DOMAIN public.priv_iddom CASCADE;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT count(*) AS id_kept FROM pg_attribute
+ WHERE attrelid = 'priv.dom'::regclass AND attname = 'id' AND NOT attisdropped;
+DROP TABLE priv.dom;
+DROP DOMAIN public.priv_iddom;
 
 DROP SCHEMA priv CASCADE;
 DROP ROLE basemodel_regress_member;

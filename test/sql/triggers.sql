@@ -122,6 +122,55 @@ CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON misuse FOR EACH ROW EXECUTE
     '{"version": 1, "id_column": null, "created_column": null, "updated_column": "a",
       "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": ["a", "b"]}');
 \echo :LAST_ERROR_SQLSTATE
+-- a trigger written by hand gets the checks register makes: the table's
+-- kind, inheritance, and the mapped columns (their existence, type and,
+-- for the id, uniqueness)
+CREATE TABLE hand_parent (v int);
+CREATE TABLE hand_child () INHERITS (hand_parent);
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON hand_parent FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": null, "created_column": null, "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+CREATE FOREIGN DATA WRAPPER hand_fdw;
+CREATE SERVER hand_server FOREIGN DATA WRAPPER hand_fdw;
+CREATE FOREIGN TABLE hand_foreign (v int) SERVER hand_server;
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON hand_foreign FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": null, "created_column": null, "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE bogus (v int PRIMARY KEY, created_at timestamptz, note text);
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON bogus FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": "v", "created_column": "made", "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": ["v"]}');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON bogus FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": "note", "created_column": null, "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON bogus FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": "v", "created_column": "note", "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+-- a registration that passes them but claims columns register did not
+-- add: unregister keeps the owner's columns, naming them
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON bogus FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+    '{"version": 1, "id_column": "v", "created_column": "created_at", "updated_column": null,
+      "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": ["v", "created_at"]}');
+INSERT INTO bogus VALUES (1, now(), 'kept');
+SELECT basemodel.unregister('bogus', drop_columns => true);
+SELECT v, note FROM bogus;
+-- the columns register adds are dropped as before
+CREATE TABLE fresh (v int);
+SELECT basemodel.register('fresh');
+SELECT basemodel.unregister('fresh', drop_columns => true);
+SELECT attname FROM pg_attribute WHERE attrelid = 'fresh'::regclass AND attnum > 0 AND NOT attisdropped;
+DROP TABLE hand_parent, hand_child, bogus, fresh;
+DROP SERVER hand_server CASCADE;
+DROP FOREIGN DATA WRAPPER hand_fdw;
+-- writing a registration needs a table
+SELECT basemodel._write_registration(ROW(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+\echo :LAST_ERROR_SQLSTATE
+
 -- past the event trigger (a superuser can disable it), the function itself
 -- refuses to run in any other way, and reads a bad argument without crashing
 ALTER EVENT TRIGGER basemodel_ddl_command_end DISABLE;

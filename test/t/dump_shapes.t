@@ -5,7 +5,8 @@
 # --extension, --schema-only on either side, -t, and pg_restore --clean
 # --if-exists with --single-transaction or --exit-on-error over a database
 # with registered tables) the restored tables bump updated_at, guard
-# created_at and hide their hidden columns.  Runs against the server named
+# created_at and hide their hidden columns; a trigger disabled when the dump
+# is taken comes back disabled.  Runs against the server named
 # by the PG* environment variables, in scratch databases it drops.
 use strict;
 use warnings;
@@ -258,6 +259,28 @@ psql($owner_dst, qq{GRANT CREATE ON DATABASE $owner_dst TO $role});
 		'owner restore: an UPDATE bumps updated_at');
 	is(query($owner_dst, q{SELECT basemodel.to_dict(n) ? 'secret' FROM mine.notes n}), 'f',
 		'owner restore: to_dict hides the hidden column');
+}
+
+# a table whose trigger is disabled when the dump is taken: pg_dump writes
+# ALTER TABLE ... DISABLE TRIGGER, which the restore follows (it is not
+# refused), and the restored registration says it is not enabled
+my $paused_src = fresh('paused_src', 1);
+psql($paused_src, q{CREATE TABLE paused (v int);
+	SELECT basemodel.register('paused');
+	ALTER TABLE paused DISABLE TRIGGER zzz_basemodel_update});
+ok(run("pg_dump -Fp -f $dir/paused.sql $paused_src"), 'pg_dump with a disabled trigger (plain)');
+ok(run("pg_dump -Fc -f $dir/paused.dump $paused_src"), 'pg_dump with a disabled trigger (custom)');
+for my $shape (['plain', "psql -X -q -v ON_ERROR_STOP=1 -d %s -f $dir/paused.sql"],
+	['custom', "pg_restore --exit-on-error -d %s $dir/paused.dump"])
+{
+	my ($name, $command) = @$shape;
+	$db = fresh("paused_$name", 0);
+	ok(run(sprintf($command, $db)), "a dump with a disabled trigger ($name) restores");
+	is(query($db, q{SELECT tgenabled FROM pg_trigger
+		WHERE tgrelid = 'paused'::regclass AND tgname = 'zzz_basemodel_update'}), 'D',
+		"disabled trigger ($name): the restored trigger is still disabled");
+	is(query($db, q{SELECT tbl || ' ' || enabled FROM basemodel.registry}), 'paused false',
+		"disabled trigger ($name): basemodel.registry shows enabled = false");
 }
 
 done_testing();

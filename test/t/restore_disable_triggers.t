@@ -1,8 +1,7 @@
 #!/usr/bin/perl
 # A data-only restore with pg_restore --disable-triggers brackets each table
 # with ALTER TABLE ... DISABLE TRIGGER ALL / ENABLE TRIGGER ALL.  basemodel
-# refuses DISABLE TRIGGER zzz_basemodel_update by name on a registered table
-# but must let this through, and the trigger must be enabled afterwards.
+# must let this through, and the trigger must be enabled afterwards.
 # Runs against the server named by the PG* environment variables, in
 # scratch databases it drops.
 use strict;
