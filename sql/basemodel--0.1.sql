@@ -159,8 +159,9 @@ COMMENT ON FUNCTION basemodel._registration(oid) IS
 -- current role may see, and without a barrier a condition on tbl reaches
 -- the scan of pg_trigger, so that only the registrations asked for are
 -- decoded.  ENABLED is false while the trigger is disabled (ALTER TABLE ...
--- DISABLE TRIGGER, or ENABLE REPLICA outside replication): the table is
--- registered but not guarded.
+-- DISABLE TRIGGER, or ENABLE REPLICA outside replication) on the table or,
+-- for a partitioned table, on any partition (only the partitions' copies
+-- fire): some rows are then registered but not guarded.
 CREATE VIEW basemodel.registry AS
 SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.id_column,
@@ -170,7 +171,12 @@ SELECT t.tgrelid::pg_catalog.regclass AS tbl,
        r.ignore_columns,
        r.skip_unchanged,
        r.added_columns,
-       t.tgenabled IN ('O', 'A') AS enabled
+       NOT EXISTS (SELECT FROM pg_catalog.pg_trigger c
+                     JOIN pg_catalog.pg_class k ON k.oid = c.tgrelid
+                    WHERE c.tgname = t.tgname AND k.relkind <> 'p'
+                      AND c.tgenabled NOT IN ('O', 'A')
+                      AND (c.tgrelid = t.tgrelid
+                           OR c.tgrelid IN (SELECT pt.relid FROM pg_catalog.pg_partition_tree(t.tgrelid) pt))) AS enabled
   FROM pg_catalog.pg_trigger t
  CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
  WHERE t.tgname = basemodel._trigger_name()
@@ -183,22 +189,27 @@ COMMENT ON VIEW basemodel.registry IS
 -- Write a registration: create the trigger, or replace its argument (CREATE
 -- OR REPLACE keeps the trigger and its clones on partitions, and needs no
 -- stronger lock than CREATE TRIGGER).  CREATE OR REPLACE enables the trigger
--- again; a disabled one is disabled again, so that following a rename or a
--- dropped column does not change whether the table is guarded.  The
+-- and every copy of it on partitions again; each one that was disabled (or
+-- enabled for replication) is set back, table by table, so that following a
+-- rename or a dropped column does not change which rows are guarded.  The
 -- enabled field of REG is not read.
 CREATE FUNCTION basemodel._write_registration(reg basemodel.registry) RETURNS void
     LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    state "char";
+    rels regclass[];
+    states "char"[];
 BEGIN
     IF reg.tbl IS NULL THEN
         RAISE EXCEPTION 'registration must name a table' USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT t.tgenabled INTO state FROM pg_trigger t
-     WHERE t.tgrelid = reg.tbl AND t.tgname = basemodel._trigger_name()
-       AND t.tgfoid = 'basemodel.before_update()'::regprocedure;
+    SELECT array_agg(t.tgrelid::regclass), array_agg(t.tgenabled) INTO rels, states
+      FROM pg_trigger t
+     WHERE (t.tgrelid = reg.tbl OR t.tgrelid IN (SELECT pt.relid FROM pg_partition_tree(reg.tbl) pt))
+       AND t.tgname = basemodel._trigger_name()
+       AND t.tgfoid = 'basemodel.before_update()'::regprocedure
+       AND t.tgenabled IN ('D', 'R');
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
                    basemodel._trigger_name(), reg.tbl,
@@ -210,11 +221,11 @@ BEGIN
                                       'ignore_columns', coalesce(reg.ignore_columns, '{}'),
                                       'skip_unchanged', coalesce(reg.skip_unchanged, false),
                                       'added_columns', coalesce(reg.added_columns, '{}'))::text);
-    IF state IN ('D', 'R') THEN
-        EXECUTE format('ALTER TABLE %s %s TRIGGER %I', reg.tbl,
-                       CASE state WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE REPLICA' END,
+    FOR i IN 1 .. coalesce(cardinality(rels), 0) LOOP
+        EXECUTE format('ALTER TABLE ONLY %s %s TRIGGER %I', rels[i],
+                       CASE states[i] WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE REPLICA' END,
                        basemodel._trigger_name());
-    END IF;
+    END LOOP;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS

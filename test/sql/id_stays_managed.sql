@@ -71,6 +71,19 @@ SELECT basemodel.register('parted');
 ALTER TABLE parted DISABLE TRIGGER zzz_basemodel_update;
 SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'parted'::regclass;
 ALTER TABLE parted ENABLE TRIGGER zzz_basemodel_update;
+-- only the partitions' copies fire: one of them disabled makes the tree
+-- unguarded there, the parent's own trigger disabled changes nothing; a new
+-- registration keeps each copy as it was
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES IN (2);
+ALTER TABLE parted_2 DISABLE TRIGGER zzz_basemodel_update;
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'parted'::regclass;
+ALTER TABLE ONLY parted ENABLE REPLICA TRIGGER zzz_basemodel_update;
+SELECT basemodel.register('parted', skip_unchanged => true);
+SELECT tgrelid::regclass, tgenabled FROM pg_trigger
+ WHERE tgname = 'zzz_basemodel_update' AND tgrelid::regclass::text LIKE 'parted%' ORDER BY tgrelid::regclass::text COLLATE "C";
+ALTER TABLE parted_2 ENABLE TRIGGER zzz_basemodel_update;
+SELECT tbl, enabled FROM basemodel.registry WHERE tbl = 'parted'::regclass;
+ALTER TABLE ONLY parted ENABLE TRIGGER zzz_basemodel_update;
 
 -- the id of a partitioned table is unique through its sequence only while
 -- the sequence fills it
