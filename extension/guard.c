@@ -8,9 +8,10 @@
  * meanwhile) and, under REPEATABLE READ or SERIALIZABLE, refuses to go on
  * with a snapshot that cannot see what the lock holder committed.
  * basemodel._check_alter_table() reads the subcommands of an ALTER TABLE
- * (only C can) to refuse those that would leave a registered table's id or
- * trigger unmanaged, while letting DISABLE TRIGGER ALL / USER through for
- * pg_restore --disable-triggers.
+ * (only C can) to refuse those that would leave a registered table's id
+ * unmanaged: DROP IDENTITY or a type change of the id column.  Disabling
+ * the trigger, in any form, is allowed and shown by basemodel.registry's
+ * enabled column.
  */
 #include "postgres.h"
 

@@ -399,11 +399,12 @@ HasAnyPrivilege(Oid relid, Oid roleid)
  * Whether the relation to_dict got a row of is a table, which may have a
  * registration, that the current role may learn: it has some privilege on
  * the table or one of its columns, or owns it (the rule of
- * basemodel.registry); for a partition, privileges on an ancestor count,
- * as rows reach a partition's triggers through its parent.  A role that has
- * none gets 42501, whether or not the table is registered, so that to_dict
- * of a row built by hand reveals nothing about the table.  Composite types
- * and views have no registration and need no privilege.
+ * basemodel._may_see and basemodel.models); for a partition, privileges on
+ * an ancestor count, as rows reach a partition's triggers through its
+ * parent.  A role that has none gets 42501, whether or not the table is
+ * registered: to_dict does not serve rows of a table the caller cannot
+ * read.  Composite types and views have no registration and need no
+ * privilege.
  */
 static bool
 IsVisibleTable(Oid relid)

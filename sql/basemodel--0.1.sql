@@ -309,7 +309,7 @@ BEGIN
     IF rel.nspname = 'basemodel' THEN
         RAISE EXCEPTION 'permission denied: "%" belongs to the extension basemodel', basemodel._relname(tbl)
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'basemodel reads its own tables by position and does not manage them.';
+                  DETAIL = 'The extension''s own objects are not models: the extension manages them.';
     END IF;
     IF rel.relkind NOT IN ('r', 'p') THEN
         RAISE EXCEPTION '"%" is not a table', basemodel._relname(tbl)
@@ -328,7 +328,7 @@ BEGIN
     IF rel.relpersistence = 't' THEN
         RAISE EXCEPTION 'cannot register temporary table "%"', basemodel._relname(tbl)
             USING ERRCODE = 'feature_not_supported',
-                  DETAIL = 'A temporary table disappears without DROP TABLE, which would leave its registration behind.';
+                  DETAIL = 'basemodel registers the tables every session shares; a temporary table belongs to one session.';
     END IF;
     IF NOT pg_has_role(rel.relowner, 'USAGE') THEN
         RAISE EXCEPTION 'must be owner of table %', basemodel._relname(tbl)

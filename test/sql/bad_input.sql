@@ -47,7 +47,7 @@ SELECT basemodel.register('pg_catalog.pg_class');
 \echo :LAST_ERROR_SQLSTATE
 SELECT basemodel.register('information_schema.sql_features');
 \echo :LAST_ERROR_SQLSTATE
--- a temporary table (refused: it disappears without DROP TABLE)
+-- a temporary table (refused: it belongs to one session)
 CREATE TEMPORARY TABLE a_temp (a int);
 SELECT shape('a_temp') AS before \gset
 SELECT basemodel.register('a_temp');
