@@ -54,7 +54,7 @@ check_value(const char *keyword, const char *val)
 	return NULL;
 }
 
-/* parse and check the URL; NULL with the problem in *why */
+/* parse and check the URL: 0, or -1 (a bad URL or value) or -2 (out of memory) with the problem in why */
 static int
 build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, size_t whylen)
 {
@@ -607,8 +607,7 @@ answer_of(PGresult *res, Answer *a)
 	memset(a, 0, sizeof(*a));
 	a->res = res;
 	a->status = PQresultStatus(res);
-	if (a->status == PGRES_FATAL_ERROR || a->status == PGRES_NONFATAL_ERROR ||
-		a->status == PGRES_BAD_RESPONSE)
+	if (status_failed(a->status))
 	{
 		a->sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		a->message = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);

@@ -5,8 +5,9 @@
  *	  blocking, libpq's wire for proto, reading answers into proto, writing,
  *	  timeouts, and the sockets an attached loop watches.  It calls proto and
  *	  util only, never sessions or engine queues: what happened comes back as
- *	  return values and ProtoEvents for the engine to apply.  An engine may
- *	  hold more than one Pool.
+ *	  return values and ProtoEvents for the engine to apply.  A Pool is an
+ *	  object of its own, so that a second one (replicas) needs no new engine
+ *	  fields; today an engine holds one.
  */
 #ifndef BM_POOL_H
 #define BM_POOL_H

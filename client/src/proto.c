@@ -92,7 +92,7 @@ static void
 op_free(Proto *p, Op *op)
 {
 	PQclear(op->ans.res);
-	if (p->nfree_ops < FREE_LIST_MAX)
+	if (p->nfree_ops < OP_FREE_MAX)
 	{
 		queue_push_front(&p->free_ops, &op->link);
 		p->nfree_ops++;
@@ -323,13 +323,6 @@ proto_end_batch(Proto *p, bool *write)
 		*write = true;
 	}
 	return PROTO_OK;
-}
-
-/* the status of a statement that failed */
-static bool
-status_failed(ExecStatusType st)
-{
-	return st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE;
 }
 
 /* the op's query failed, or ended without any result */

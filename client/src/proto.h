@@ -146,7 +146,7 @@ typedef struct Proto
 	Queue		ops;			/* of Op, in the order the answers come */
 	int			nops;
 	int			nauto;			/* autocommit statements on the wire */
-	Queue		free_ops;		/* recycled, at most FREE_LIST_MAX */
+	Queue		free_ops;		/* recycled, at most OP_FREE_MAX */
 	int			nfree_ops;
 	bool		batch_open;		/* sent messages that no Sync or Flush ends */
 	bool		wrote;			/* sent something since the last flush */
@@ -167,8 +167,18 @@ typedef struct Proto
 	StmtCache	cache;
 } Proto;
 
-/* freed requests and ops kept for reuse, at most this many per list */
+/* freed requests kept for reuse, at most this many per size class of an engine */
 #define FREE_LIST_MAX 512
+
+/* freed ops kept for reuse by one connection (each connection has its own list) */
+#define OP_FREE_MAX 64
+
+/* the status of a statement that failed */
+static inline bool
+status_failed(ExecStatusType st)
+{
+	return st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE;
+}
 
 typedef enum ProtoStatus
 {

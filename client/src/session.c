@@ -7,8 +7,6 @@
  *	  and util only.
  */
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "session.h"
 

@@ -15,7 +15,7 @@ struct Conn;
 
 struct bm_session
 {
-	bm_engine  *engine;			/* only handed back by bm_session_engine */
+	bm_engine  *engine;			/* the engine it belongs to */
 	DLink		link;			/* the engine's list of sessions */
 	QLink		wait_link;		/* the engine's queue of sessions waiting for a connection */
 	bool		waiting;		/* on that queue */
@@ -29,7 +29,7 @@ struct bm_session
 	long		wire_unit;		/* unit on the connection */
 	long		failed_unit;	/* -1, or the unit that failed */
 	ErrorBuf	failure;
-	struct Conn *conn;			/* the connection holding its unit (not read here) */
+	struct Conn *conn;			/* the connection holding its unit (here only tested for NULL) */
 };
 
 extern const char *session_begin_sql(const bm_session_options *opts);

@@ -4,7 +4,7 @@
  *	  strings (error.c), the result a callback reads (result.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
  *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
- *	  list.h.  Nothing here calls any other file of the library.
+ *	  list.h.  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
