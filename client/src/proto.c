@@ -43,6 +43,25 @@ request_clear_error(Request *req)
 	req->err = NULL;
 }
 
+/*
+ * Answer a request the server skipped, or that will never be sent, because
+ * an earlier statement of its transaction failed with WHY (NULL or empty:
+ * unknown).
+ */
+void
+request_not_run(Request *req, const char *why)
+{
+	char		msg[512];
+
+	if (why == NULL || why[0] == '\0')
+	{
+		err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+		return;
+	}
+	snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", why);
+	err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
+}
+
 /* a Proto with an empty statement cache of cache_size names; -1: out of memory */
 int
 proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
@@ -412,15 +431,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
 		{
-			if (req->session && p->unit_failed && p->failure.message)
-			{
-				char		msg[512];
-
-				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)", p->failure.message);
-				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
-			}
-			else
-				err_set(request_error(req), BM_ERR_ABORTED, NULL, NOT_RUN_MESSAGE, NULL, NULL);
+			request_not_run(req, req->session && p->unit_failed ? p->failure.message : NULL);
 		}
 		else if (op->answered && status_failed(st))
 		{

@@ -72,6 +72,7 @@ request_code(const Request *req)
 
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
+extern void request_not_run(Request *req, const char *why);
 
 /*
  * One answer from the server, as values: its status, the error fields that

@@ -29,19 +29,13 @@ session_begin_sql(const bm_session_options *opts)
 static void
 complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 {
-	char		msg[600];
-
 	switch (req->kind)
 	{
 		case REQ_EXEC:
 			if (direct)
 				err_copy(request_error(req), direct);
 			else
-			{
-				snprintf(msg, sizeof(msg), NOT_RUN_MESSAGE " (%s)",
-						 s->failure.message ? s->failure.message : "");
-				err_set(request_error(req), BM_ERR_ABORTED, NULL, msg, NULL, NULL);
-			}
+				request_not_run(req, s->failure.message);
 			break;
 		case REQ_COMMIT:
 			/* the commit reports what failed the transaction */

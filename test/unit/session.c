@@ -121,6 +121,29 @@ test_fail_waiting(void)
 	err_clear(&s.failure);
 }
 
+/* a failure with no message (out of memory): the next statement says only that it did not run */
+static void
+test_fail_without_message(void)
+{
+	bm_session	s = {.failed_unit = -1};
+	ErrorBuf	why = {0};
+	Request    *a,
+			   *b;
+	bool		sent;
+
+	a = add(&s, REQ_EXEC, 0, &sent);
+	b = add(&s, REQ_EXEC, 0, &sent);
+	err_set(&why, BM_ERR_NOMEM, NULL, NULL, NULL, NULL);
+	session_fail(&s, &why, true);
+	tap_ok(request_code(b) == BM_ERR_ABORTED && strcmp(message(b), NOT_RUN_MESSAGE) == 0,
+		   "no message: the statement not run says so, with no empty reason after it",
+		   "got code %d \"%s\"", request_code(b), message(b));
+	req_free(a);
+	req_free(b);
+	err_clear(&why);
+	err_clear(&s.failure);
+}
+
 int
 main(void)
 {
@@ -130,6 +153,7 @@ main(void)
 			   "the BEGIN names the isolation level and READ ONLY");
 	test_fail_on_wire();
 	test_fail_waiting();
+	test_fail_without_message();
 	TAP_INT_EQ(texts.count, 0, "every SQL text is given back");
 	sqltable_free(&texts);
 	return tap_done();
