@@ -41,6 +41,8 @@ typedef struct Conn
 	int			watch_ev;
 	bool		rewatch;		/* socket may have changed: re-register */
 	char		lost_message[512];	/* of the last lost event */
+	long		serial;			/* which connection of this slot: one more at each attempt */
+	int			cancels;		/* cancel requests in flight: no new work meanwhile */
 	Proto		proto;
 } Conn;
 
@@ -58,6 +60,7 @@ struct Pool
 	const bm_ev_hooks *hooks;	/* the attached loop's, NULL: none */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
+	NoticeQueue notices;		/* of every connection, for the engine to deliver */
 };
 
 /* what a connection attempt did */
@@ -91,5 +94,6 @@ extern void pool_new_turn(Pool *p);
 extern void pool_sync_watches(Pool *p);
 extern void pool_trace(Pool *p, FILE *f);
 extern void pool_add_stats(const Pool *p, bm_engine_stats *out);
+extern PGcancel *pool_running_cancel(const Conn *c);
 
 #endif							/* BM_POOL_H */
