@@ -156,7 +156,7 @@ evt_notice_is(int i, const char *severity, const char *sqlstate, const char *mes
 #define EVT_DO_BLOCK \
 	"DO $$ BEGIN " \
 	"RAISE NOTICE 'n1 %', 1 USING DETAIL = 'notice detail', HINT = 'notice hint'; " \
-	"RAISE WARNING 'w1' USING ERRCODE = 'warning_deprecated_feature', DETAIL = 'warning detail', HINT = 'warning hint'; " \
+	"RAISE WARNING 'w1' USING ERRCODE = '01P01', DETAIL = 'warning detail', HINT = 'warning hint'; " \
 	"RAISE INFO 'i1' USING ERRCODE = '01X42'; " \
 	"RAISE DEBUG 'never sent at the default client_min_messages'; " \
 	"END $$"
@@ -658,7 +658,7 @@ static inline int
 evt_main(const evt_loop *loop)
 {
 	evt_the_loop = loop;
-	bmt_guard(180);
+	bmt_guard(60);
 	evt_check = bmt_check_conn();
 	bmt_exec(evt_check, "CREATE EXTENSION IF NOT EXISTS basemodel");
 	bmt_exec(evt_check,
