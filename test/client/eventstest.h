@@ -66,14 +66,54 @@ evt_engine(const char *app, int pool_size)
 	return e;
 }
 
-/* queue "wait on the server until cond (a query of one boolean) holds" on e, calling cb */
+/* a wait in progress: the condition, and whom to call when it holds */
+typedef struct evt_waiter
+{
+	bm_engine  *e;
+	char		cond[512];
+	bm_result_cb cb;
+	void	   *arg;
+} evt_waiter;
+
+static void evt_wait_check(bm_session *s, const bm_result *res, const bm_error *err, void *arg);
+
+/* ask the server once more (after 10 ms): each ask is a transaction of its own, with fresh statistics */
+static inline void
+evt_wait_ask(evt_waiter *w, int pause)
+{
+	const char *params[1] = {w->cond};
+
+	if (bm_engine_execute(w->e, pause ? "SELECT pg_sleep(0.01), evt_cond($1)" : "SELECT NULL, evt_cond($1)",
+						  1, params, evt_wait_check, w) != 0)
+		tap_bail("cannot queue the wait");
+}
+
+/* the condition's answer: call the waiter's callback, or ask again */
+static void
+evt_wait_check(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	evt_waiter *w = arg;
+
+	if (err->code == BM_OK && strcmp(bm_result_value(res, 0, 1), "f") == 0)
+	{
+		evt_wait_ask(w, 1);
+		return;
+	}
+	w->cb(s, res, err, w->arg);
+	free(w);
+}
+
+/* queue "wait on the server until cond (a query of one boolean) holds" on e, then call cb */
 static inline void
 evt_wait(bm_engine *e, const char *cond, bm_result_cb cb, void *arg)
 {
-	const char *params[1] = {cond};
+	evt_waiter *w = calloc(1, sizeof(*w));
 
-	if (bm_engine_execute(e, "SELECT evt_wait($1)", 1, params, cb, arg) != 0)
-		tap_bail("cannot queue evt_wait");
+	w->e = e;
+	snprintf(w->cond, sizeof(w->cond), "%s", cond);
+	w->cb = cb;
+	w->arg = arg;
+	evt_wait_ask(w, 0);
 }
 
 /* a condition on the backends of application app_suffix's engine */
@@ -562,10 +602,11 @@ evt_cancel_late(bm_session *s, const bm_result *res, const bm_error *err, void *
 	(void) res;
 	(void) err;
 	(void) arg;
-	/* the backend finished the sleep and waits for its next command */
-	snprintf(sql, sizeof(sql), "SELECT evt_wait($$SELECT wait_event = 'ClientRead' AND query = 'SELECT pg_sleep(1)' "
-			 "FROM pg_stat_activity WHERE pid = %s$$)", evt_cancel.pid.value);
-	bmt_exec(evt_check, sql);
+	/* the backend finished the sleep and waits for its next command (the loop waits too) */
+	snprintf(sql, sizeof(sql), "SELECT evt_cond($$SELECT wait_event = 'ClientRead' AND query = 'SELECT pg_sleep(1)' "
+			 "FROM pg_stat_activity WHERE pid = %s$$)::int", evt_cancel.pid.value);
+	while (bmt_long(evt_check, sql) == 0)
+		usleep(10000);
 	evt_cancel.rc = bm_session_cancel(evt_cancel.s);
 	/* without the hold on the connection, the cancel would land in this sleep */
 	bm_session_execute(evt_cancel.s, "SELECT pg_sleep(0.3)", 0, NULL, bmt_result_cb, &evt_cancel.slept2);
@@ -662,9 +703,8 @@ evt_main(const evt_loop *loop)
 	evt_check = bmt_check_conn();
 	bmt_exec(evt_check, "CREATE EXTENSION IF NOT EXISTS basemodel");
 	bmt_exec(evt_check,
-			 "CREATE OR REPLACE FUNCTION evt_wait(cond text) RETURNS void LANGUAGE plpgsql AS $$ "
-			 "DECLARE ok boolean; BEGIN LOOP PERFORM pg_stat_clear_snapshot(); EXECUTE cond INTO ok; "
-			 "EXIT WHEN ok; PERFORM pg_sleep(0.01); END LOOP; END $$");
+			 "CREATE OR REPLACE FUNCTION evt_cond(cond text) RETURNS boolean LANGUAGE plpgsql AS $$ "
+			 "DECLARE ok boolean; BEGIN EXECUTE cond INTO ok; RETURN coalesce(ok, false); END $$");
 	evt_test_notices();
 	evt_test_quiet();
 	evt_test_listen_misuse();
