@@ -72,7 +72,14 @@ fake_flush(void *ctx)
 	return fake_send(ctx, "flush");
 }
 
-static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush};
+/* single-row mode for the current query */
+static bool
+fake_single_row(void *ctx)
+{
+	return fake_send(ctx, "single-row");
+}
+
+static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush, fake_single_row};
 
 /* a Proto on a fake wire, and the SQL texts it refers to */
 typedef struct Fixture
