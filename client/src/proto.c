@@ -205,7 +205,9 @@ forget_statements(Proto *p)
  * libpq sets single-row mode for the query it is working on, so a streamed
  * statement asks for it when it becomes the head of the queue: when it is
  * sent to an idle connection, or when the answers before it are all taken
- * (and libpq has not read any of its own).  False: libpq refused.
+ * (and libpq has not read any of its own).  After a failure in the unit
+ * libpq has the statement's PIPELINE_ABORTED ready and refuses, rightly:
+ * no row will come.  False: libpq refused otherwise.
  */
 static bool
 arm_head(Proto *p)
@@ -215,7 +217,7 @@ arm_head(Proto *p)
 	if (op == NULL || !op->one_row || op->armed)
 		return true;
 	op->armed = true;
-	return p->wire->single_row(p->wire_ctx);
+	return p->wire->single_row(p->wire_ctx) || p->unit_failed;
 }
 
 /*

@@ -7,7 +7,8 @@
  *	  error in the middle of the rows (the rows before it, the error once,
  *	  the rest of the transaction aborted, the session usable after); and
  *	  streams between other statements of a session, first in a unit, after
- *	  a prepared statement and with parameters, each in its place.
+ *	  a prepared statement and with parameters, each in its place; a stream
+ *	  after a failed statement, or of bad SQL, ends once without rows.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -217,6 +218,39 @@ test_order(bm_engine *e, bm_sessionmaker *m)
 	bm_session_close(other);
 }
 
+/* a stream after a failure in its batch, and one whose own Parse fails: no rows, the error once */
+static void
+test_not_run(bm_engine *e, bm_sessionmaker *m)
+{
+	bm_session *s = bm_session_open(m);
+	stream_rec	after_failure = {.ncols = 1},
+				bad_sql = {.ncols = 1};
+	bmt_rec		bad = {0},
+				c = {0},
+				c2 = {0};
+	bm_engine_stats before,
+				st;
+
+	bm_engine_get_stats(e, &before);
+	bm_session_execute(s, "SELECT 1/0", 0, NULL, bmt_result_cb, &bad);
+	bm_session_stream(s, "SELECT g FROM generate_series(1, 10) g", 0, NULL, stream_cb, &after_failure);
+	bm_session_commit(s, bmt_done_cb, &c);
+	bm_session_stream(s, "SELEC g FROM generate_series(1, 10) g", 0, NULL, stream_cb, &bad_sql);
+	bm_session_commit(s, bmt_done_cb, &c2);
+	TAP_INT_EQ(bm_engine_run(e), 0, "not run: bm_engine_run returns 0");
+	BMT_REC_IS(bad, BM_ERR_SQL, "not run: the statement before fails");
+	TAP_INT_EQ(after_failure.rows, 0, "not run: a stream after it has no rows");
+	TAP_INT_EQ(after_failure.ends, 1, "not run: and one end callback");
+	TAP_INT_EQ(after_failure.end_code, BM_ERR_ABORTED, "not run: with BM_ERR_ABORTED");
+	BMT_REC_IS(c, BM_ERR_SQL, "not run: the commit reports the failure");
+	TAP_INT_EQ(bad_sql.rows + bad_sql.ends * 100, 100, "not run: a stream of bad SQL ends once, without rows");
+	TAP_STR_EQ(bad_sql.end_sqlstate, "42601", "not run: with the syntax error");
+	BMT_REC_IS(c2, BM_ERR_SQL, "not run: its commit reports it");
+	bm_engine_get_stats(e, &st);
+	TAP_INT_EQ(st.disconnects - before.disconnects, 0, "not run: no connection was dropped");
+	bm_session_close(s);
+}
+
 static void
 test_refused(bm_engine *e, bm_sessionmaker *m)
 {
@@ -246,6 +280,7 @@ main(void)
 	m = bm_sessionmaker_create(e, NULL);
 	test_order(e, m);
 	test_error_mid_stream(e, m);
+	test_not_run(e, m);
 	test_refused(e, m);
 	test_big_stream(e, m);
 	bm_sessionmaker_free(m);

@@ -521,7 +521,10 @@ test_stream(void)
 	Fixture		fx;
 	Request    *plain,
 			   *st,
-			   *first;
+			   *first,
+			   *bad,
+			   *after,
+			   *again;
 	ProtoEvent	ev;
 	PGresult   *row;
 
@@ -560,9 +563,38 @@ test_stream(void)
 	TAP_STR_EQ(fx_sent(&fx), "query bm_2 (0)\nsingle-row\n",
 			   "stream: sent to an idle connection, single-row mode right after it");
 	answer(&fx, ans(PGRES_TUPLES_OK));
+
+	/* after a failure libpq refuses (the query is aborted): no rows will come, nothing is wrong */
+	bad = req_new(&fx, REQ_EXEC, "SELECT 1/0", true);
+	after = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_send_unit(&fx.p, bad);
+	proto_send_unit(&fx.p, after);
+	fx_sent(&fx);
+	fx.wire.refuse_single_row = true;
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("22012", "division by zero", "int4div"));
+	tap_ok(ev.unit_failed && ev.lost == BM_OK, "stream: refused after a failure, the connection stays",
+		   "got unit_failed %d lost %d", ev.unit_failed, ev.lost);
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	tap_ok(ev.done == after && request_code(after) == BM_ERR_ABORTED, "stream: and the stream is not run",
+		   "got done %p code %d", (void *) ev.done, request_code(after));
+
+	/* refused otherwise: libpq and the queue disagree, the connection goes */
+	proto_reset(&fx.p);
+	proto_begin_unit(&fx.p);
+	again = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, again);
+	answer(&fx, ans(PGRES_COMMAND_OK));	/* BEGIN */
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));	/* the Parse */
+	tap_ok(ev.lost == BM_ERR_CONNECTION, "stream: refused with nothing failed, the connection goes",
+		   "got lost %d", ev.lost);
 	req_free(&fx, plain);
 	req_free(&fx, st);
 	req_free(&fx, first);
+	req_free(&fx, bad);
+	req_free(&fx, after);
+	req_free(&fx, again);
 	fx_free(&fx);
 }
 
