@@ -40,7 +40,7 @@ copy_refused(Request *req, const char *sqlstate, const char *message)
 		err_set(request_error(req), sqlstate ? BM_ERR_SQL : BM_ERR_USAGE, sqlstate, message, NULL, NULL);
 }
 
-/* the user's read callback fills buf: bytes, 0 at the end, -1 to abort (also its misuse) */
+/* the user's read callback fills buf: bytes, 0 at the end, -1 to abort (so does more than it may put) */
 static long
 call_read(bm_engine *e, CopyIO *io, char *buf)
 {
@@ -72,15 +72,11 @@ copy_in(bm_engine *e, Conn *c, Request *req, CopyLoss *loss)
 		int			r;
 
 		if (c->out_pending && !pool_write(c))
-		{
 			return copy_lost(loss, BM_ERR_CONNECTION, pool_error(c));
-		}
 		if (c->out_pending)
 			break;
 		if (buf == NULL)
-		{
 			return copy_lost(loss, BM_ERR_NOMEM, "out of memory");
-		}
 		n = io->aborted ? -1 : call_read(e, io, buf);
 		if (e->free_requested)
 			return COPY_STEP_WAIT;
