@@ -42,6 +42,7 @@ typedef struct Conn
 	bool		rewatch;		/* socket may have changed: re-register */
 	char		lost_message[512];	/* of the last lost event */
 	Proto		proto;
+	char	   *first_settings; /* the reported settings when it connected */
 } Conn;
 
 struct Pool

@@ -88,6 +88,8 @@ typedef struct Answer
 	const char *hint;
 	const char *source;			/* the server function that raised the error */
 	PGresult   *res;
+	bool		settings_changed;	/* a Sync's answer: the server reports settings
+									 * unlike the connection's first */
 } Answer;
 
 /* how a Proto puts messages on the wire; each returns false when it failed */
@@ -110,7 +112,8 @@ typedef enum OpKind
 	OP_END,						/* COMMIT or ROLLBACK of a session */
 	OP_CLEANUP,					/* ROLLBACK after a failure */
 	OP_DEALLOCATE,
-	OP_SYNC
+	OP_SYNC,
+	OP_RESET					/* a step of the reset on release */
 } OpKind;
 
 typedef enum SyncKind
@@ -118,7 +121,8 @@ typedef enum SyncKind
 	SYNC_AUTO,					/* ends one autocommit statement */
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
-	SYNC_CLEANUP				/* ends the cleanup ROLLBACK */
+	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
+	SYNC_RESET					/* ends the reset on release */
 } SyncKind;
 
 typedef struct Op
@@ -138,6 +142,7 @@ typedef struct ProtoStats
 	long		round_trips;	/* batches closed with something to write */
 	long		syncs;
 	long		prepares;
+	long		resets;			/* resets on release sent */
 } ProtoStats;
 
 typedef struct Proto
@@ -166,6 +171,12 @@ typedef struct Proto
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
+	/* the reset on release: what was sent may have left state behind */
+	uint8_t		dirt;			/* LEAVES_* of what was sent since the last reset */
+	uint8_t		reset_leaves;	/* what the reset on the wire puts back, 0: none */
+	bool		reset_due;		/* a reset waits to be sent (proto_send_cleanup) */
+	bool		end_answered;	/* the unit's end is answered; it is over once reset */
+	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
@@ -194,11 +205,19 @@ typedef struct ProtoEvent
 	bool		unit_failed;	/* the unit first failed: with proto's failure */
 	Request    *done;			/* answered: its callback may be due */
 	Request    *replay;			/* autocommit with a stale plan: queue it again */
-	bool		cleanup_due;	/* the cleanup ROLLBACK waits to be sent */
-	bool		unit_over;		/* the unit ended on the wire: the connection is free */
+	bool		cleanup_due;	/* the cleanup ROLLBACK or the reset waits to be sent */
+	bool		unit_over;		/* the unit ended on the wire (and the connection is
+								 * reset): the connection is free */
 	int			lost;			/* BM_OK, or the code the connection is dropped with */
 	const char *lost_message;
 } ProtoEvent;
+
+/* the connection may take new work: no reset waits or is on the wire, it is not to be closed */
+static inline bool
+proto_takes_work(const Proto *p)
+{
+	return p->reset_leaves == 0 && !p->reset_due && !(p->dirt & LEAVES_CLOSE);
+}
 
 static inline bool
 proto_event_empty(const ProtoEvent *ev)
