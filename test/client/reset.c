@@ -295,6 +295,8 @@ main(void)
 	test_failed_unit();
 	test_dblink();
 	bm_engine_free(engine);
+	/* the role is the cluster's: it goes with the test (another run may hold it: then it stays) */
+	PQclear(PQexec(check, "DROP OWNED BY bm_reset_low; DROP ROLE bm_reset_low"));
 	PQfinish(check);
 	return tap_done();
 }
