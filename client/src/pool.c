@@ -102,6 +102,9 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 			appname = opt->val;
 		if (strcmp(opt->keyword, "options") == 0)
 			user_options = opt->val;
+		/* such a pool drops a connection that finds its server read-only */
+		if (strcmp(opt->keyword, "target_session_attrs") == 0)
+			p->writable = strcmp(opt->val, "read-write") == 0 || strcmp(opt->val, "primary") == 0;
 		/* libpq enforces connect_timeout only when it blocks; we enforce it */
 		if (strcmp(opt->keyword, "connect_timeout") == 0 && p->connect_timeout_ms == 0)
 			p->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
@@ -155,6 +158,40 @@ nomem:
 	PQconninfoFree(opts);
 	snprintf(why, whylen, "out of memory");
 	return -2;
+}
+
+/*
+ * A connection parameter the URL did not set gets value (the read pool's
+ * target_session_attrs); false when out of memory.
+ */
+bool
+pool_default_param(Pool *p, const char *keyword, const char *value)
+{
+	const char **keywords,
+			  **values;
+	int			n;
+
+	for (n = 0; p->keywords[n]; n++)
+		if (strcmp(p->keywords[n], keyword) == 0)
+			return true;
+	keywords = realloc(p->keywords, (n + 2) * sizeof(char *));
+	if (keywords)
+		p->keywords = keywords;
+	values = realloc(p->values, (n + 2) * sizeof(char *));
+	if (values)
+		p->values = values;
+	if (keywords == NULL || values == NULL)
+		return false;
+	keywords[n + 1] = values[n + 1] = NULL;
+	if ((values[n] = strdup(value)) == NULL)
+		return false;
+	if ((keywords[n] = strdup(keyword)) == NULL)
+	{
+		free((char *) values[n]);
+		values[n] = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* the connection parameters go */
@@ -448,11 +485,28 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 }
 
 /*
+ * The server says it takes no writes: a hot standby, or a primary fenced
+ * with default_transaction_read_only (what a write's 25006 on such a
+ * connection means).  Servers report both (ParameterStatus) when they
+ * change, before the next ReadyForQuery.
+ */
+static bool
+server_read_only(PGconn *pg)
+{
+	const char *standby = PQparameterStatus(pg, "in_hot_standby");
+	const char *ro = PQparameterStatus(pg, "default_transaction_read_only");
+
+	return (standby && strcmp(standby, "on") == 0) || (ro && strcmp(ro, "on") == 0);
+}
+
+/*
  * A free ready connection: for a session, the least busy one; for an
  * autocommit statement, the one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
  * we were not looking (a restart) is replaced instead of failing new work
- * (*dropped: one was).
+ * (*dropped: one was).  In a pool that wants a writable server, one whose
+ * server became read-only (a switchover) is replaced too: libpq's
+ * target_session_attrs then finds the new primary.
  */
 Conn *
 pool_pick(Pool *p, bool for_session, bool *dropped)
@@ -467,8 +521,9 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 		if (c->state != CONN_READY || c->holder != NULL)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 && !c->read_this_turn &&
-			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
+		if (c->proto.nops == 0 &&
+			((!c->read_this_turn && (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)) ||
+			 (p->writable && server_read_only(c->pg))))
 		{
 			pool_drop(c);
 			*dropped = true;
