@@ -60,6 +60,7 @@ struct Pool
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
 	bool		writable;		/* target_session_attrs asks for a writable server */
+	bool		standby;		/* target_session_attrs asks for a standby */
 };
 
 /* what a connection attempt did */

@@ -11,7 +11,9 @@
 #   reported BM_OK is there exactly once; then the new primary fenced
 #   (default_transaction_read_only) and a fresh standby promoted: the
 #   connections that found their server read-only are dropped and writes
-#   reach the newest primary.
+#   reach the newest primary.  A read pool's connections to a standby that
+#   was promoted are dropped too: its read-only sessions fall back to the main
+#   pool while there is no standby.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -165,7 +167,10 @@ my $url = sprintf('host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=post
 	my $log = "$tmp/writes1.log";
 	ok(wait_for(30, sub { $b->sql('SELECT pg_is_in_recovery()') eq 't' }), 'the standby is back in recovery');
 	my $pid = start_driver($log, 'writes', $url, 4, "$tmp/writes1.stop");
-	ok(wait_for(30, sub { ok_lines($log, 'commit', 0) >= 40 }), 'writes commit on the primary');
+	my $rlog = "$tmp/reads1.log";
+	my $rpid = start_driver($rlog, 'reads', $url, $b->conninfo, 2, "$tmp/writes1.stop");
+	ok(wait_for(30, sub { ok_lines($log, 'commit', 0) >= 40 && ok_lines($rlog, 'ro', 0, $b->{port}) >= 5 }),
+		'writes commit on the primary, reads run on the standby');
 	$a->stop;
 	sleep(0.5);
 	$b->promote;
@@ -175,8 +180,16 @@ my $url = sprintf('host=127.0.0.1,127.0.0.1 port=%d,%d user=postgres dbname=post
 	my $after = first_ok_after($log, $promoted);
 	ok(defined $after && $after < 30000, 'the first write succeeded within 30 s of the promote')
 	  and note("switchover (stop + promote): first BM_OK commit ${after} ms after pg_ctl promote returned");
+	ok(wait_for(30, sub { ok_lines($rlog, 'ro', $promoted + 2000) >= 5 }), 'read-only sessions run after the promote');
 	ok(stop_driver($pid, "$tmp/writes1.stop"), 'the writes driver exits 0') or diag(`cat $log.err`);
+	ok(wait_for(60, sub { waitpid($rpid, 1) == $rpid }) && $? == 0, 'the reads driver exits 0')
+	  or diag(`cat $rlog.err`);
 	check_commits($log, $b, 'stop + promote');
+	# the read pool's connections to the promoted standby were dropped, and
+	# with no standby left its read-only sessions ran on the main pool
+	my $st = stats_of($rlog);
+	cmp_ok($st->{replica_fallbacks} // 0, '>', 0,
+		'read-only sessions left the promoted standby for the main pool (replica_fallbacks)');
 }
 
 # --- switchover: primary fenced read-only, a new standby promoted ------------
