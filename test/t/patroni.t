@@ -6,8 +6,7 @@
 # members, standbys by default), `patronictl switchover` moves the leader:
 # writes resume on the new leader with every BM_OK commit there exactly
 # once, and read-only sessions end up on the new standby (the old leader).
-# It takes about a minute (Patroni's loop and the members' restarts), so it
-# runs only with BM_PATRONI=1, as .ci/run sets it.
+# It takes about 15 s, so it runs in every `make test`.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -18,8 +17,6 @@ use Time::HiRes qw(time sleep);
 use lib 'test/t/lib';
 use BMCluster qw(as_server_user free_port build_driver wait_for read_lines);
 
-plan skip_all => 'set BM_PATRONI=1 to run the Patroni switchover test (about a minute)'
-  unless ($ENV{BM_PATRONI} // '') eq '1';
 for my $cmd (qw(patroni patronictl etcd))
 {
 	BAIL_OUT("$cmd is not installed (scripts/install-deps installs patroni and etcd-server)")
