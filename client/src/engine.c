@@ -3,7 +3,8 @@
  *	  The coordinator: the life of a request from the call that accepts it
  *	  to its one callback (in the order its owner queued it), the pump that
  *	  hands queued work to the pools' connections through proto (read-only
- *	  sessions to the replicas' when one is reachable), applying what proto, the pool and sessions report (answers, failed units, lost
+ *	  sessions to the replicas' when one is reachable), applying what
+ *	  proto, the pools and sessions report (answers, failed units, lost
  *	  connections, failed connection attempts), and freeing with work
  *	  pending.  It owns every queue.  Calls session, pool, proto and util;
  *	  loop.c and api.c call it.
@@ -221,7 +222,10 @@ engine_has_work(bm_engine *e)
 	return e->pending > 0 || !queue_empty(&e->ready);
 }
 
-/* the session waits for a connection for its next unit: a replica's when it is read-only and one is reachable */
+/*
+ * The session waits for a connection for its next unit: a replica's when it
+ * is read-only and one is reachable.
+ */
 static void
 enqueue_wait(bm_engine *e, bm_session *s)
 {
