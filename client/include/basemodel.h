@@ -189,6 +189,7 @@ typedef struct bm_engine_stats
 	long		prepares;		/* statements prepared (cache misses) */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections lost or closed after an error */
+	long		resets;			/* connections reset before going back to the pool (pipelined) */
 	long		replica_sessions;	/* read-only units of work run on the read pool (read_url) */
 	long		replica_fallbacks;	/* read-only units of work run on the main pool because no replica was reachable */
 } bm_engine_stats;

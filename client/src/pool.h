@@ -56,6 +56,7 @@ typedef struct Conn
 	Proto		proto;
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
+	char	   *first_settings; /* the reported settings when it connected */
 } Conn;
 
 struct Pool
