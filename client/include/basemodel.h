@@ -99,6 +99,8 @@ typedef struct bm_engine_options
 	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
 	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256 */
+	const char *read_url;		/* replicas for read-only sessions (libpq URL or conninfo, several hosts allowed; target_session_attrs defaults to standby); NULL: read-only sessions use the main pool */
+	int			read_pool_size; /* connections to replicas at most (up to 10000); 0: pool_size */
 } bm_engine_options;
 
 /* transaction isolation level of a session's transactions */
@@ -113,7 +115,7 @@ typedef enum bm_isolation
 /* options of bm_sessionmaker_create; NULL means all zero */
 typedef struct bm_session_options
 {
-	int			read_only;		/* nonzero: transactions are READ ONLY */
+	int			read_only;		/* nonzero: transactions are READ ONLY, on a replica when the engine has a read_url and one is reachable (else on the main pool); a replica may lag: read your own writes in a normal session */
 	bm_isolation isolation;		/* isolation level of each transaction */
 } bm_session_options;
 
@@ -189,6 +191,8 @@ typedef struct bm_engine_stats
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections lost or closed after an error */
 	long		resets;			/* connections reset before going back to the pool (pipelined) */
+	long		replica_sessions;	/* read-only units of work run on the read pool (read_url) */
+	long		replica_fallbacks;	/* read-only units of work run on the main pool because no replica was reachable */
 } bm_engine_stats;
 
 /* copy the engine's counters into *out */

@@ -55,6 +55,29 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 	return NULL;
 }
 
+/*
+ * The pool of replicas for read-only sessions: read_url, standbys unless it
+ * says otherwise (target_session_attrs); NULL with *code and why when it
+ * cannot be.
+ */
+static Pool *
+read_pool_create(bm_engine *e, const bm_engine_options *opts, char *why, size_t whylen, int *code)
+{
+	int			size = opts->read_pool_size ? opts->read_pool_size : e->pool->size;
+	Pool	   *p = pool_create(opts->read_url, opts, size,
+								opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
+								&e->texts, code, why, whylen);
+
+	if (p && !pool_default_param(p, "target_session_attrs", "standby"))
+	{
+		pool_free(p);
+		*code = BM_ERR_NOMEM;
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	return p;
+}
+
 BM_EXPORT bm_engine *
 bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 {
@@ -73,14 +96,15 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 								 "no URL given and DATABASE_URL is not set");
 	}
 	if (opts->pool_size < 0 || opts->connect_timeout_ms < 0 ||
-		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0)
+		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0 || opts->read_pool_size < 0)
 		return create_failed(NULL, err, BM_ERR_USAGE,
-							 "engine options must not be negative (pool_size, timeouts, statement_cache_size)");
-	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
+							 "engine options must not be negative (pool_size, read_pool_size, timeouts, statement_cache_size)");
+	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->read_pool_size > BM_MAX_POOL_SIZE ||
+		opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
 		return create_failed(NULL, err, BM_ERR_USAGE,
-							 opts->pool_size > BM_MAX_POOL_SIZE
-							 ? "pool_size is too large (at most " BM_STR(BM_MAX_POOL_SIZE) ")"
-							 : "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")");
+							 opts->statement_cache_size > BM_MAX_STATEMENT_CACHE
+							 ? "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")"
+							 : "pool_size and read_pool_size must be at most " BM_STR(BM_MAX_POOL_SIZE));
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
@@ -90,6 +114,11 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 						  &e->texts, &code, why, sizeof(why));
 	if (e->pool == NULL)
 		return create_failed(e, err, code, why);
+	if (opts->read_url && (e->read_pool = read_pool_create(e, opts, why, sizeof(why), &code)) == NULL)
+	{
+		pool_free(e->pool);
+		return create_failed(e, err, code, why);
+	}
 	if (err)
 		memset(err, 0, sizeof(*err));
 	return e;
@@ -132,8 +161,13 @@ bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out)
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (e != NULL)
-		pool_add_stats(e->pool, out);
+	if (e == NULL)
+		return;
+	pool_add_stats(e->pool, out);
+	if (e->read_pool)
+		pool_add_stats(e->read_pool, out);
+	out->replica_sessions = e->replica_sessions;
+	out->replica_fallbacks = e->replica_fallbacks;
 }
 
 BM_EXPORT int
@@ -142,6 +176,8 @@ bm_engine_trace(bm_engine *e, FILE *f)
 	if (check_engine(e) != 0)
 		return -1;
 	pool_trace(e->pool, f);
+	if (e->read_pool)
+		pool_trace(e->read_pool, f);
 	return 0;
 }
 
@@ -202,6 +238,7 @@ bm_session_open(bm_sessionmaker *m)
 	s->engine = e;
 	s->failed_unit = -1;
 	s->begin_sql = session_begin_sql(&m->opts);
+	s->read_only = m->opts.read_only != 0;
 	dlist_push(&e->sessions, &s->link);
 	return s;
 }

@@ -2,8 +2,9 @@
  * engine.c
  *	  The coordinator: the life of a request from the call that accepts it
  *	  to its one callback (in the order its owner queued it), the pump that
- *	  hands queued work to the pool's connections through proto, applying
- *	  what proto, the pool and sessions report (answers, failed units, lost
+ *	  hands queued work to the pools' connections through proto (read-only
+ *	  sessions to the replicas' when one is reachable), applying what
+ *	  proto, the pools and sessions report (answers, failed units, lost
  *	  connections, failed connection attempts), and freeing with work
  *	  pending.  It owns every queue.  Calls session, pool, proto and util;
  *	  loop.c and api.c call it.
@@ -223,14 +224,18 @@ engine_has_work(bm_engine *e)
 	return e->pending > 0 || !queue_empty(&e->ready);
 }
 
-/* the session waits for a connection for its next unit */
+/*
+ * The session waits for a connection for its next unit: a replica's when it
+ * is read-only and one is reachable.
+ */
 static void
 enqueue_wait(bm_engine *e, bm_session *s)
 {
 	if (s->waiting || s->conn)
 		return;
 	s->waiting = true;
-	queue_push(&e->wait, &s->wait_link);
+	queue_push(s->read_only && e->read_pool && !e->replicas_down ? &e->read_wait : &e->wait,
+			   &s->wait_link);
 	engine_kick(e);
 }
 
@@ -348,6 +353,40 @@ after_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
 }
 
 /*
+ * What a connection attempt to a replica did.  When none is reachable the
+ * read-only sessions waiting for one take the main pool's connections
+ * instead (never failing for that alone), until an attempt, made at the
+ * pool's backoff, reaches one again.
+ */
+static void
+after_replica_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
+{
+	bm_session *s;
+
+	if (r == CONNECT_PENDING)
+		return;
+	engine_kick(e);
+	if (r == CONNECT_READY)
+		e->replicas_down = false;
+	if (r != CONNECT_HOPELESS)
+		return;
+	e->replicas_down = true;
+	while ((s = QUEUE_POP(&e->read_wait, bm_session, wait_link)) != NULL)
+		queue_push(&e->wait, &s->wait_link);
+	err_clear(why);
+}
+
+/* what a connection attempt of pool p did */
+static void
+connected(bm_engine *e, const Pool *p, ConnectResult r, ErrorBuf *why)
+{
+	if (p == e->read_pool)
+		after_replica_connect(e, r, why);
+	else
+		after_connect(e, r, why);
+}
+
+/*
  * A send through proto failed: the connection goes, and req, when it was
  * not on the wire yet (so that the connection's failure cannot reach it),
  * fails here.  True when the send went well.
@@ -414,16 +453,52 @@ end_batch(bm_engine *e, Conn *c)
 		write_out(e, c);
 }
 
-/* a connection for work, replacing any found dead on the way */
+/* a connection of pool p for work, replacing any found dead on the way */
 static Conn *
-pick(bm_engine *e, bool for_session)
+pick(bm_engine *e, Pool *p, bool for_session)
 {
 	bool		dropped = false;
-	Conn	   *c = pool_pick(e->pool, for_session, &dropped);
+	Conn	   *c = pool_pick(p, for_session, &dropped);
 
 	if (dropped)
 		engine_kick(e);
 	return c;
+}
+
+/* the waiting session s takes connection c for its next unit */
+static void
+hand_over(bm_session *s, Conn *c)
+{
+	s->waiting = false;
+	c->holder = s;
+	session_take_conn(s, c);
+	proto_begin_unit(&c->proto);
+}
+
+/*
+ * Read-only sessions take the replicas' free connections; the read pool
+ * grows for those still waiting.  While no replica is reachable one attempt
+ * is made whenever the pool's backoff allows, so that read-only sessions
+ * move back as soon as a replica answers again.
+ */
+static void
+pump_replicas(bm_engine *e)
+{
+	ErrorBuf	why = {0};
+	bm_session *s;
+	Conn	   *c;
+	int			demand = e->replicas_down ? 1 : 0;
+
+	while ((s = QUEUE_HEAD(&e->read_wait, bm_session, wait_link)) != NULL &&
+		   (c = pick(e, e->read_pool, true)) != NULL)
+	{
+		queue_pop(&e->read_wait);
+		e->replica_sessions++;
+		hand_over(s, c);
+	}
+	for (s = QUEUE_HEAD(&e->read_wait, bm_session, wait_link); s; s = QUEUE_NEXT(s, bm_session, wait_link))
+		demand++;
+	after_replica_connect(e, pool_grow(e->read_pool, demand, &why), &why);
 }
 
 /* hand queued work to connections and send it, one batch per connection */
@@ -434,38 +509,42 @@ pump(bm_engine *e)
 	Request    *req;
 	bm_session *s;
 	Conn	   *c;
+	Pool	   *p;
 	int			demand = 0,
-				i;
+				i,
+				k;
 
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, false)) != NULL)
+		   (c = pick(e, e->pool, false)) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
 		sent(e, c, proto_send_auto(&c->proto, req), req);
 	}
+	if (e->read_pool)
+		pump_replicas(e);
 	while ((s = QUEUE_HEAD(&e->wait, bm_session, wait_link)) != NULL &&
-		   (c = pick(e, true)) != NULL)
+		   (c = pick(e, e->pool, true)) != NULL)
 	{
 		queue_pop(&e->wait);
-		s->waiting = false;
-		c->holder = s;
-		session_take_conn(s, c);
-		proto_begin_unit(&c->proto);
+		if (s->read_only && e->read_pool)
+			e->replica_fallbacks++;
+		hand_over(s, c);
 	}
 	for (s = QUEUE_HEAD(&e->wait, bm_session, wait_link); s; s = QUEUE_NEXT(s, bm_session, wait_link))
 		demand++;
 	if (!queue_empty(&e->auto_unsent))
 		demand++;
 	after_connect(e, pool_grow(e->pool, demand, &why), &why);
-	for (i = 0; i < e->pool->size; i++)
-	{
-		c = &e->pool->conns[i];
-		if (c->state == CONN_READY && c->holder)
-			send_session(e, c);
-		else if (c->state == CONN_READY && c->proto.reset_due)
-			sent(e, c, proto_send_cleanup(&c->proto), NULL);
-		end_batch(e, c);
-	}
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			c = &p->conns[i];
+			if (c->state == CONN_READY && c->holder)
+				send_session(e, c);
+			else if (c->state == CONN_READY && c->proto.reset_due)
+				sent(e, c, proto_send_cleanup(&c->proto), NULL);
+			end_batch(e, c);
+		}
 }
 
 /*
@@ -612,7 +691,7 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 	ErrorBuf	why = {0};
 
 	if (c->state == CONN_CONNECTING)
-		after_connect(e, pool_connect_poll(c, &why), &why);
+		connected(e, c->pool, pool_connect_poll(c, &why), &why);
 	else if (c->state == CONN_READY)
 	{
 		if (events & BM_EV_WRITE)
@@ -630,20 +709,23 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 void
 engine_check_timeouts(bm_engine *e, int64_t now)
 {
-	int			i;
+	Pool	   *p;
+	int			i,
+				k;
 
-	for (i = 0; i < e->pool->size; i++)
-	{
-		Conn	   *c = &e->pool->conns[i];
-		ErrorBuf	why = {0};
-		char		msg[128];
-		ConnectResult r = pool_connect_timeout(c, now, &why);
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+			ErrorBuf	why = {0};
+			char		msg[128];
+			ConnectResult r = pool_connect_timeout(c, now, &why);
 
-		if (r != CONNECT_PENDING)
-			after_connect(e, r, &why);
-		else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
-			engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
-	}
+			if (r != CONNECT_PENDING)
+				connected(e, p, r, &why);
+			else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
+				engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
+		}
 }
 
 /* the earliest time the engine must look again, 0 if none */
@@ -657,6 +739,16 @@ engine_next_deadline(bm_engine *e)
 	if ((!queue_empty(&e->wait) || !queue_empty(&e->auto_unsent)) && retry > now_ms() &&
 		(next == 0 || retry < next))
 		next = retry;
+	if (e->read_pool)
+	{
+		int64_t		rnext = pool_next_deadline(e->read_pool);
+
+		retry = e->read_pool->retry_at;
+		if (!queue_empty(&e->read_wait) && retry > now_ms() && (rnext == 0 || retry < rnext))
+			rnext = retry;
+		if (rnext && (next == 0 || rnext < next))
+			next = rnext;
+	}
 	return next;
 }
 
@@ -712,6 +804,8 @@ engine_settle(bm_engine *e)
 	if (e->reap_needed)
 		reap(e, false);
 	pool_new_turn(e->pool);
+	if (e->read_pool)
+		pool_new_turn(e->read_pool);
 	return true;
 }
 
@@ -778,6 +872,8 @@ engine_destroy(bm_engine *e)
 	e->depth++;
 	close_events(e);
 	pool_close_all(e->pool);
+	if (e->read_pool)
+		pool_close_all(e->read_pool);
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
 	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
@@ -796,6 +892,7 @@ engine_destroy(bm_engine *e)
 		e->hooks.cleanup(e->hooks.data);
 	cancel_shutdown(&e->cancels, e->pool->connect_timeout_ms > 0 ? e->pool->connect_timeout_ms : CANCEL_WAIT_MS);
 	pool_free(e->pool);
+	pool_free(e->read_pool);
 	free_lists(e);
 	sqltable_free(&e->texts);
 	free(e);

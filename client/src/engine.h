@@ -3,7 +3,8 @@
  *	  The engine layer: the one coordinator.  It owns every queue (the
  *	  requests of autocommit statements, the sessions waiting for a
  *	  connection, the answered requests whose callbacks are due), hands work
- *	  to its Pool's connections through proto, and applies what proto, pool
+ *	  to its Pools' connections (the main one; replicas for read-only
+ *	  sessions when there is a read_url) through proto, and applies what proto, pool
  *	  and sessions report.  engine.c is the coordinator, api.c the public
  *	  calls that queue work, events.c the server's events (notices, LISTEN,
  *	  cancel requests); loop.c, above, drives them.
@@ -41,9 +42,14 @@ struct bm_sessionmaker
 struct bm_engine
 {
 	Pool	   *pool;
+	Pool	   *read_pool;		/* replicas for read-only sessions (read_url), NULL: none */
 	DList		sessions;		/* of bm_session (link) */
 	DList		makers;			/* of bm_sessionmaker (link) */
 	Queue		wait;			/* of bm_session (wait_link): waiting for a connection */
+	Queue		read_wait;		/* of bm_session (wait_link): read-only, waiting for a replica */
+	bool		replicas_down;	/* no replica reachable: read-only sessions use the main pool */
+	long		replica_sessions;	/* units run on the read pool */
+	long		replica_fallbacks;	/* read-only units run on the main pool instead */
 	Queue		auto_reqs;		/* of Request (link): autocommit, not yet called back */
 	Queue		auto_unsent;	/* of Request (send_link): autocommit, not sent */
 	Queue		ready;			/* of Request (link): answered, callbacks due, in order */
@@ -68,6 +74,13 @@ struct bm_engine
 	Canceller	cancels;
 	bool		cancel_watched;	/* the attached loop watches cancels.wake_fd */
 };
+
+/* the engine's pools: k = 0 the main one, 1 the replicas; NULL past the last */
+static inline Pool *
+engine_pool(const bm_engine *e, int k)
+{
+	return k == 0 ? e->pool : k == 1 ? e->read_pool : NULL;
+}
 
 /* engine.c */
 extern int	check_engine(bm_engine *e);

@@ -54,6 +54,14 @@ check_value(const char *keyword, const char *val)
 	return NULL;
 }
 
+/* what target_session_attrs asks for: a pool drops a connection whose server is not that any more */
+static void
+pool_target(Pool *p, const char *attrs)
+{
+	p->writable = strcmp(attrs, "read-write") == 0 || strcmp(attrs, "primary") == 0;
+	p->standby = strcmp(attrs, "standby") == 0;
+}
+
 /* parse and check the URL: 0, or -1 (a bad URL or value) or -2 (out of memory) with the problem in why */
 static int
 build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, size_t whylen)
@@ -102,6 +110,9 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 			appname = opt->val;
 		if (strcmp(opt->keyword, "options") == 0)
 			user_options = opt->val;
+		/* such a pool drops a connection whose server changed role */
+		if (strcmp(opt->keyword, "target_session_attrs") == 0)
+			pool_target(p, opt->val);
 		/* libpq enforces connect_timeout only when it blocks; we enforce it */
 		if (strcmp(opt->keyword, "connect_timeout") == 0 && p->connect_timeout_ms == 0)
 			p->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
@@ -155,6 +166,42 @@ nomem:
 	PQconninfoFree(opts);
 	snprintf(why, whylen, "out of memory");
 	return -2;
+}
+
+/*
+ * A connection parameter the URL did not set gets value (the read pool's
+ * target_session_attrs); false when out of memory.
+ */
+bool
+pool_default_param(Pool *p, const char *keyword, const char *value)
+{
+	const char **keywords,
+			  **values;
+	int			n;
+
+	for (n = 0; p->keywords[n]; n++)
+		if (strcmp(p->keywords[n], keyword) == 0)
+			return true;
+	if (strcmp(keyword, "target_session_attrs") == 0)
+		pool_target(p, value);
+	keywords = realloc(p->keywords, (n + 2) * sizeof(char *));
+	if (keywords)
+		p->keywords = keywords;
+	values = realloc(p->values, (n + 2) * sizeof(char *));
+	if (values)
+		p->values = values;
+	if (keywords == NULL || values == NULL)
+		return false;
+	keywords[n + 1] = values[n + 1] = NULL;
+	if ((values[n] = strdup(value)) == NULL)
+		return false;
+	if ((keywords[n] = strdup(keyword)) == NULL)
+	{
+		free((char *) values[n]);
+		values[n] = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* the connection parameters go */
@@ -497,12 +544,42 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 	return connect_failed(c, BM_ERR_TIMEOUT, msg, why);
 }
 
+/* the server reported parameter name as "on" */
+static bool
+server_says_on(PGconn *pg, const char *name)
+{
+	const char *v = PQparameterStatus(pg, name);
+
+	return v && strcmp(v, "on") == 0;
+}
+
+/*
+ * The server is no longer what the pool's target_session_attrs asked for.
+ * For a writable pool: a hot standby, or a primary fenced with
+ * default_transaction_read_only (what a write's 25006 on such a connection
+ * means); for a pool of standbys: a standby that was promoted.  Servers
+ * (14 and later) report both parameters when they change, before the next
+ * ReadyForQuery; an older one that reports no in_hot_standby is not judged.
+ */
+static bool
+server_changed_role(const Pool *p, PGconn *pg)
+{
+	if (p->writable)
+		return server_says_on(pg, "in_hot_standby") || server_says_on(pg, "default_transaction_read_only");
+	if (p->standby)
+		return PQparameterStatus(pg, "in_hot_standby") != NULL && !server_says_on(pg, "in_hot_standby");
+	return false;
+}
+
 /*
  * A free ready connection: for a session, the least busy one; for an
  * autocommit statement, the one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
  * we were not looking (a restart) is replaced instead of failing new work
- * (*dropped: one was).
+ * (*dropped: one was).  One whose server changed role (a switchover: the
+ * primary of a writable pool became read-only, the standby of a pool of
+ * standbys was promoted) is replaced too: libpq's target_session_attrs then
+ * finds a server of the right kind.
  */
 Conn *
 pool_pick(Pool *p, bool for_session, bool *dropped)
@@ -518,8 +595,9 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 			c->cancels > 0)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 && !c->read_this_turn &&
-			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
+		if (c->proto.nops == 0 &&
+			((!c->read_this_turn && (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)) ||
+			 server_changed_role(p, c->pg)))
 		{
 			pool_drop(c);
 			*dropped = true;

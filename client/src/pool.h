@@ -7,7 +7,8 @@
  *	  util only, never sessions or engine queues: what happened comes back as
  *	  return values and ProtoEvents for the engine to apply.  A Pool is an
  *	  object of its own, so that a second one (replicas) needs no new engine
- *	  fields; today an engine holds one.
+ *	  fields: an engine holds its main Pool and, with a read_url, a Pool of
+ *	  replicas.
  */
 #ifndef BM_POOL_H
 #define BM_POOL_H
@@ -75,6 +76,8 @@ struct Pool
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
 	NoticeQueue notices;		/* of every connection, for the engine to deliver */
+	bool		writable;		/* target_session_attrs asks for a writable server */
+	bool		standby;		/* target_session_attrs asks for a standby */
 };
 
 /* what a connection attempt did */
@@ -88,6 +91,7 @@ typedef enum ConnectResult
 
 extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
 						 SqlTable *texts, int *code, char *why, size_t whylen);
+extern bool pool_default_param(Pool *p, const char *keyword, const char *value);
 extern void pool_free(Pool *p);
 extern void pool_close_all(Pool *p);
 extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);

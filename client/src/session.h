@@ -21,6 +21,7 @@ struct bm_session
 	bool		waiting;		/* on that queue */
 	bool		closed;
 	const char *begin_sql;		/* a constant string */
+	bool		read_only;		/* its units may run on the engine's read pool */
 	Queue		requests;		/* of Request (link): not yet called back, in order */
 	Queue		unsent;			/* of Request (send_link) */
 	int			nundelivered;
