@@ -64,8 +64,6 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	int			n = 0,
 				i = 0;
 	const char *appname = o->application_name;
-	const char *user_options = NULL;
-	char	   *options = NULL;
 
 	opts = PQconninfoParse(url, &errmsg);
 	if (opts == NULL)
@@ -100,35 +98,20 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 		}
 		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
 			appname = opt->val;
-		if (strcmp(opt->keyword, "options") == 0)
-			user_options = opt->val;
 		/* libpq enforces connect_timeout only when it blocks; we enforce it */
 		if (strcmp(opt->keyword, "connect_timeout") == 0 && p->connect_timeout_ms == 0)
 			p->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
 	}
 	if (appname == NULL)
 		appname = "basemodel";
-	if (p->statement_timeout_ms > 0)
-	{
-		size_t		len = (user_options ? strlen(user_options) : 0) + 64;
 
-		options = malloc(len);
-		if (options)
-			snprintf(options, len, "%s%s-c statement_timeout=%d",
-					 user_options ? user_options : "", user_options ? " " : "",
-					 p->statement_timeout_ms);
-	}
-	else if (user_options)
-		options = strdup(user_options);
-
-	p->keywords = calloc(n + 3, sizeof(char *));
-	p->values = calloc(n + 3, sizeof(char *));
+	p->keywords = calloc(n + 2, sizeof(char *));
+	p->values = calloc(n + 2, sizeof(char *));
 	if (p->keywords == NULL || p->values == NULL)
 		goto nomem;
 	for (opt = opts; opt->keyword; opt++)
 	{
-		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0 ||
-			strcmp(opt->keyword, "options") == 0)
+		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0)
 			continue;
 		p->keywords[i] = strdup(opt->keyword);
 		p->values[i] = strdup(opt->val);
@@ -139,19 +122,10 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	p->values[i] = strdup(appname);
 	if (p->keywords[i] == NULL || p->values[i++] == NULL)
 		goto nomem;
-	if (options)
-	{
-		p->keywords[i] = strdup("options");
-		p->values[i] = options;
-		options = NULL;
-		if (p->keywords[i++] == NULL)
-			goto nomem;
-	}
 	PQconninfoFree(opts);
 	return 0;
 
 nomem:
-	free(options);
 	PQconninfoFree(opts);
 	snprintf(why, whylen, "out of memory");
 	return -2;
@@ -247,7 +221,7 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 			pool_free(p);
 			return NULL;
 		}
-		c->proto.statement_timeout_ms = p->statement_timeout_ms;
+		proto_set_statement_timeout(&c->proto, p->statement_timeout_ms);
 		c->proto.max_replays = size;
 	}
 	return p;
@@ -576,12 +550,21 @@ pool_next_deadline(const Pool *p)
 	return next;
 }
 
-/* read what arrived; false: the connection is broken (pool_error says why) */
+/*
+ * Read what arrived; false: the connection is broken (pool_error says why).
+ * A notification (a LISTEN run inside a function: the statement itself is
+ * refused) has no reader on a pooled connection: libpq would keep every one
+ * for the connection's life, so it is dropped as it comes.
+ */
 bool
 pool_consume(Conn *c)
 {
+	PGnotify   *n;
+
 	if (!PQconsumeInput(c->pg))
 		return false;
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
 	/* bytes arriving are progress, also in the middle of a long result */
 	c->proto.progress_at = now_ms();
 	c->read_this_turn = true;
