@@ -452,6 +452,7 @@ static void
 explain_parameter_count(Request *req, const Answer *a)
 {
 	char		msg[160];
+	const char *requires;
 	int			given,
 				takes;
 
@@ -459,8 +460,9 @@ explain_parameter_count(Request *req, const Answer *a)
 		a->sqlstate == NULL || strcmp(a->sqlstate, "08P01") != 0 ||
 		a->message == NULL)
 		return;
-	if (sscanf(a->message, "bind message supplies %d parameters, but prepared statement \"%*[^\"]\" requires %d",
-			   &given, &takes) == 2)
+	requires = strstr(a->message, "\" requires ");
+	if (sscanf(a->message, "bind message supplies %d parameters", &given) == 1 &&
+		requires && sscanf(requires, "\" requires %d", &takes) == 1)
 		snprintf(msg, sizeof(msg), "the statement takes %d parameters, but %d were given (nparams)",
 				 takes, (int) req->nparams);
 	else
