@@ -551,20 +551,25 @@ pool_next_deadline(const Pool *p)
 }
 
 /*
- * Read what arrived; false: the connection is broken (pool_error says why).
  * A notification (a LISTEN run inside a function: the statement itself is
  * refused) has no reader on a pooled connection: libpq would keep every one
- * for the connection's life, so it is dropped as it comes.
+ * for the connection's life, so it is dropped as soon as libpq has parsed it.
  */
-bool
-pool_consume(Conn *c)
+static void
+drop_notifications(Conn *c)
 {
 	PGnotify   *n;
 
-	if (!PQconsumeInput(c->pg))
-		return false;
 	while ((n = PQnotifies(c->pg)) != NULL)
 		PQfreemem(n);
+}
+
+/* read what arrived; false: the connection is broken (pool_error says why) */
+bool
+pool_consume(Conn *c)
+{
+	if (!PQconsumeInput(c->pg))
+		return false;
 	/* bytes arriving are progress, also in the middle of a long result */
 	c->proto.progress_at = now_ms();
 	c->read_this_turn = true;
@@ -629,10 +634,13 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 		if (res)
 			answer_of(res, &a);
 		if (!proto_feed(&c->proto, res ? &a : NULL, ev))
-			return false;
+			break;
 		if (!proto_event_empty(ev))
 			return true;
 	}
+	/* every read ends here: what came with the answers, or while idle */
+	if (c->state == CONN_READY)
+		drop_notifications(c);
 	return false;
 }
 
