@@ -80,6 +80,7 @@ run_one(bm_engine *e, const char *sql, int nparams, const char *const *params, b
 	bm_engine_run(e);
 }
 
+/* each refusal, then statements with semicolons that are one statement, on one connection */
 static void
 test_refused(void)
 {

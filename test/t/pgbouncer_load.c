@@ -70,6 +70,7 @@ unit_step(Unit *u, const char *what, const bm_error *err)
 	start_next();
 }
 
+/* an INSERT of the unit answered */
 static void
 on_insert(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
@@ -78,6 +79,7 @@ on_insert(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 	unit_step(arg, "insert", err);
 }
 
+/* the unit's read-back answered: its own row, once */
 static void
 on_select(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
@@ -93,6 +95,7 @@ on_select(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 	unit_step(u, "select", err);
 }
 
+/* the unit's commit answered: the session is done */
 static void
 on_commit(bm_session *s, const bm_error *err, void *arg)
 {
@@ -100,6 +103,7 @@ on_commit(bm_session *s, const bm_error *err, void *arg)
 	bm_session_close(s);
 }
 
+/* the autocommit insert answered */
 static void
 on_auto(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
