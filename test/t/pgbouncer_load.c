@@ -26,8 +26,10 @@
 
 #include <basemodel.h>
 
+/* sessions open at once */
 #define IN_FLIGHT 16
 
+/* one session (or its autocommit insert): its key and what its callbacks said */
 typedef struct Unit
 {
 	long		key;
@@ -37,6 +39,7 @@ typedef struct Unit
 	int			pending;		/* callbacks still to come */
 } Unit;
 
+/* the maker of every session, this process's key prefix, sessions started and to start */
 static bm_sessionmaker *maker;
 static long tag,
 			started,
