@@ -17,10 +17,12 @@
  *	 bm_engine_free included (the free is finished when the callback returns).
  * - A call that fails returns -1 (or NULL) and leaves the reason in
  *	 bm_last_error(); misuse is BM_ERR_USAGE and never crashes.
- * - One statement per execute.  COPY and transaction control (BEGIN, START,
- *	 COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION)
- *	 are refused with BM_ERR_USAGE: sessions are the transactions, and COPY
- *	 runs through bm_session_copy_in and bm_session_copy_out.
+ * - One statement per execute ("SELECT 1; SELECT 2" is refused with
+ *	 BM_ERR_USAGE), with parameters of less than 1 GiB in all.  COPY,
+ *	 LISTEN/UNLISTEN and transaction control (BEGIN, START, COMMIT, END,
+ *	 ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION) are refused
+ *	 with BM_ERR_USAGE: sessions are the transactions, and COPY runs through
+ *	 bm_session_copy_in and bm_session_copy_out.
  * - The one exception to "exactly one callback": bm_session_stream calls
  *	 back once per row, then exactly once more at the end (the end result or
  *	 the error), in the session's order like any other call.
@@ -96,9 +98,9 @@ typedef struct bm_engine_options
 {
 	int			pool_size;		/* connections at most (up to 10000); 0: default 4 */
 	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
-	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout, set inside each transaction (a connection silent for twice that + 1 s is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
-	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256 */
+	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256; -1: none, every statement unnamed (the setting behind PgBouncer in transaction or statement mode) */
 	const char *read_url;		/* replicas for read-only sessions (libpq URL or conninfo, several hosts allowed; target_session_attrs defaults to standby); NULL: read-only sessions use the main pool */
 	int			read_pool_size; /* connections to replicas at most (up to 10000); 0: pool_size */
 } bm_engine_options;

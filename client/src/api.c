@@ -11,6 +11,48 @@
 
 #include "engine.h"
 
+/*
+ * The server reads a Parse or Bind message of at most 1 GiB - 2 bytes
+ * (PQ_LARGE_MESSAGE_LIMIT) and drops the connection on a longer one
+ * ("invalid message length").  Room is left for the message's own fields
+ * (names, counts, format codes); each parameter adds its 4-byte length.
+ */
+#define MAX_MESSAGE_PAYLOAD ((size_t) 0x3ffffffe - 64)
+
+/* -1 (and why) when the statement's text or parameters would not fit in one message */
+static int
+check_sizes(const char *sql, int nparams, const char *const *params)
+{
+	size_t		total = 0;
+	size_t		len = strlen(sql);
+	int			i;
+
+	if (len > MAX_MESSAGE_PAYLOAD)
+	{
+		set_last_error(BM_ERR_USAGE, "sql is %zu bytes; the server accepts less than 1 GiB in one statement",
+					   len);
+		return -1;
+	}
+	for (i = 0; i < nparams; i++)
+	{
+		len = params[i] ? strlen(params[i]) : 0;
+		total += len + 4;
+		if (len + 4 > MAX_MESSAGE_PAYLOAD)
+		{
+			set_last_error(BM_ERR_USAGE, "parameter %d is %zu bytes; the server accepts less than 1 GiB of parameters in one statement",
+						   i + 1, len);
+			return -1;
+		}
+		if (total > MAX_MESSAGE_PAYLOAD)
+		{
+			set_last_error(BM_ERR_USAGE, "parameters 1 to %d total %zu bytes; the server accepts less than 1 GiB of parameters in one statement",
+						   i + 1, total);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* checks shared by every call that queues a statement */
 static int
 check_statement(const char *sql, int nparams, const char *const *params)
@@ -37,7 +79,13 @@ check_statement(const char *sql, int nparams, const char *const *params)
 		set_last_error(BM_ERR_USAGE, "%s", why);
 		return -1;
 	}
-	return 0;
+	if (sql_has_several_statements(sql))
+	{
+		set_last_error(BM_ERR_USAGE,
+					   "sql holds more than one statement; queue each one with its own execute");
+		return -1;
+	}
+	return check_sizes(sql, nparams, params);
 }
 
 /* bm_engine_create's failure: what was made goes, the error is reported */
@@ -55,6 +103,13 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 	return NULL;
 }
 
+/* the capacity of each connection's statement cache: 0 (-1) prepares nothing */
+static int
+statement_cache(int option)
+{
+	return option == -1 ? 0 : option == 0 ? BM_DEFAULT_STATEMENT_CACHE : option;
+}
+
 /*
  * The pool of replicas for read-only sessions: read_url, standbys unless it
  * says otherwise (target_session_attrs); NULL with *code and why when it
@@ -65,7 +120,7 @@ read_pool_create(bm_engine *e, const bm_engine_options *opts, char *why, size_t 
 {
 	int			size = opts->read_pool_size ? opts->read_pool_size : e->pool->size;
 	Pool	   *p = pool_create(opts->read_url, opts, size,
-								opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
+								statement_cache(opts->statement_cache_size),
 								&e->texts, code, why, whylen);
 
 	if (p && !pool_default_param(p, "target_session_attrs", "standby"))
@@ -96,9 +151,9 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 								 "no URL given and DATABASE_URL is not set");
 	}
 	if (opts->pool_size < 0 || opts->connect_timeout_ms < 0 ||
-		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0 || opts->read_pool_size < 0)
+		opts->statement_timeout_ms < 0 || opts->statement_cache_size < -1 || opts->read_pool_size < 0)
 		return create_failed(NULL, err, BM_ERR_USAGE,
-							 "engine options must not be negative (pool_size, read_pool_size, timeouts, statement_cache_size)");
+							 "engine options must not be negative (pool_size, read_pool_size, timeouts; statement_cache_size may be -1)");
 	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->read_pool_size > BM_MAX_POOL_SIZE ||
 		opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
 		return create_failed(NULL, err, BM_ERR_USAGE,
@@ -110,7 +165,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
 	e->pool = pool_create(url, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
-						  opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
+						  statement_cache(opts->statement_cache_size),
 						  &e->texts, &code, why, sizeof(why));
 	if (e->pool == NULL)
 		return create_failed(e, err, code, why);

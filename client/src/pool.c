@@ -72,8 +72,6 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	int			n = 0,
 				i = 0;
 	const char *appname = o->application_name;
-	const char *user_options = NULL;
-	char	   *options = NULL;
 
 	opts = PQconninfoParse(url, &errmsg);
 	if (opts == NULL)
@@ -108,8 +106,6 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 		}
 		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
 			appname = opt->val;
-		if (strcmp(opt->keyword, "options") == 0)
-			user_options = opt->val;
 		/* such a pool drops a connection whose server changed role */
 		if (strcmp(opt->keyword, "target_session_attrs") == 0)
 			pool_target(p, opt->val);
@@ -119,27 +115,14 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	}
 	if (appname == NULL)
 		appname = "basemodel";
-	if (p->statement_timeout_ms > 0)
-	{
-		size_t		len = (user_options ? strlen(user_options) : 0) + 64;
 
-		options = malloc(len);
-		if (options)
-			snprintf(options, len, "%s%s-c statement_timeout=%d",
-					 user_options ? user_options : "", user_options ? " " : "",
-					 p->statement_timeout_ms);
-	}
-	else if (user_options)
-		options = strdup(user_options);
-
-	p->keywords = calloc(n + 3, sizeof(char *));
-	p->values = calloc(n + 3, sizeof(char *));
+	p->keywords = calloc(n + 2, sizeof(char *));
+	p->values = calloc(n + 2, sizeof(char *));
 	if (p->keywords == NULL || p->values == NULL)
 		goto nomem;
 	for (opt = opts; opt->keyword; opt++)
 	{
-		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0 ||
-			strcmp(opt->keyword, "options") == 0)
+		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0)
 			continue;
 		p->keywords[i] = strdup(opt->keyword);
 		p->values[i] = strdup(opt->val);
@@ -150,19 +133,10 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	p->values[i] = strdup(appname);
 	if (p->keywords[i] == NULL || p->values[i++] == NULL)
 		goto nomem;
-	if (options)
-	{
-		p->keywords[i] = strdup("options");
-		p->values[i] = options;
-		options = NULL;
-		if (p->keywords[i++] == NULL)
-			goto nomem;
-	}
 	PQconninfoFree(opts);
 	return 0;
 
 nomem:
-	free(options);
 	PQconninfoFree(opts);
 	snprintf(why, whylen, "out of memory");
 	return -2;
@@ -301,7 +275,7 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 			pool_free(p);
 			return NULL;
 		}
-		c->proto.statement_timeout_ms = p->statement_timeout_ms;
+		proto_set_statement_timeout(&c->proto, p->statement_timeout_ms);
 		c->proto.max_replays = size;
 	}
 	return p;
@@ -705,6 +679,20 @@ pool_next_deadline(const Pool *p)
 	return next;
 }
 
+/*
+ * A notification (a LISTEN run inside a function: the statement itself is
+ * refused) has no reader on a pooled connection: libpq would keep every one
+ * for the connection's life, so it is dropped as soon as libpq has parsed it.
+ */
+static void
+drop_notifications(Conn *c)
+{
+	PGnotify   *n;
+
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
+}
+
 /* read what arrived; false: the connection is broken (pool_error says why) */
 bool
 pool_consume(Conn *c)
@@ -785,10 +773,13 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 		if (res && a.status == PGRES_PIPELINE_SYNC && c->proto.nops == 1)
 			a.settings_changed = settings_changed(c);
 		if (!proto_feed(&c->proto, res ? &a : NULL, ev))
-			return false;
+			break;
 		if (!proto_event_empty(ev))
 			return true;
 	}
+	/* every read ends here: what came with the answers, or while idle */
+	if (c->state == CONN_READY)
+		drop_notifications(c);
 	return false;
 }
 

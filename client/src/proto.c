@@ -74,6 +74,23 @@ proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
 	return stmtcache_init(&p->cache, cache_size, texts);
 }
 
+/*
+ * Every transaction the Proto sends (a unit, an autocommit statement) runs
+ * under a statement timeout of ms (0: the server's own), set with
+ * set_config(..., true) inside it: local to that transaction, it cannot
+ * outlive it on a server connection that a pooler hands to other clients,
+ * and needs no startup parameter (PgBouncer refuses "options").
+ */
+void
+proto_set_statement_timeout(Proto *p, int ms)
+{
+	p->statement_timeout_ms = ms;
+	p->timeout_sql[0] = '\0';
+	if (ms > 0)
+		snprintf(p->timeout_sql, sizeof(p->timeout_sql),
+				 "SELECT pg_catalog.set_config('statement_timeout', '%d', true)", ms);
+}
+
 /* queue what the connection expects back; a NULL return means out of memory */
 static Op *
 op_push(Proto *p, OpKind kind, Request *req)
@@ -331,6 +348,8 @@ send_reset(Proto *p)
 
 /*
  * One autocommit statement: its own implicit transaction, ended by a Sync,
+ * with the statement timeout set first in the same transaction (except for
+ * a statement that must run alone in it, VACUUM, which then runs without),
  * and the reset behind it when it may leave state.  On failure the
  * connection must go; req may then not be on the wire.
  */
@@ -340,6 +359,9 @@ proto_send_auto(Proto *p, Request *req)
 	ProtoStatus st;
 
 	p->nauto++;
+	if (p->timeout_sql[0] && !sql_runs_alone(req->sql->text) &&
+		(st = send_simple(p, OP_TIMEOUT, req, p->timeout_sql)) != PROTO_OK)
+		return st;
 	p->dirt |= req->sql->leaves;
 	if ((st = send_exec(p, req)) != PROTO_OK)
 		return st;
@@ -376,14 +398,18 @@ proto_send_cleanup(Proto *p)
 	return p->reset_due ? send_reset(p) : PROTO_OK;
 }
 
-/* the unit's BEGIN, before its first request */
+/* the unit's BEGIN, and its statement timeout, before its first request */
 ProtoStatus
 proto_send_begin(Proto *p, const char *begin_sql)
 {
+	ProtoStatus st;
+
 	if (p->begun)
 		return PROTO_OK;
 	p->begun = true;
-	return send_simple(p, OP_BEGIN, NULL, begin_sql);
+	if ((st = send_simple(p, OP_BEGIN, NULL, begin_sql)) != PROTO_OK || !p->timeout_sql[0])
+		return st;
+	return send_simple(p, OP_TIMEOUT, NULL, p->timeout_sql);
 }
 
 /*
@@ -531,6 +557,36 @@ forget_stale_plan(Proto *p, Request *req, const Answer *a)
 	return true;
 }
 
+/*
+ * The server's error for a wrong number of parameters names the prepared
+ * statement ("bind message supplies 1 parameters, but prepared statement
+ * \"bm_2\" requires 0"): the name is ours, not the caller's, so say it in
+ * the caller's terms.  Told by the function that raised it, in any language;
+ * the count the statement takes is read from an English message only.
+ */
+static void
+explain_parameter_count(Request *req, const Answer *a)
+{
+	char		msg[160];
+	const char *requires;
+	int			given,
+				takes;
+
+	if (a->source == NULL || strcmp(a->source, "exec_bind_message") != 0 ||
+		a->sqlstate == NULL || strcmp(a->sqlstate, "08P01") != 0 ||
+		a->message == NULL)
+		return;
+	requires = strstr(a->message, "\" requires ");
+	if (sscanf(a->message, "bind message supplies %d parameters", &given) == 1 &&
+		requires && sscanf(requires, "\" requires %d", &takes) == 1)
+		snprintf(msg, sizeof(msg), "the statement takes %d parameters, but %d were given (nparams)",
+				 takes, (int) req->nparams);
+	else
+		snprintf(msg, sizeof(msg), "the statement takes another number of parameters than the %d given (nparams)",
+				 (int) req->nparams);
+	err_set(request_error(req), BM_ERR_SQL, a->sqlstate, msg, a->detail, a->hint);
+}
+
 /* a statement's results are all in: its request's answer or error */
 static void
 exec_answered(Proto *p, Op *op, ProtoEvent *ev)
@@ -552,6 +608,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		else if (op->answered && status_failed(st))
 		{
 			answer_error(p, request_error(req), &op->ans);
+			explain_parameter_count(req, &op->ans);
 			/* an autocommit statement did nothing: run it again, prepared afresh */
 			if (forget_stale_plan(p, req, &op->ans) && req->session == NULL &&
 				req->replays < p->max_replays && req->replays < UINT8_MAX)
@@ -719,6 +776,14 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 
 	switch (op->kind)
 	{
+		case OP_TIMEOUT:
+			/* an autocommit statement's fails it; a unit's fails the unit */
+			if (op_failed(op) && req && request_code(req) == BM_OK)
+			{
+				answer_error(p, request_error(req), &op->ans);
+				break;
+			}
+			/* fall through */
 		case OP_BEGIN:
 			if (op_failed(op) && p->in_unit)
 			{

@@ -145,7 +145,8 @@ typedef enum OpKind
 	OP_DEALLOCATE,
 	OP_SYNC,
 	OP_COPY,					/* a COPY, sent outside pipeline mode */
-	OP_RESET					/* a step of the reset on release */
+	OP_RESET,					/* a step of the reset on release */
+	OP_TIMEOUT					/* the statement timeout, local to the transaction */
 } OpKind;
 
 typedef enum SyncKind
@@ -203,6 +204,7 @@ typedef struct Proto
 	bool		unit_failed;
 	ErrorBuf	failure;		/* what failed the unit first */
 	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
+	char		timeout_sql[96];	/* sets it for one transaction; "" when none */
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
@@ -269,6 +271,7 @@ proto_event_empty(const ProtoEvent *ev)
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
 					   SqlTable *texts);
 extern void proto_destroy(Proto *p);
+extern void proto_set_statement_timeout(Proto *p, int ms);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);
 extern ProtoStatus proto_send_auto(Proto *p, Request *req);

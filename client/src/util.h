@@ -4,13 +4,14 @@
  *	  strings (error.c), the result a callback reads (result.c), notices on
  *	  their way to the loop (notice.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
- *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
- *	  list.h.  Nothing here calls above util.
+ *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), the clock, and
+ *	  the intrusive queues of list.h.  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
- *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c)
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c,
+ *	    sqlsplit.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -176,6 +177,7 @@ extern void notice_clear(NoticeQueue *q);
 
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
+extern bool sql_runs_alone(const char *sql);
 extern const char *sql_refused(const char *sql);
 extern bool sql_is_copy(const char *sql);
 
@@ -193,5 +195,8 @@ extern bool sql_is_copy(const char *sql);
 #define LEAVES_CLOSE	0x40	/* what no statement undoes (dblink, LOAD): the connection is closed */
 
 extern uint8_t sql_leaves(const char *sql);
+
+/* sqlsplit.c */
+extern bool sql_has_several_statements(const char *sql);
 
 #endif							/* BM_UTIL_H */

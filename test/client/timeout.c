@@ -84,6 +84,40 @@ test_statement_timeout(PGconn *check)
 		usleep(10000);
 }
 
+/*
+ * The timeout is set inside each transaction, not for the connection: every
+ * statement sees it, in a session and in autocommit, and a statement that
+ * must run alone in its transaction (VACUUM: "cannot be executed within a
+ * pipeline") still runs.
+ */
+static void
+test_timeout_per_transaction(void)
+{
+	bm_engine_options opts = {.pool_size = 1, .statement_timeout_ms = 1500, .statement_cache_size = -1};
+	bm_engine  *e = bmt_engine(&opts);
+	bm_session *s = bm_session_open(bm_sessionmaker_create(e, NULL));
+	bmt_rec		show_auto = {0},
+				show_unit = {0},
+				show_later = {0},
+				vacuum = {0},
+				c = {0};
+
+	bm_engine_execute(e, "SHOW statement_timeout", 0, NULL, bmt_result_cb, &show_auto);
+	bm_engine_execute(e, "VACUUM pg_class", 0, NULL, bmt_result_cb, &vacuum);
+	bm_session_execute(s, "SELECT 1", 0, NULL, NULL, NULL);
+	bm_session_execute(s, "SHOW statement_timeout", 0, NULL, bmt_result_cb, &show_unit);
+	bm_session_commit(s, bmt_done_cb, &c);
+	bm_engine_run(e);
+	TAP_STR_EQ(show_auto.value, "1500ms", "timeout per transaction: an autocommit statement runs under it");
+	TAP_STR_EQ(show_unit.value, "1500ms", "timeout per transaction: so does a session's second statement");
+	BMT_REC_IS(vacuum, BM_OK, "timeout per transaction: VACUUM, which must run alone, runs");
+	BMT_REC_IS(c, BM_OK, "timeout per transaction: the session commits");
+	bm_engine_execute(e, "SHOW statement_timeout", 0, NULL, bmt_result_cb, &show_later);
+	bm_engine_run(e);
+	TAP_STR_EQ(show_later.value, "1500ms", "timeout per transaction: and the next transaction too");
+	bm_engine_free(e);
+}
+
 /* a TCP port that completes the handshake (listen backlog) but never speaks */
 static int
 silent_listener(int *port)
@@ -144,6 +178,7 @@ main(void)
 	bmt_guard(90);
 	check = bmt_check_conn();
 	test_statement_timeout(check);
+	test_timeout_per_transaction();
 	test_connect_timeout();
 	PQfinish(check);
 	return tap_done();
