@@ -19,6 +19,15 @@
  * - One statement per execute.  COPY and transaction control (BEGIN, START,
  *	 COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION)
  *	 are refused with BM_ERR_USAGE: sessions are the transactions.
+ * - What a code says about a commit: BM_OK committed; BM_ERR_SQL,
+ *	 BM_ERR_ABORTED, BM_ERR_CONNECTION, BM_ERR_TIMEOUT and BM_ERR_CLOSED did
+ *	 not (the transaction, or the autocommit statement, was rolled back or
+ *	 never ran); only BM_ERR_OUTCOME_UNKNOWN may go either way.  Once a
+ *	 session's COMMIT is on the wire, every one of its unit's callbacks still
+ *	 unanswered when the connection is lost (or the server stops answering,
+ *	 or the engine is freed) gets BM_ERR_OUTCOME_UNKNOWN.  A rollback of a
+ *	 transaction that cannot have committed is BM_OK, also when its
+ *	 connection is lost.
  * - The bm_result and bm_error given to a callback are valid only during the
  *	 callback; copy what you keep (bm_result_copy keeps a whole result).
  * - Threads: an engine, its sessionmakers, sessions and results belong to the
@@ -50,12 +59,13 @@ enum
 {
 	BM_OK = 0,					/* no error */
 	BM_ERR_SQL,					/* the server rejected the statement (see sqlstate) */
-	BM_ERR_CONNECTION,			/* the connection failed or was lost */
+	BM_ERR_CONNECTION,			/* the connection failed or was lost; surely not committed */
 	BM_ERR_ABORTED,				/* not run: an earlier statement of the transaction failed */
-	BM_ERR_TIMEOUT,				/* connect or statement timeout */
-	BM_ERR_CLOSED,				/* the engine was freed before the work finished */
+	BM_ERR_TIMEOUT,				/* connect or statement timeout; surely not committed */
+	BM_ERR_CLOSED,				/* the engine was freed before the work finished; surely not committed */
 	BM_ERR_USAGE,				/* the call was misused (bad argument, wrong state) */
-	BM_ERR_NOMEM				/* out of memory */
+	BM_ERR_NOMEM,				/* out of memory */
+	BM_ERR_OUTCOME_UNKNOWN		/* the answer was lost after COMMIT (or an autocommit statement) was sent: it may or may not have committed */
 };
 
 /* the symbolic name of an error code ("BM_ERR_SQL"), "BM_ERR_UNKNOWN" if none */

@@ -142,11 +142,14 @@ request_done(bm_engine *e, Request *req)
 	collect(e, req->session ? &req->session->requests : &e->auto_reqs);
 }
 
-/* the request fails with code (unless it failed already), then is done */
+/*
+ * The request fails with code (unless it failed already), then is done.  A
+ * rollback never fails this way: its transaction cannot commit any more.
+ */
 static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
-	if (request_code(req) == BM_OK)
+	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -279,6 +282,33 @@ let_go(bm_engine *e, Conn *c)
 }
 
 /*
+ * A request still unanswered on a connection lost with `code` and `message`
+ * fails, unless it already has its answer, with what its outcome may be
+ * (proto_lost_code): a rollback succeeds, what may have committed is
+ * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`.
+ */
+static void
+fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *message)
+{
+	int			lost = proto_lost_code(&c->proto, req, code);
+	char		buf[700];
+
+	if (request_code(req) == BM_OK && lost != BM_OK)
+	{
+		if (lost == BM_ERR_OUTCOME_UNKNOWN)
+		{
+			snprintf(buf, sizeof(buf), "outcome unknown: %s, after %s was sent; it may or may not have committed",
+					 message, req->session ? "the transaction's COMMIT" : "the statement");
+			message = buf;
+		}
+		PQclear(req->res);
+		req->res = NULL;
+		err_set(request_error(req), lost, NULL, message, NULL, NULL);
+	}
+	request_done(e, req);
+}
+
+/*
  * Fail everything the connection carried with `code`: the server answers a
  * batch only at its end, so after a timeout nobody knows which statement
  * hung, and all of them timed out.  The session holding it loses its
@@ -295,11 +325,7 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-	{
-		if (request_code(req) == BM_OK)
-			err_set(request_error(req), code, NULL, buf, NULL, NULL);
-		request_done(e, req);
-	}
+		fail_unanswered(e, c, req, code, buf);
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);
@@ -619,7 +645,7 @@ engine_settle(bm_engine *e)
 static void
 deliver_closed(bm_engine *e, Request *req)
 {
-	if (req->state != REQ_DONE)
+	if (req->state != REQ_DONE && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -627,6 +653,28 @@ deliver_closed(bm_engine *e, Request *req)
 				NULL, NULL);
 	}
 	deliver(e, req);
+}
+
+/*
+ * The engine is going: take what the server has answered already, so that
+ * a commit that committed says so, then give up on what is still on the
+ * wire (BM_ERR_CLOSED where it surely did not commit, else
+ * BM_ERR_OUTCOME_UNKNOWN).
+ */
+static void
+read_before_close(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < e->pool->size; i++)
+	{
+		Conn	   *c = &e->pool->conns[i];
+
+		if (c->state == CONN_READY && c->proto.nops > 0)
+			read_in(e, c);
+		if (c->state == CONN_READY && c->proto.nops > 0)
+			engine_conn_lost(e, c, BM_ERR_CLOSED, "the engine was freed before the statement finished");
+	}
 }
 
 /*
@@ -644,6 +692,7 @@ engine_destroy(bm_engine *e)
 	e->closing = true;
 	e->free_requested = true;
 	e->depth++;
+	read_before_close(e);
 	pool_close_all(e->pool);
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);

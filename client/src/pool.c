@@ -268,19 +268,20 @@ pool_free(Pool *p)
 	free(p);
 }
 
-/* notices would go to stderr: the library keeps quiet */
+/*
+ * Notices would go to stderr: the library keeps quiet.  A FATAL that comes
+ * while the connection is idle reaches libpq as a notice too: the server is
+ * closing the connection (a restart, pg_terminate_backend,
+ * idle_session_timeout).
+ */
 static void
-quiet_notices(void *arg, const char *message)
+conn_notice(void *arg, const PGresult *res)
 {
-	(void) arg;
-	(void) message;
-}
+	Conn	   *c = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
-/* connected or on the way there */
-static bool
-conn_live(const Conn *c)
-{
-	return c->state == CONN_READY || c->state == CONN_CONNECTING;
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		c->server_fatal = true;
 }
 
 /* move an attached loop's watch of fd from the events `from` to `to` */
@@ -317,7 +318,7 @@ conn_reset(Conn *c)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CONN_EMPTY;
-	c->out_pending = c->read_this_turn = false;
+	c->out_pending = c->read_this_turn = c->server_fatal = false;
 	c->connect_deadline = 0;
 }
 
@@ -347,8 +348,10 @@ pool_drop(Conn *c)
 /*
  * The connection could not be made.  The next attempt waits, longer after
  * each failure, so that a server refusing connections is not hammered by a
- * busy loop.  If it was the last hope, why says what failed: the engine then
- * fails the work waiting for a connection.
+ * busy loop.  When no connection is ready, why says what failed: the engine
+ * then fails the work waiting for a connection.  Attempts still under way do
+ * not count: attempts out of step would otherwise keep the work waiting for
+ * as long as the server is unreachable.
  */
 static ConnectResult
 connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
@@ -361,7 +364,7 @@ connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
 		(p->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : p->backoff_ms * 2);
 	p->retry_at = now_ms() + p->backoff_ms;
 	for (i = 0; i < p->size; i++)
-		if (conn_live(&p->conns[i]))
+		if (p->conns[i].state == CONN_READY)
 			return CONNECT_FAILED;
 	err_set(why, code, NULL, message, NULL, NULL);
 	return CONNECT_HOPELESS;
@@ -378,7 +381,7 @@ start_connect(Pool *p, Conn *c, ErrorBuf *why)
 	c->connect_deadline = p->connect_timeout_ms > 0 ? now_ms() + p->connect_timeout_ms : 0;
 	if (c->pg == NULL)
 		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
-	PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+	PQsetNoticeReceiver(c->pg, conn_notice, c);
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 	{
 		char		msg[512];
@@ -448,6 +451,28 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 }
 
 /*
+ * An idle connection still up?  One the server closed while we were not
+ * looking has its FATAL waiting (parsed by PQisBusy, it reaches
+ * conn_notice), and the end of the stream, which a second read may be the
+ * first to see.  Work that would go to it has not reached the server yet.
+ */
+static bool
+idle_conn_alive(Conn *c)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
+			return false;
+		(void) PQisBusy(c->pg);
+		if (c->server_fatal)
+			return false;
+	}
+	return true;
+}
+
+/*
  * A free ready connection: for a session, the least busy one; for an
  * autocommit statement, the one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
@@ -467,8 +492,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 		if (c->state != CONN_READY || c->holder != NULL)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 && !c->read_this_turn &&
-			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
+		if (c->proto.nops == 0 && !c->read_this_turn && !idle_conn_alive(c))
 		{
 			pool_drop(c);
 			*dropped = true;
@@ -533,11 +557,18 @@ pool_grow(Pool *p, int demand, ErrorBuf *why)
 	return result;
 }
 
-/* the client-side guard: the server's statement_timeout should fire first */
+/*
+ * The client-side guard: how long the connection may stay silent.  The
+ * server answers a batch only when it reaches a Sync (or a Flush), and each
+ * statement on the way has its own statement_timeout, so the guard allows
+ * one timeout for every query still unanswered, and one more with a second
+ * for the network: the server's timeout always fires first.  Every byte
+ * read restarts it (progress_at), and an answer shortens it.
+ */
 static int64_t
-guard_ms(const Pool *p)
+guard_ms(const Conn *c)
 {
-	return 2 * (int64_t) p->statement_timeout_ms + 1000;
+	return (int64_t) (c->proto.nops + 1) * c->pool->statement_timeout_ms + 1000;
 }
 
 /* no answer for too long on a connection with work: msg says so */
@@ -547,10 +578,10 @@ pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len)
 	const Pool *p = c->pool;
 
 	if (c->state != CONN_READY || c->proto.nops == 0 || p->statement_timeout_ms <= 0 ||
-		now < c->proto.progress_at + guard_ms(p))
+		now < c->proto.progress_at + guard_ms(c))
 		return false;
 	snprintf(msg, len, "statement timed out: no answer from the server for %lld ms",
-			 (long long) guard_ms(p));
+			 (long long) (now - c->proto.progress_at));
 	return true;
 }
 
@@ -569,7 +600,7 @@ pool_next_deadline(const Pool *p)
 		if (c->state == CONN_CONNECTING)
 			d = c->connect_deadline;
 		else if (c->state == CONN_READY && c->proto.nops > 0 && p->statement_timeout_ms > 0)
-			d = c->proto.progress_at + guard_ms(p);
+			d = c->proto.progress_at + guard_ms(c);
 		if (d && (next == 0 || d < next))
 			next = d;
 	}

@@ -42,6 +42,7 @@ typedef struct Conn
 	bool		rewatch;		/* socket may have changed: re-register */
 	char		lost_message[512];	/* of the last lost event */
 	Proto		proto;
+	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
 } Conn;
 
 struct Pool
@@ -65,8 +66,8 @@ typedef enum ConnectResult
 {
 	CONNECT_PENDING,			/* still in progress (or nothing started) */
 	CONNECT_READY,				/* a connection is ready for work */
-	CONNECT_FAILED,				/* an attempt failed; others are still alive */
-	CONNECT_HOPELESS			/* an attempt failed and no other is alive */
+	CONNECT_FAILED,				/* an attempt failed; another connection is ready */
+	CONNECT_HOPELESS			/* an attempt failed and no connection is ready */
 } ConnectResult;
 
 extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
