@@ -43,6 +43,7 @@ typedef struct Conn
 	char		lost_message[512];	/* of the last lost event */
 	Proto		proto;
 	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
+	int			host;			/* of a multi-host URL, the one this attempt tries */
 } Conn;
 
 struct Pool
@@ -59,6 +60,8 @@ struct Pool
 	const bm_ev_hooks *hooks;	/* the attached loop's, NULL: none */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
+	int			nhosts;			/* hosts of a multi-host URL, tried one by one; 1: one */
+	const char ***host_values;	/* per host: values with that host alone; NULL when one */
 };
 
 /* what a connection attempt did */
