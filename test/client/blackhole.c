@@ -200,7 +200,17 @@ timed_done(bm_session *s, const bm_error *err, void *arg)
 	timed_result(s, NULL, err, arg);
 }
 
-/* sessions queued every 20 ms while the server never answers */
+/*
+ * The first sessions 300 ms apart, so that the connection attempts they
+ * start are out of step (each slot retries after its own failure), then
+ * the rest at once, while the server never answers.
+ */
+static int64_t
+queue_time(int i)
+{
+	return i < 4 ? 300 * i : 1000;
+}
+
 static void
 test_queued_sessions(void)
 {
@@ -224,10 +234,10 @@ test_queued_sessions(void)
 	snprintf(url, sizeof(url), "postgresql://nobody@127.0.0.1:%d/nothing?sslmode=disable", port);
 	e = attached_engine(url, &opts, &l);
 	m = bm_sessionmaker_create(e, NULL);
-	/* a blackhole of 20 s; its end (connections refused) ends every wait anyway */
-	while (callbacks < 2 * NSESSIONS && now_ms() - start < 20000)
+	/* a blackhole of 40 s; its end (connections refused) ends every wait anyway */
+	while (callbacks < 2 * NSESSIONS && now_ms() - start < 40000)
 	{
-		if (queued < NSESSIONS && now_ms() - start >= 20 * queued)
+		while (queued < NSESSIONS && now_ms() - start >= queue_time(queued))
 		{
 			bm_session *s = bm_session_open(m);
 
@@ -240,7 +250,7 @@ test_queued_sessions(void)
 		turn(e, &l, 20);
 	}
 	close(fd);
-	while (callbacks < 2 * NSESSIONS && now_ms() - start < 40000)
+	while (callbacks < 2 * NSESSIONS && now_ms() - start < 60000)
 		turn(e, &l, 100);
 	for (i = 0; i < NSESSIONS; i++)
 	{

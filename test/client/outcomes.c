@@ -13,31 +13,32 @@
 
 #include "bmtest.h"
 
-/* sleeping statements, each within statement_timeout_ms, never time out as a batch */
+/* n sleeping statements, each within statement_timeout_ms, never time out as a batch */
 static void
-test_slow_statements(PGconn *check)
+test_slow_statements(PGconn *check, int n)
 {
 	bm_engine_options opts = {.pool_size = 1, .statement_timeout_ms = 1000};
 	bm_engine  *e = bmt_engine(&opts);
 	bm_sessionmaker *m = bm_sessionmaker_create(e, NULL);
 	bm_session *s = bm_session_open(m);
-	bmt_rec		r[4],
+	bmt_rec		r[8],
 				c = {0};
+	char		name[128];
 	int			i,
 				ok = 0;
 
 	memset(r, 0, sizeof(r));
 	bmt_exec(check, "DROP TABLE IF EXISTS outc; CREATE TABLE outc (id int)");
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < n; i++)
 		bm_session_execute(s, "INSERT INTO outc SELECT 1 FROM pg_sleep(0.7)", 0, NULL, bmt_result_cb, &r[i]);
 	bm_session_commit(s, bmt_done_cb, &c);
 	bm_engine_run(e);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < n; i++)
 		ok += r[i].calls == 1 && r[i].code == BM_OK;
-	tap_ok(ok == 4, "slow statements: four statements of 0.7 s under a 1 s statement timeout succeed",
-		   "%d of 4 succeeded; last: %s %s", ok, bmt_code(r[3].code), r[3].message);
+	snprintf(name, sizeof(name), "slow statements: %d statements of 0.7 s under a 1 s statement timeout succeed", n);
+	tap_ok(ok == n, name, "%d of %d succeeded; last: %s %s", ok, n, bmt_code(r[n - 1].code), r[n - 1].message);
 	BMT_REC_IS(c, BM_OK, "slow statements: and their commit");
-	TAP_INT_EQ(bmt_long(check, "SELECT count(*) FROM outc"), 4, "slow statements: four rows committed");
+	TAP_INT_EQ(bmt_long(check, "SELECT count(*) FROM outc"), n, "slow statements: every row committed");
 	bm_engine_free(e);
 }
 
@@ -263,7 +264,8 @@ main(void)
 
 	bmt_guard(120);
 	check = bmt_check_conn();
-	test_slow_statements(check);
+	test_slow_statements(check, 4);
+	test_slow_statements(check, 5);
 	test_lost_after_end(check);
 	test_free_reads_answers(check);
 	test_idle_killed(check);
