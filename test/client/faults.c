@@ -11,6 +11,7 @@
  *	  not, only BM_ERR_OUTCOME_UNKNOWN may go either way, and no callback
  *	  waits longer than the timeouts allow.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
