@@ -99,8 +99,8 @@ typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
 typedef struct bm_engine_options
 {
 	int			pool_size;		/* connections at most (up to 10000); 0: default 4 */
-	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
-	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
+	int			connect_timeout_ms; /* per connection attempt, per host of a multi-host URL; 0: the URL's connect_timeout, else none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for that long per query it waits on, plus that + 1 s, is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
 	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256 */
 } bm_engine_options;
@@ -123,7 +123,7 @@ typedef struct bm_session_options
 
 /* create an engine from a libpq URL or conninfo (NULL: $DATABASE_URL); connects lazily; NULL + err on failure */
 bm_engine  *bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err);
-/* call back all pending work (BM_ERR_CLOSED unless already answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards */
+/* read the answers that have arrived, call back all pending work (BM_ERR_OUTCOME_UNKNOWN if sent after its COMMIT, else BM_ERR_CLOSED, unless answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards.  From inside a callback it finishes when the callback returns: the callbacks of work queued before then run after this call returns */
 void		bm_engine_free(bm_engine *e);
 /* built-in poll loop: runs until no work is pending; 0, or -1 (bm_last_error) on misuse or a fatal error */
 int			bm_engine_run(bm_engine *e);
