@@ -201,14 +201,15 @@ timed_done(bm_session *s, const bm_error *err, void *arg)
 }
 
 /*
- * The first sessions 300 ms apart, so that the connection attempts they
- * start are out of step (each slot retries after its own failure), then
- * the rest at once, while the server never answers.
+ * The first two sessions a second apart, so that the two connection
+ * attempts they start are out of step (each slot retries after its own
+ * failure, and one is always under way when the other fails), then the
+ * rest at once, while the server never answers.
  */
 static int64_t
 queue_time(int i)
 {
-	return i < 4 ? 300 * i : 1000;
+	return i < 2 ? 1000 * i : 1100;
 }
 
 static void
@@ -216,7 +217,7 @@ test_queued_sessions(void)
 {
 	static timed stmt[NSESSIONS],
 				commit[NSESSIONS];
-	bm_engine_options opts = {.pool_size = 4, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
+	bm_engine_options opts = {.pool_size = 2, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
 	.statement_timeout_ms = STATEMENT_TIMEOUT_MS};
 	int			port,
 				fd = silent_listener(&port),
