@@ -175,137 +175,6 @@ free_conninfo(Pool *p)
 	free(p->values);
 }
 
-/*
- * TCP keepalives, unless the URL sets them: libpq leaves the system's
- * (two hours of silence before the first probe), so that a connection
- * whose server vanished (a network cut, a host gone) would hold its work
- * for hours when no timeout is set.  With these a silent peer is found
- * within about 15 + 3 * 5 seconds.
- */
-static const char *const keepalive_defaults[][2] = {
-	{"keepalives_idle", "15"},
-	{"keepalives_interval", "5"},
-	{"keepalives_count", "3"},
-};
-
-#define NKEEPALIVE (sizeof(keepalive_defaults) / sizeof(keepalive_defaults[0]))
-
-/* add the keepalive settings the URL does not set; 0, or -1 when out of memory */
-static int
-add_keepalive_defaults(Pool *p)
-{
-	const char **k,
-			  **v;
-	size_t		n,
-				d;
-
-	for (n = 0; p->keywords[n]; n++)
-		;
-	if ((k = realloc(p->keywords, (n + NKEEPALIVE + 1) * sizeof(char *))) == NULL)
-		return -1;
-	p->keywords = k;
-	if ((v = realloc(p->values, (n + NKEEPALIVE + 1) * sizeof(char *))) == NULL)
-		return -1;
-	p->values = v;
-	for (d = 0; d < NKEEPALIVE; d++)
-	{
-		size_t		i;
-
-		for (i = 0; i < n && strcmp(p->keywords[i], keepalive_defaults[d][0]) != 0; i++)
-			;
-		if (i < n)
-			continue;
-		p->keywords[n] = strdup(keepalive_defaults[d][0]);
-		p->values[n] = strdup(keepalive_defaults[d][1]);
-		p->keywords[n + 1] = p->values[n + 1] = NULL;
-		if (p->keywords[n++] == NULL || p->values[n - 1] == NULL)
-			return -1;
-	}
-	return 0;
-}
-
-/* the n-th element (from 0) of a comma-separated list, or all of a list without commas */
-static char *
-list_element(const char *list, int n)
-{
-	const char *end;
-
-	if (strchr(list, ',') == NULL)
-		return strdup(list);
-	while (n-- > 0 && (list = strchr(list, ',')) != NULL)
-		list++;
-	if (list == NULL)
-		return strdup("");
-	end = strchr(list, ',');
-	return end ? strndup(list, end - list) : strdup(list);
-}
-
-/* the number of elements of a comma-separated list */
-static int
-list_length(const char *list)
-{
-	int			n = 1;
-
-	while ((list = strchr(list, ',')) != NULL)
-		n++, list++;
-	return n;
-}
-
-/*
- * A URL with several hosts: one set of values per host, so that each host
- * is tried on its own, with its own connect timeout (as libpq does when it
- * blocks; when it does not, a host that never answers would hold up the
- * rest).  0, or -1 when out of memory.
- */
-static int
-split_hosts(Pool *p)
-{
-	int			i,
-				h,
-				n = 0;
-
-	for (i = 0; p->keywords[i]; i++)
-		if ((strcmp(p->keywords[i], "host") == 0 || strcmp(p->keywords[i], "hostaddr") == 0) &&
-			list_length(p->values[i]) > n)
-			n = list_length(p->values[i]);
-	p->nhosts = n > 1 ? n : 1;
-	if (n <= 1)
-		return 0;
-	if ((p->host_values = calloc(n, sizeof(char **))) == NULL)
-		return -1;
-	for (h = 0; h < n; h++)
-	{
-		if ((p->host_values[h] = calloc(i + 1, sizeof(char *))) == NULL)
-			return -1;
-		for (i = 0; p->keywords[i]; i++)
-		{
-			bool		listed = strcmp(p->keywords[i], "host") == 0 ||
-				strcmp(p->keywords[i], "hostaddr") == 0 || strcmp(p->keywords[i], "port") == 0;
-
-			p->host_values[h][i] = listed ? list_element(p->values[i], h) : strdup(p->values[i]);
-			if (p->host_values[h][i] == NULL)
-				return -1;
-		}
-	}
-	return 0;
-}
-
-/* the per-host values go */
-static void
-free_host_values(Pool *p)
-{
-	int			h,
-				i;
-
-	for (h = 0; p->host_values && h < p->nhosts; h++)
-	{
-		for (i = 0; p->host_values[h] && p->host_values[h][i]; i++)
-			free((char *) p->host_values[h][i]);
-		free(p->host_values[h]);
-	}
-	free(p->host_values);
-}
-
 /* libpq's wire for proto: ctx is the Conn */
 static bool
 wire_prepare(void *ctx, const char *name, const char *sql)
@@ -362,7 +231,9 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 		pool_free(p);
 		return NULL;
 	}
-	if (add_keepalive_defaults(p) != 0 || split_hosts(p) != 0)
+	if (conninfo_add_keepalives(&p->keywords, &p->values) == 0)
+		p->host_values = conninfo_split_hosts(p->keywords, p->values, &p->nhosts);
+	if (p->nhosts <= 0)
 	{
 		pool_free(p);
 		return NULL;
@@ -400,7 +271,7 @@ pool_free(Pool *p)
 	for (i = 0; p->conns && i < p->size; i++)
 		proto_destroy(&p->conns[i].proto);
 	free(p->conns);
-	free_host_values(p);
+	conninfo_free_hosts(p->host_values, p->nhosts);
 	free_conninfo(p);
 	free(p);
 }
@@ -516,66 +387,14 @@ connect_failed(Conn *c, int code, const char *sqlstate, const char *message, Err
 	return CONNECT_HOPELESS;
 }
 
-/* a sqlstate: five digits or upper-case letters */
-static bool
-is_sqlstate(const char *s)
-{
-	int			i;
-
-	for (i = 0; i < 5; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
-			return false;
-	return true;
-}
-
-/* a verbose message's source line ("LOCATION:  auth_failed, auth.c:326", in any language) */
-static bool
-is_location_line(const char *line, size_t len)
-{
-	const char *c = memchr(line, ',', len);
-	size_t		i = len;
-
-	while (i > 0 && line[i - 1] >= '0' && line[i - 1] <= '9')
-		i--;
-	return c != NULL && i < len && i >= 3 && strncmp(line + i - 3, ".c:", 3) == 0 &&
-		memchr(line, ' ', len) != NULL && strstr(line, ":  ") != NULL && strstr(line, ":  ") < c;
-}
-
-/*
- * The attempt failed: libpq's message, made verbose, has the server's
- * SQLSTATE after the severity ("FATAL:  28P01: password authentication
- * failed ...") and a source line after it; the error keeps the SQLSTATE (the
- * last host's, of several) and the message loses both.
- */
+/* the attempt failed: libpq's message, with the server's SQLSTATE if it sent one */
 static ConnectResult
 connect_refused(Conn *c, ErrorBuf *why)
 {
-	const char *src = PQerrorMessage(c->pg);
 	char		msg[1024],
-				sqlstate[6] = "";
-	size_t		o = (size_t) snprintf(msg, sizeof(msg), "cannot connect: ");
+				sqlstate[6];
 
-	while (*src && o + 1 < sizeof(msg))
-	{
-		const char *eol = strchr(src, '\n');
-		size_t		len = eol ? (size_t) (eol - src) : strlen(src);
-
-		if ((src == PQerrorMessage(c->pg) || src[-1] == '\n') && is_location_line(src, len))
-		{
-			src += len + (eol ? 1 : 0);
-			continue;
-		}
-		if (strncmp(src, ":  ", 3) == 0 && is_sqlstate(src + 3) && strncmp(src + 8, ": ", 2) == 0)
-		{
-			memcpy(sqlstate, src + 3, 5);
-			msg[o++] = ':';
-			msg[o++] = ' ';
-			src += 10;
-			continue;
-		}
-		msg[o++] = *src++;
-	}
-	msg[o] = '\0';
+	conninfo_refusal(c->pg, msg, sizeof(msg), sqlstate);
 	return connect_failed(c, BM_ERR_CONNECTION, sqlstate[0] ? sqlstate : NULL, msg, why);
 }
 

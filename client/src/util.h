@@ -3,13 +3,14 @@
  *	  The bottom layer of libbasemodel, hidden from users: errors with owned
  *	  strings (error.c), the result a callback reads (result.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
- *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
- *	  list.h.  Nothing here calls above util.
+ *	  keywords say (sqlwords.c), connection parameters (conninfo.c), the
+ *	  clock, and the intrusive queues of list.h.  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
- *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c)
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c,
+ *	    conninfo.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -121,6 +122,13 @@ extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
+
+/* conninfo.c */
+extern int	conninfo_add_keepalives(const char ***keywords, const char ***values);
+extern const char ***conninfo_split_hosts(const char *const *keywords, const char *const *values,
+										  int *nhosts);
+extern void conninfo_free_hosts(const char ***host_values, int nhosts);
+extern void conninfo_refusal(PGconn *pg, char *msg, size_t len, char *sqlstate);
 
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
