@@ -5,12 +5,13 @@
  *	  connection, delay what it forwards, or become a blackhole (forward
  *	  nothing, accept new connections and never answer them) until told to
  *	  behave again.  Poll-based, at most FP_MAXPAIRS connections; it exits
- *	  when the test closes its control pipe.
+ *	  when told to, or when the test closes its control pipe.
  */
 #ifndef BM_TEST_FAULTPROXY_H
 #define BM_TEST_FAULTPROXY_H
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -32,6 +33,7 @@
 #define FP_CUT 'c'				/* close every connection now */
 #define FP_DELAY 'd'			/* wait 100 ms before forwarding each chunk */
 #define FP_BLACKHOLE 'b'		/* forward nothing, answer no new connection */
+#define FP_QUIT 'q'				/* exit */
 
 typedef struct fproxy
 {
@@ -132,7 +134,7 @@ fp_run(int lfd, int ctl, const char *host, const char *port)
 		{
 			char		cmd;
 
-			if (read(ctl, &cmd, 1) != 1)
+			if (read(ctl, &cmd, 1) != 1 || cmd == FP_QUIT)
 				_exit(0);
 			if (cmd == FP_CUT || (mode == FP_BLACKHOLE && cmd != FP_BLACKHOLE))
 			{
@@ -209,7 +211,8 @@ fproxy_start(fproxy *fp, PGconn *check)
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *) &addr, sizeof(addr)) != 0 || listen(lfd, 64) != 0 ||
-		getsockname(lfd, (struct sockaddr *) &addr, &len) != 0 || pipe(pipefd) != 0)
+		getsockname(lfd, (struct sockaddr *) &addr, &len) != 0 || pipe(pipefd) != 0 ||
+		fcntl(pipefd[1], F_SETFD, FD_CLOEXEC) != 0)
 		tap_bail("fault proxy: cannot listen");
 	fp->port = ntohs(addr.sin_port);
 	fflush(stdout);
@@ -243,10 +246,14 @@ fproxy_mode(fproxy *fp, char cmd)
 		tap_bail("fault proxy: control pipe broken");
 }
 
-/* stop the proxy and wait for it */
+/*
+ * Stop the proxy and wait for it.  Told, not only by closing the pipe: a
+ * server restarted by a child of the test may hold a copy of its end.
+ */
 static inline void
 fproxy_stop(fproxy *fp)
 {
+	fproxy_mode(fp, FP_QUIT);
 	close(fp->ctl);
 	waitpid(fp->pid, NULL, 0);
 }
