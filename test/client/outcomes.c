@@ -129,15 +129,17 @@ static bmt_rec fa = {0},
 static void
 free_after_answers(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
+	const char *slow = getenv("BMT_SLOW");
+
 	bmt_result_cb(s, res, err, arg);
-	usleep(600 * 1000);
+	usleep(600 * 1000 * (slow && atoi(slow) > 1 ? atoi(slow) : 1));
 	bm_engine_free(free_engine);
 }
 
 static void
 test_free_reads_answers(PGconn *check)
 {
-	bm_engine_options opts = {.pool_size = 4};
+	bm_engine_options opts = {.pool_size = 4, .application_name = "bm_outcomes_free"};
 	bm_sessionmaker *m;
 	bm_session *a,
 			   *b,
@@ -151,14 +153,19 @@ test_free_reads_answers(PGconn *check)
 	bmt_exec(check, "TRUNCATE outc");
 	free_engine = bmt_engine(&opts);
 	m = bm_sessionmaker_create(free_engine, NULL);
-	/* four connections up, one per session */
-	for (i = 0; i < 4; i++)
-		bm_engine_execute(free_engine, "SELECT pg_sleep(0.1)", 0, NULL, NULL, NULL);
-	bm_engine_run(free_engine);
 	a = bm_session_open(m);
 	b = bm_session_open(m);
 	c = bm_session_open(m);
 	d = bm_session_open(m);
+	/* four connections up, one per session: four transactions open at once */
+	for (i = 0; i < 4; i++)
+	{
+		bm_session *w = i == 0 ? a : i == 1 ? b : i == 2 ? c : d;
+
+		bm_session_execute(w, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL);
+		bm_session_commit(w, NULL, NULL);
+	}
+	bm_engine_run(free_engine);
 	bm_session_execute(a, "SELECT pg_sleep(0.05)", 0, NULL, free_after_answers, &fa);
 	/* answered, unread, when the engine goes */
 	bm_session_execute(b, "INSERT INTO outc SELECT 10 FROM pg_sleep(0.2)", 0, NULL, bmt_result_cb, &fb[0]);
@@ -166,11 +173,11 @@ test_free_reads_answers(PGconn *check)
 	bm_session_commit(b, bmt_done_cb, &fb[2]);
 	/* still running, COMMIT sent */
 	bm_session_execute(c, "INSERT INTO outc VALUES (20)", 0, NULL, bmt_result_cb, &fc[0]);
-	bm_session_execute(c, "SELECT pg_sleep(3)", 0, NULL, bmt_result_cb, &fc[1]);
+	bm_session_execute(c, "SELECT pg_sleep(10)", 0, NULL, bmt_result_cb, &fc[1]);
 	bm_session_commit(c, bmt_done_cb, &fc[2]);
 	/* still running, no COMMIT */
 	bm_session_execute(d, "INSERT INTO outc VALUES (30)", 0, NULL, bmt_result_cb, &fd[0]);
-	bm_session_execute(d, "SELECT pg_sleep(3)", 0, NULL, bmt_result_cb, &fd[1]);
+	bm_session_execute(d, "SELECT pg_sleep(10)", 0, NULL, bmt_result_cb, &fd[1]);
 	bm_engine_run(free_engine);
 	BMT_REC_IS(fa, BM_OK, "free: the callback that frees the engine ran");
 	BMT_REC_IS(fb[0], BM_OK, "free: a statement answered before the free (unread) succeeds");
@@ -179,8 +186,9 @@ test_free_reads_answers(PGconn *check)
 	BMT_REC_IS(fc[1], BM_ERR_OUTCOME_UNKNOWN, "free: a statement still running after COMMIT was sent is BM_ERR_OUTCOME_UNKNOWN");
 	BMT_REC_IS(fc[2], BM_ERR_OUTCOME_UNKNOWN, "free: and its commit");
 	BMT_REC_IS(fd[1], BM_ERR_CLOSED, "free: a statement still running with no COMMIT sent is BM_ERR_CLOSED");
-	/* the killed connections' backends end as soon as they notice */
-	while (bmt_long(check, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'basemodel'") > 0)
+	/* the sleeping backends would not notice the closed connections before they wake */
+	bmt_exec(check, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'bm_outcomes_free'");
+	while (bmt_long(check, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bm_outcomes_free'") > 0)
 		usleep(10000);
 	TAP_INT_EQ(bmt_long(check, "SELECT count(*) FROM outc WHERE id IN (10, 11)"), 2,
 			   "free: the committed session's rows are there");
