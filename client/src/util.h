@@ -133,5 +133,6 @@ extern void conninfo_refusal(PGconn *pg, char *msg, size_t len, char *sqlstate);
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
 extern const char *sql_refused(const char *sql);
+extern bool sql_is_copy(const char *sql);
 
 #endif							/* BM_UTIL_H */
