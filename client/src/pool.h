@@ -55,6 +55,7 @@ typedef struct Conn
 	Proto		proto;
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
+	char	   *first_settings; /* the reported settings when it connected */
 	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
 	int			host;			/* of a multi-host URL, the one this attempt tries */
 } Conn;
