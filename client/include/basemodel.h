@@ -26,6 +26,15 @@
  * - The one exception to "exactly one callback": bm_session_stream calls
  *	 back once per row, then exactly once more at the end (the end result or
  *	 the error), in the session's order like any other call.
+ * - What a code says about a commit: BM_OK committed; BM_ERR_SQL,
+ *	 BM_ERR_ABORTED, BM_ERR_CONNECTION, BM_ERR_TIMEOUT and BM_ERR_CLOSED did
+ *	 not (the transaction, or the autocommit statement, was rolled back or
+ *	 never ran); only BM_ERR_OUTCOME_UNKNOWN may go either way.  Once a
+ *	 session's COMMIT is on the wire, every one of its unit's callbacks still
+ *	 unanswered when the connection is lost (or the server stops answering,
+ *	 or the engine is freed) gets BM_ERR_OUTCOME_UNKNOWN.  A rollback of a
+ *	 transaction that cannot have committed is BM_OK, also when its
+ *	 connection is lost.
  * - The bm_result and bm_error given to a callback are valid only during the
  *	 callback; copy what you keep (bm_result_copy keeps a whole result).
  * - Threads: an engine, its sessionmakers, sessions and results belong to the
@@ -57,12 +66,13 @@ enum
 {
 	BM_OK = 0,					/* no error */
 	BM_ERR_SQL,					/* the server rejected the statement (see sqlstate) */
-	BM_ERR_CONNECTION,			/* the connection failed or was lost */
+	BM_ERR_CONNECTION,			/* the connection failed or was lost; surely not committed */
 	BM_ERR_ABORTED,				/* not run: an earlier statement of the transaction failed */
-	BM_ERR_TIMEOUT,				/* connect or statement timeout */
-	BM_ERR_CLOSED,				/* the engine was freed before the work finished */
+	BM_ERR_TIMEOUT,				/* connect or statement timeout; surely not committed */
+	BM_ERR_CLOSED,				/* the engine was freed before the work finished; surely not committed */
 	BM_ERR_USAGE,				/* the call was misused (bad argument, wrong state) */
-	BM_ERR_NOMEM				/* out of memory */
+	BM_ERR_NOMEM,				/* out of memory */
+	BM_ERR_OUTCOME_UNKNOWN		/* the answer was lost after COMMIT (or an autocommit statement) was sent: it may or may not have committed */
 };
 
 /* the symbolic name of an error code ("BM_ERR_SQL"), "BM_ERR_UNKNOWN" if none */
@@ -97,8 +107,8 @@ typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
 typedef struct bm_engine_options
 {
 	int			pool_size;		/* connections at most (up to 10000); 0: default 4 */
-	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
-	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout, set inside each transaction (a connection silent for twice that + 1 s is dropped); 0: none */
+	int			connect_timeout_ms; /* per connection attempt, per host of a multi-host URL; 0: the URL's connect_timeout, else none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout, set inside each transaction (a connection silent for that long per query it waits on, plus that + 1 s, is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
 	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256; -1: none, every statement unnamed (the setting behind PgBouncer in transaction or statement mode) */
 	const char *read_url;		/* replicas for read-only sessions (libpq URL or conninfo, several hosts allowed; target_session_attrs defaults to standby); NULL: read-only sessions use the main pool */
@@ -123,7 +133,7 @@ typedef struct bm_session_options
 
 /* create an engine from a libpq URL or conninfo (NULL: $DATABASE_URL); connects lazily; NULL + err on failure */
 bm_engine  *bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err);
-/* call back all pending work (BM_ERR_CLOSED unless already answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards */
+/* read the answers that have arrived, call back all pending work (BM_ERR_OUTCOME_UNKNOWN if sent after its COMMIT, else BM_ERR_CLOSED, unless answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards.  From inside a callback it finishes when the callback returns: the callbacks of work queued before then run after this call returns */
 void		bm_engine_free(bm_engine *e);
 /* built-in poll loop: runs until no work is pending; 0, or -1 (bm_last_error) on misuse or a fatal error */
 int			bm_engine_run(bm_engine *e);

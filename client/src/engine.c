@@ -145,11 +145,14 @@ request_done(bm_engine *e, Request *req)
 	collect(e, req->session ? &req->session->requests : &e->auto_reqs);
 }
 
-/* the request fails with code (unless it failed already), then is done */
+/*
+ * The request fails with code (unless it failed already), then is done.  A
+ * rollback never fails this way: its transaction cannot commit any more.
+ */
 static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
-	if (request_code(req) == BM_OK)
+	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -286,6 +289,33 @@ let_go(bm_engine *e, Conn *c)
 }
 
 /*
+ * A request still unanswered on a connection lost with `code` and `message`
+ * fails, unless it already has its answer, with what its outcome may be
+ * (proto_lost_code): a rollback succeeds, what may have committed is
+ * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`.
+ */
+static void
+fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *message)
+{
+	int			lost = proto_lost_code(&c->proto, req, code);
+	char		buf[700];
+
+	if (request_code(req) == BM_OK && lost != BM_OK)
+	{
+		if (lost == BM_ERR_OUTCOME_UNKNOWN)
+		{
+			snprintf(buf, sizeof(buf), "outcome unknown: %s, after %s was sent; it may or may not have committed",
+					 message, req->session ? "the transaction's COMMIT" : "the statement");
+			message = buf;
+		}
+		PQclear(req->res);
+		req->res = NULL;
+		err_set(request_error(req), lost, NULL, message, NULL, NULL);
+	}
+	request_done(e, req);
+}
+
+/*
  * Fail everything the connection carried with `code`: the server answers a
  * batch only at its end, so after a timeout nobody knows which statement
  * hung, and all of them timed out.  The session holding it loses its
@@ -302,11 +332,7 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-	{
-		if (request_code(req) == BM_OK)
-			err_set(request_error(req), code, NULL, buf, NULL, NULL);
-		request_done(e, req);
-	}
+		fail_unanswered(e, c, req, code, buf);
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);
@@ -816,7 +842,7 @@ engine_settle(bm_engine *e)
 static void
 deliver_closed(bm_engine *e, Request *req)
 {
-	if (req->state != REQ_DONE)
+	if (req->state != REQ_DONE && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -837,16 +863,19 @@ deliver_closed(bm_engine *e, Request *req)
 static void
 close_events(bm_engine *e)
 {
-	int			i;
+	Pool	   *p;
+	int			i,
+				k;
 
-	for (i = 0; i < e->pool->size; i++)
-	{
-		Conn	   *c = &e->pool->conns[i];
-		PGcancel   *pc = pool_running_cancel(c);
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+			PGcancel   *pc = pool_running_cancel(c);
 
-		if (pc)
-			cancel_start(&e->cancels, pc, c, c->serial);
-	}
+			if (pc)
+				cancel_start(&e->cancels, pc, c, c->serial);
+		}
 	listen_free(e->listener);
 	e->listener = NULL;
 	if (e->cancel_watched)
@@ -855,10 +884,36 @@ close_events(bm_engine *e)
 }
 
 /*
- * Cancel what runs on the server and close every connection, then call back
- * every request still waiting for its callback: first the ones whose turn
- * had come (they come first in their owner's order), then each owner's
- * queue.  The cancel requests are waited for, a bounded time, at the end.
+ * The engine is going: take what the server has answered already, so that
+ * a commit that committed says so, then give up on what is still on the
+ * wire (BM_ERR_CLOSED where it surely did not commit, else
+ * BM_ERR_OUTCOME_UNKNOWN).
+ */
+static void
+read_before_close(bm_engine *e)
+{
+	Pool	   *p;
+	int			i,
+				k;
+
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+
+			if (c->state == CONN_READY && c->proto.nops > 0)
+				read_in(e, c);
+			if (c->state == CONN_READY && c->proto.nops > 0)
+				engine_conn_lost(e, c, BM_ERR_CLOSED, "the engine was freed before the statement finished");
+		}
+}
+
+/*
+ * Cancel what runs on the server, take what it has answered already, close
+ * every connection, then call back every request still waiting for its
+ * callback: first the ones whose turn had come (they come first in their
+ * owner's order), then each owner's queue.  The cancel requests are waited
+ * for, a bounded time, at the end.
  */
 void
 engine_destroy(bm_engine *e)
@@ -871,6 +926,7 @@ engine_destroy(bm_engine *e)
 	e->free_requested = true;
 	e->depth++;
 	close_events(e);
+	read_before_close(e);
 	pool_close_all(e->pool);
 	if (e->read_pool)
 		pool_close_all(e->read_pool);

@@ -35,6 +35,8 @@ bm_error_name(int code)
 			return "BM_ERR_USAGE";
 		case BM_ERR_NOMEM:
 			return "BM_ERR_NOMEM";
+		case BM_ERR_OUTCOME_UNKNOWN:
+			return "BM_ERR_OUTCOME_UNKNOWN";
 	}
 	return "BM_ERR_UNKNOWN";
 }

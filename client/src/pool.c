@@ -259,6 +259,13 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 		pool_free(p);
 		return NULL;
 	}
+	if (conninfo_add_keepalives(&p->keywords, &p->values) == 0)
+		p->host_values = conninfo_split_hosts(p->keywords, p->values, &p->nhosts);
+	if (p->nhosts <= 0)
+	{
+		pool_free(p);
+		return NULL;
+	}
 	if ((p->conns = calloc(size, sizeof(Conn))) == NULL)
 	{
 		pool_free(p);
@@ -292,16 +299,27 @@ pool_free(Pool *p)
 	for (i = 0; p->conns && i < p->size; i++)
 		proto_destroy(&p->conns[i].proto);
 	free(p->conns);
+	conninfo_free_hosts(p->host_values, p->nhosts);
 	free_conninfo(p);
 	notice_clear(&p->notices);
 	free(p);
 }
 
-/* connected or on the way there */
-static bool
-conn_live(const Conn *c)
+/*
+ * Every notice goes to the pool's queue for the engine to deliver (never to
+ * stderr).  A FATAL that comes while the connection is idle reaches libpq as
+ * a notice too: the server is closing the connection (a restart,
+ * pg_terminate_backend, idle_session_timeout).
+ */
+static void
+conn_notice(void *arg, const PGresult *res)
 {
-	return c->state == CONN_READY || c->state == CONN_CONNECTING;
+	Conn	   *c = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		c->server_fatal = true;
+	notice_receive(&c->pool->notices, res);
 }
 
 /* stop watching a connection's socket; done before libpq closes it */
@@ -326,7 +344,7 @@ conn_reset(Conn *c)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CONN_EMPTY;
-	c->out_pending = c->read_this_turn = false;
+	c->out_pending = c->read_this_turn = c->server_fatal = false;
 	c->connect_deadline = 0;
 	c->cancels = 0;
 	c->copy = COPY_NONE;
@@ -356,46 +374,64 @@ pool_drop(Conn *c)
 /*
  * The connection could not be made.  The next attempt waits, longer after
  * each failure, so that a server refusing connections is not hammered by a
- * busy loop.  If it was the last hope, why says what failed: the engine then
- * fails the work waiting for a connection.
+ * busy loop.  When no connection is ready, why says what failed: the engine
+ * then fails the work waiting for a connection.  Attempts still under way do
+ * not count: attempts out of step would otherwise keep the work waiting for
+ * as long as the server is unreachable.
  */
+static ConnectResult start_connect(Pool *p, Conn *c, ErrorBuf *why);
+
 static ConnectResult
-connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
+connect_failed(Conn *c, int code, const char *sqlstate, const char *message, ErrorBuf *why)
 {
 	Pool	   *p = c->pool;
 	int			i;
 
 	conn_reset(c);
+	/* a multi-host URL: the next host, at once (libpq moves on after any failure) */
+	if (code != BM_ERR_NOMEM && c->host + 1 < p->nhosts)
+	{
+		c->host++;
+		return start_connect(p, c, why);
+	}
+	c->host = 0;
 	p->backoff_ms = backoff_next(p->backoff_ms);
 	p->retry_at = now_ms() + p->backoff_ms;
 	for (i = 0; i < p->size; i++)
-		if (conn_live(&p->conns[i]))
+		if (p->conns[i].state == CONN_READY)
 			return CONNECT_FAILED;
-	err_set(why, code, NULL, message, NULL, NULL);
+	err_set(why, code, sqlstate, message, NULL, NULL);
 	return CONNECT_HOPELESS;
+}
+
+/* the attempt failed: libpq's message, with the server's SQLSTATE if it sent one */
+static ConnectResult
+connect_refused(Conn *c, ErrorBuf *why)
+{
+	char		msg[1024],
+				sqlstate[6];
+
+	conninfo_refusal(c->pg, msg, sizeof(msg), sqlstate);
+	return connect_failed(c, BM_ERR_CONNECTION, sqlstate[0] ? sqlstate : NULL, msg, why);
 }
 
 /* start one connection attempt */
 static ConnectResult
 start_connect(Pool *p, Conn *c, ErrorBuf *why)
 {
-	c->pg = PQconnectStartParams(p->keywords, p->values, 0);
+	c->pg = PQconnectStartParams(p->keywords, p->host_values ? p->host_values[c->host] : p->values, 0);
 	c->state = CONN_CONNECTING;
 	c->poll = PGRES_POLLING_WRITING;
 	c->rewatch = true;
 	c->connect_deadline = p->connect_timeout_ms > 0 ? now_ms() + p->connect_timeout_ms : 0;
 	c->serial++;
 	if (c->pg == NULL)
-		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
-	/* before libpq's default receiver can print anything on stderr */
-	PQsetNoticeReceiver(c->pg, notice_receive, &p->notices);
+		return connect_failed(c, BM_ERR_NOMEM, NULL, "out of memory", why);
+	PQsetNoticeReceiver(c->pg, conn_notice, c);
+	/* the server's SQLSTATE of a refusal shows only in a verbose message */
+	PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
 	if (PQstatus(c->pg) == CONNECTION_BAD)
-	{
-		char		msg[512];
-
-		snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
-	}
+		return connect_refused(c, why);
 	return CONNECT_PENDING;
 }
 
@@ -466,20 +502,22 @@ conn_ready(Conn *c, ErrorBuf *why)
 
 	c->connect_deadline = 0;
 	if ((c->first_settings = settings_now(c->pg)) == NULL)
-		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
+		return connect_failed(c, BM_ERR_NOMEM, NULL, "out of memory", why);
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg))
 	{
 		char		msg[512];
 
 		snprintf(msg, sizeof(msg), "cannot enter pipeline mode: %s", PQerrorMessage(c->pg));
-		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
+		return connect_failed(c, BM_ERR_CONNECTION, NULL, msg, why);
 	}
+	PQsetErrorVerbosity(c->pg, PQERRORS_DEFAULT);
 	if (p->trace)
 	{
 		PQtrace(c->pg, p->trace);
 		PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
 	}
 	c->state = CONN_READY;
+	c->host = 0;
 	p->retry_at = 0;
 	p->backoff_ms = 0;
 	p->connects++;
@@ -490,8 +528,6 @@ conn_ready(Conn *c, ErrorBuf *why)
 ConnectResult
 pool_connect_poll(Conn *c, ErrorBuf *why)
 {
-	char		msg[512];
-
 	c->poll = PQconnectPoll(c->pg);
 	c->rewatch = true;
 	switch (c->poll)
@@ -499,8 +535,7 @@ pool_connect_poll(Conn *c, ErrorBuf *why)
 		case PGRES_POLLING_OK:
 			return conn_ready(c, why);
 		case PGRES_POLLING_FAILED:
-			snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-			return connect_failed(c, BM_ERR_CONNECTION, msg, why);
+			return connect_refused(c, why);
 		default:
 			return CONNECT_PENDING;
 	}
@@ -515,7 +550,29 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 	if (c->state != CONN_CONNECTING || c->connect_deadline == 0 || now < c->connect_deadline)
 		return CONNECT_PENDING;
 	snprintf(msg, sizeof(msg), "connection timed out after %d ms", c->pool->connect_timeout_ms);
-	return connect_failed(c, BM_ERR_TIMEOUT, msg, why);
+	return connect_failed(c, BM_ERR_TIMEOUT, NULL, msg, why);
+}
+
+/*
+ * An idle connection still up?  One the server closed while we were not
+ * looking has its FATAL waiting (parsed by PQisBusy, it reaches
+ * conn_notice), and the end of the stream, which a second read may be the
+ * first to see.  Work that would go to it has not reached the server yet.
+ */
+static bool
+idle_conn_alive(Conn *c)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
+			return false;
+		(void) PQisBusy(c->pg);
+		if (c->server_fatal)
+			return false;
+	}
+	return true;
 }
 
 /* the server reported parameter name as "on" */
@@ -570,8 +627,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
 		if (c->proto.nops == 0 &&
-			((!c->read_this_turn && (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)) ||
-			 server_changed_role(p, c->pg)))
+			((!c->read_this_turn && !idle_conn_alive(c)) || server_changed_role(p, c->pg)))
 		{
 			pool_drop(c);
 			*dropped = true;
@@ -636,11 +692,18 @@ pool_grow(Pool *p, int demand, ErrorBuf *why)
 	return result;
 }
 
-/* the client-side guard: the server's statement_timeout should fire first */
+/*
+ * The client-side guard: how long the connection may stay silent.  The
+ * server answers a batch only when it reaches a Sync (or a Flush), and each
+ * statement on the way has its own statement_timeout, so the guard allows
+ * one timeout for every query still unanswered, and one more with a second
+ * for the network: the server's timeout always fires first.  Every byte
+ * read restarts it (progress_at), and an answer shortens it.
+ */
 static int64_t
-guard_ms(const Pool *p)
+guard_ms(const Conn *c)
 {
-	return 2 * (int64_t) p->statement_timeout_ms + 1000;
+	return (int64_t) (c->proto.nops + 1) * c->pool->statement_timeout_ms + 1000;
 }
 
 /* no answer for too long on a connection with work: msg says so */
@@ -650,10 +713,10 @@ pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len)
 	const Pool *p = c->pool;
 
 	if (c->state != CONN_READY || c->proto.nops == 0 || p->statement_timeout_ms <= 0 ||
-		now < c->proto.progress_at + guard_ms(p))
+		now < c->proto.progress_at + guard_ms(c))
 		return false;
 	snprintf(msg, len, "statement timed out: no answer from the server for %lld ms",
-			 (long long) guard_ms(p));
+			 (long long) (now - c->proto.progress_at));
 	return true;
 }
 
@@ -672,7 +735,7 @@ pool_next_deadline(const Pool *p)
 		if (c->state == CONN_CONNECTING)
 			d = c->connect_deadline;
 		else if (c->state == CONN_READY && c->proto.nops > 0 && p->statement_timeout_ms > 0)
-			d = c->proto.progress_at + guard_ms(p);
+			d = c->proto.progress_at + guard_ms(c);
 		if (d && (next == 0 || d < next))
 			next = d;
 	}

@@ -59,6 +59,8 @@ typedef struct Conn
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
 	char	   *first_settings; /* the reported settings when it connected */
+	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
+	int			host;			/* of a multi-host URL, the one this attempt tries */
 } Conn;
 
 struct Pool
@@ -78,6 +80,8 @@ struct Pool
 	NoticeQueue notices;		/* of every connection, for the engine to deliver */
 	bool		writable;		/* target_session_attrs asks for a writable server */
 	bool		standby;		/* target_session_attrs asks for a standby */
+	int			nhosts;			/* hosts of a multi-host URL, tried one by one; 1: one */
+	const char ***host_values;	/* per host: values with that host alone; NULL when one */
 };
 
 /* what a connection attempt did */
@@ -85,8 +89,8 @@ typedef enum ConnectResult
 {
 	CONNECT_PENDING,			/* still in progress (or nothing started) */
 	CONNECT_READY,				/* a connection is ready for work */
-	CONNECT_FAILED,				/* an attempt failed; others are still alive */
-	CONNECT_HOPELESS			/* an attempt failed and no other is alive */
+	CONNECT_FAILED,				/* an attempt failed; another connection is ready */
+	CONNECT_HOPELESS			/* an attempt failed and no connection is ready */
 } ConnectResult;
 
 extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,

@@ -152,7 +152,7 @@ proto_reset(Proto *p)
 	p->batch_open = p->wrote = false;
 	p->seg = 0;
 	p->in_unit = false;
-	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->begun = p->unit_end_sent = p->unit_failed = p->commit_sent = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->copy = NULL;
 	err_clear(&p->failure);
@@ -179,7 +179,7 @@ void
 proto_begin_unit(Proto *p)
 {
 	p->in_unit = true;
-	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->begun = p->unit_end_sent = p->unit_failed = p->commit_sent = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->end_answered = false;
 	err_clear(&p->failure);
@@ -439,6 +439,8 @@ proto_send_unit(Proto *p, Request *req)
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
+	/* the server runs a COMMIT as soon as it reads it, Sync or not */
+	p->commit_sent = req->kind == REQ_COMMIT;
 	if ((st = send_sync(p, SYNC_END, req)) != PROTO_OK)
 		return st;
 	return send_reset(p);
@@ -966,4 +968,25 @@ proto_take_unanswered(Proto *p)
 	req = p->copy;
 	p->copy = NULL;
 	return (req && req->state != REQ_DONE) ? req : NULL;
+}
+
+/*
+ * The code a request still unanswered gets when its connection is lost with
+ * `code` (a connection failure, the silence guard, the engine's free).  What
+ * may have committed says so: an autocommit statement on the wire, and every
+ * request of a unit whose COMMIT was sent, unless the unit had failed first
+ * (the server then rolls it back).  A ROLLBACK on the wire succeeds: the
+ * transaction cannot commit any more.  Anything else surely did not commit
+ * and keeps `code`.
+ */
+int
+proto_lost_code(const Proto *p, const Request *req, int code)
+{
+	if (req->kind == REQ_ROLLBACK && req->state == REQ_SENT)
+		return BM_OK;
+	if (req->state != REQ_SENT)
+		return code;
+	if (req->session == NULL || (p->commit_sent && !p->unit_failed))
+		return BM_ERR_OUTCOME_UNKNOWN;
+	return code;
 }

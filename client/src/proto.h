@@ -203,6 +203,7 @@ typedef struct Proto
 	bool		send_cleanup;
 	bool		unit_failed;
 	ErrorBuf	failure;		/* what failed the unit first */
+	bool		commit_sent;	/* the unit's COMMIT is on the wire */
 	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
 	char		timeout_sql[96];	/* sets it for one transaction; "" when none */
 	int			max_replays;	/* of an autocommit statement with a stale plan */
@@ -282,5 +283,6 @@ extern ProtoStatus proto_end_batch(Proto *p, bool *write);
 extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
+extern int	proto_lost_code(const Proto *p, const Request *req, int code);
 
 #endif							/* BM_PROTO_H */

@@ -4,14 +4,15 @@
  *	  strings (error.c), the result a callback reads (result.c), notices on
  *	  their way to the loop (notice.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
- *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), the clock, and
- *	  the intrusive queues of list.h.  Nothing here calls above util.
+ *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), connection
+ *	  parameters (conninfo.c), the clock, and the intrusive queues of list.h.
+ *	  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
  *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c,
- *	    sqlsplit.c)
+ *	    sqlsplit.c, conninfo.c, notice.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -174,6 +175,13 @@ extern void notice_receive(void *arg, const PGresult *res);
 extern Notice *notice_pop(NoticeQueue *q);
 extern void notice_public(const Notice *n, bm_error *out);
 extern void notice_clear(NoticeQueue *q);
+
+/* conninfo.c */
+extern int	conninfo_add_keepalives(const char ***keywords, const char ***values);
+extern const char ***conninfo_split_hosts(const char *const *keywords, const char *const *values,
+										  int *nhosts);
+extern void conninfo_free_hosts(const char ***host_values, int nhosts);
+extern void conninfo_refusal(PGconn *pg, char *msg, size_t len, char *sqlstate);
 
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);

@@ -56,6 +56,7 @@ typedef struct reply_job
 	int			started;		/* being marked, sent or retried */
 	int			attempts;
 	uv_timer_t *retry;			/* armed while waiting to try again */
+	int			mark_unknown;	/* a mark as "sending" may have committed (BM_ERR_OUTCOME_UNKNOWN) */
 } reply_job;
 
 struct bot
@@ -391,6 +392,9 @@ on_marked_sending(bot *b, const bm_result *res, const bm_error *err, void *arg)
 	{
 		bot_log("reply to update %s: cannot mark it as sending: %s; trying again later", j->update_id,
 				err->message);
+		/* the mark may have committed: the next try tells (it finds the reply no longer pending) */
+		if (err->code == BM_ERR_OUTCOME_UNKNOWN)
+			j->mark_unknown = 1;
 		j->attempts++;
 		if (j->retry == NULL && (j->retry = malloc(sizeof(uv_timer_t))) != NULL)
 		{
@@ -403,7 +407,13 @@ on_marked_sending(bot *b, const bm_result *res, const bm_error *err, void *arg)
 			job_done(j);
 		return;
 	}
-	if (bm_result_affected(res) != 1)
+	if (bm_result_affected(res) != 1 && j->mark_unknown)
+	{
+		/* our own earlier mark did commit; the reply was not sent, since that needs a mark answered */
+		bot_log("reply to update %s: the mark of unknown outcome had committed; sending it", j->update_id);
+		j->mark_unknown = 0;
+	}
+	else if (bm_result_affected(res) != 1)
 	{
 		bot_log("reply to update %s is no longer pending; not sending it", j->update_id);
 		job_done(j);

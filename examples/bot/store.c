@@ -207,6 +207,13 @@ on_commit(bm_session *s, const bm_error *err, void *arg)
 				 (strncmp(ctx->sqlstate, "22", 2) == 0 || strncmp(ctx->sqlstate, "23", 2) == 0))
 			outcome = STORE_REJECTED;	/* data the database will never take */
 		else
+
+			/*
+			 * A connection, a timeout, or BM_ERR_OUTCOME_UNKNOWN: the update
+			 * may have been stored after all.  Storing it again then fails
+			 * on its update_id (STORE_DUPLICATE), and its reply is sent only
+			 * if it is still pending: never twice.
+			 */
 			outcome = STORE_RETRY;
 	}
 	bm_session_close(s);

@@ -509,6 +509,61 @@ test_wire_failure(void)
 	fx_free(&fx);
 }
 
+/* what a lost connection makes of a request still unanswered: only what may have committed is unknown */
+static void
+test_lost_code(void)
+{
+	Fixture		fx;
+	Request    *autoreq,
+			   *r1,
+			   *end;
+
+	fx_init(&fx, 0);
+	autoreq = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (1)", false);
+	proto_send_auto(&fx.p, autoreq);
+	TAP_INT_EQ(proto_lost_code(&fx.p, autoreq, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: an autocommit statement on the wire may have committed");
+	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (2)", true);
+	end = req_new(&fx, REQ_COMMIT, NULL, true);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_CLOSED), BM_ERR_CLOSED,
+			   "lost code: a request never sent keeps the code it is failed with");
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_TIMEOUT), BM_ERR_TIMEOUT,
+			   "lost code: a statement of a unit whose COMMIT was not sent surely did not commit");
+	proto_send_unit(&fx.p, end);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_TIMEOUT), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: once the COMMIT is sent, the unit's statements may have committed");
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: and so may the COMMIT");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer_sync(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
+			   "lost code: a unit that failed before its COMMIT cannot have committed");
+	req_free(&fx, autoreq);
+	req_free(&fx, r1);
+	req_free(&fx, end);
+	fx_free(&fx);
+
+	fx_init(&fx, 0);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (2)", true);
+	end = req_new(&fx, REQ_ROLLBACK, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, end);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
+			   "lost code: a statement of a unit ending in ROLLBACK did not commit");
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_OK,
+			   "lost code: a ROLLBACK on the wire succeeds: the transaction cannot commit");
+	req_free(&fx, r1);
+	req_free(&fx, end);
+	fx_free(&fx);
+}
+
 /*
  * A streamed statement asks for single-row mode when it becomes libpq's
  * current query: at once when sent to an idle connection, else when the
@@ -682,6 +737,7 @@ main(void)
 	test_commit_fails();
 	test_statement_timeout();
 	test_counters();
+	test_lost_code();
 	test_stream();
 	test_copy();
 	return tap_done();
