@@ -17,7 +17,7 @@
  * (what register added, for unregister's drop_columns) may only name mapped
  * columns.  The install script writes it (basemodel._write_registration);
  * this file is its one reader, for the trigger, for to_dict and, through
- * basemodel._registration(), for SQL.
+ * basemodel.registration(), for SQL.
  *
  * The trigger and to_dict share one cache of it per relation (BaseModelTable,
  * with the column numbers resolved), dropped by a relcache invalidation of
@@ -326,7 +326,7 @@ NameOrNull(char *name, bool *isnull)
 }
 
 /*
- * basemodel._registration(tbl oid): the registration of a table, decoded
+ * basemodel.registration(tbl oid): the registration of a table, decoded
  * from its trigger, as the columns of basemodel.registry; NULL when the
  * table is not registered.  It reveals nothing pg_trigger does not.
  */
@@ -341,7 +341,7 @@ basemodel_registration(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
 		tupdesc->natts != lengthof(values))
-		elog(ERROR, "basemodel._registration() must return a row of 7 columns");
+		elog(ERROR, "basemodel.registration() must return a row of 7 columns");
 	if (!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
 		PG_RETURN_NULL();
 
@@ -355,7 +355,7 @@ basemodel_registration(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* basemodel._trigger_name(): BASEMODEL_TRIGGER_NAME, for the SQL of the install script. */
+/* basemodel.trigger_name(): BASEMODEL_TRIGGER_NAME, for SQL (user API). */
 Datum
 basemodel_trigger_name(PG_FUNCTION_ARGS)
 {
