@@ -60,6 +60,7 @@ extern void BaseModelRegistryInit(void);
 extern BaseModelTable *BaseModelGetTable(Oid relid);
 extern bool BaseModelFindRegistration(Oid relid, MemoryContext mcxt,
 									  BaseModelRegistration *reg);
+extern Datum BaseModelNameOrNull(const char *name, bool *isnull);
 
 /* call.c: the install script's internal functions, called without an EXECUTE check */
 extern Datum BaseModelCall(const char *name, int nargs, const Datum *args,

@@ -18,7 +18,6 @@
 #include "catalog/objectaccess.h"
 #include "catalog/pg_proc.h"
 #include "fmgr.h"
-#include "utils/builtins.h"
 #include "utils/catcache.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"

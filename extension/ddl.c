@@ -114,14 +114,6 @@ RenamedSchema(CollectedCommand *cmd)
 	return stmt->subname;
 }
 
-/* A name Datum, or a NULL one. */
-static inline Datum
-NameOrNull(const char *name, bool *isnull)
-{
-	*isnull = (name == NULL);
-	return name ? DirectFunctionCall1(namein, CStringGetDatum(name)) : (Datum) 0;
-}
-
 /*
  * After ALTER TABLE on relid: for relid and every table below it (ALTER
  * TABLE on a parent recurses into inheritance children and partitions)
@@ -150,7 +142,7 @@ FollowAlterTable(Oid relid, int32 objsubid)
 		{
 			Datum		renamed;
 
-			args[1] = NameOrNull(newname, &nulls[1]);
+			args[1] = BaseModelNameOrNull(newname, &nulls[1]);
 			renamed = BaseModelCall("_follow_column_rename", 2, args, nulls, &isnull);
 			if (!isnull)
 				BaseModelWriteRegistration(renamed);
@@ -221,7 +213,7 @@ FollowCommand(const char *tag, const char *type, Oid objid, int32 objsubid,
 			 strcmp(type, "schema") == 0)
 	{
 		args[1] = BoolGetDatum(strcmp(tag, "CREATE SCHEMA") == 0);
-		args[2] = NameOrNull(RenamedSchema(cmd), &nulls[2]);
+		args[2] = BaseModelNameOrNull(RenamedSchema(cmd), &nulls[2]);
 		BaseModelRun("_follow_schema", 3, args, nulls);
 	}
 }

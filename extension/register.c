@@ -38,13 +38,6 @@ RequiredArg(FunctionCallInfo fcinfo, int argno, const char *argname)
 	return PG_GETARG_DATUM(argno);
 }
 
-/* A name Datum. */
-static inline Datum
-NameDatum(const char *name)
-{
-	return DirectFunctionCall1(namein, CStringGetDatum(name));
-}
-
 /* Raise the error for a relation the current role may not register; else its relkind. */
 static char
 CheckTable(Oid relid)
@@ -75,7 +68,8 @@ FillsFromOwnSequence(Oid relid, Datum col)
 bool
 BaseModelIdIsUnique(Oid relid, const char *col)
 {
-	Datum		args[3] = {ObjectIdGetDatum(relid), NameDatum(col), (Datum) 0};
+	bool		isnull;
+	Datum		args[3] = {ObjectIdGetDatum(relid), BaseModelNameOrNull(col, &isnull), (Datum) 0};
 
 	args[2] = BoolGetDatum(FillsFromOwnSequence(relid, args[1]));
 	return BaseModelCallBool("_id_is_unique", 3, args, NULL);

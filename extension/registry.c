@@ -317,9 +317,9 @@ NameArray(char **names, int n)
 										   TYPALIGN_CHAR));
 }
 
-/* A mapped column as a name Datum; *isnull when there is none. */
-static Datum
-NameOrNull(char *name, bool *isnull)
+/* A column name as a name Datum; *isnull when there is none (NULL). */
+Datum
+BaseModelNameOrNull(const char *name, bool *isnull)
 {
 	*isnull = (name == NULL);
 	return name ? DirectFunctionCall1(namein, CStringGetDatum(name)) : (Datum) 0;
@@ -345,9 +345,9 @@ basemodel_registration(PG_FUNCTION_ARGS)
 	if (!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
 		PG_RETURN_NULL();
 
-	values[0] = NameOrNull(reg.id_column, &nulls[0]);
-	values[1] = NameOrNull(reg.created_column, &nulls[1]);
-	values[2] = NameOrNull(reg.updated_column, &nulls[2]);
+	values[0] = BaseModelNameOrNull(reg.id_column, &nulls[0]);
+	values[1] = BaseModelNameOrNull(reg.created_column, &nulls[1]);
+	values[2] = BaseModelNameOrNull(reg.updated_column, &nulls[2]);
 	values[3] = NameArray(reg.hidden, reg.nhidden);
 	values[4] = NameArray(reg.ignored, reg.nignored);
 	values[5] = BoolGetDatum(reg.skip_unchanged);
