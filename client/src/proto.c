@@ -2,8 +2,9 @@
  * proto.c
  *	  The protocol layer of one connection in pipeline mode: what goes on the
  *	  wire for a session's unit of work or an autocommit statement (BEGIN,
- *	  automatic prepares, Sync, the cleanup after a failure), and what each
- *	  answer the server sends back means for the request it answers.
+ *	  automatic prepares, Sync, the cleanup after a failure, the reset before
+ *	  the connection goes back to the pool), and what each answer the server
+ *	  sends back means for the request it answers.
  *
  *	  No socket and no engine: messages go out through the Proto's wire
  *	  table, answers come in through proto_feed as values, and what they mean
@@ -136,7 +137,11 @@ proto_reset(Proto *p)
 	p->in_unit = false;
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	p->copy = NULL;
 	err_clear(&p->failure);
+	p->dirt = p->reset_leaves = 0;
+	p->reset_due = p->end_answered = false;
+	err_clear(&p->reset_failure);
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -159,6 +164,7 @@ proto_begin_unit(Proto *p)
 	p->in_unit = true;
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	p->end_answered = false;
 	err_clear(&p->failure);
 }
 
@@ -201,6 +207,25 @@ forget_statements(Proto *p)
 }
 
 /*
+ * libpq sets single-row mode for the query it is working on, so a streamed
+ * statement asks for it when it becomes the head of the queue: when it is
+ * sent to an idle connection, or when the answers before it are all taken
+ * (and libpq has not read any of its own).  After a failure in the unit
+ * libpq has the statement's PIPELINE_ABORTED ready and refuses, rightly:
+ * no row will come.  False: libpq refused otherwise.
+ */
+static bool
+arm_head(Proto *p)
+{
+	Op		   *op = QUEUE_HEAD(&p->ops, Op, link);
+
+	if (op == NULL || !op->one_row || op->armed)
+		return true;
+	op->armed = true;
+	return p->wire->single_row(p->wire_ctx) || p->unit_failed;
+}
+
+/*
  * One statement, prepared on first use.  The Parse travels in the same batch
  * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
  * Parse was sent before an earlier Sync and is not confirmed yet may have
@@ -214,6 +239,7 @@ send_exec(Proto *p, Request *req)
 	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
 	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 	ProtoStatus st;
+	Op		   *op;
 
 	if (!cacheable && sc->count > 0)
 		forget_statements(p);
@@ -235,9 +261,7 @@ send_exec(Proto *p, Request *req)
 		if (sc->count < sc->capacity &&
 			(se = stmtcache_add(sc, req->sql, p->seg)) != NULL)
 		{
-			Op		   *op = op_push(p, OP_PREPARE, req);
-
-			if (op == NULL)
+			if ((op = op_push(p, OP_PREPARE, req)) == NULL)
 			{
 				stmtcache_remove(sc, se);
 				return PROTO_NOMEM;
@@ -251,16 +275,64 @@ send_exec(Proto *p, Request *req)
 	else
 		se = NULL;
 
-	if (op_push(p, OP_EXEC, req) == NULL)
+	if ((op = op_push(p, OP_EXEC, req)) == NULL)
 		return PROTO_NOMEM;
+	op->one_row = req->kind == REQ_STREAM;
 	req->state = REQ_SENT;
-	return p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams,
-						  params) ? PROTO_OK : PROTO_WIRE_FAILED;
+	if (!p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params))
+		return PROTO_WIRE_FAILED;
+	return arm_head(p) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
 
 /*
- * One autocommit statement: its own implicit transaction, ended by a Sync.
- * On failure the connection must go; req may then not be on the wire.
+ * Put back what the statements sent since the last reset may have left (the
+ * dirt), in a segment of its own behind everything sent so far, so that it
+ * travels in the same write.  The connection takes no work until its Sync is
+ * answered; a step that fails closes it (unless the unit before it failed:
+ * reset_answered).  State no statement undoes (LEAVES_CLOSE) is not reset:
+ * the connection is closed once idle.
+ */
+static ProtoStatus
+send_reset(Proto *p)
+{
+	static const struct
+	{
+		uint8_t		leaves;
+		const char *sql;
+	}			steps[] = {
+		{LEAVES_SETTINGS, "SET SESSION AUTHORIZATION DEFAULT"},
+		{LEAVES_SETTINGS, "RESET ROLE"},
+		{LEAVES_SETTINGS, "RESET ALL"},
+		{LEAVES_CURSORS, "CLOSE ALL"},
+		{LEAVES_LISTEN, "UNLISTEN *"},
+		{LEAVES_LOCKS, "SELECT pg_catalog.pg_advisory_unlock_all()"},
+		{LEAVES_TEMP, "DISCARD TEMP"},
+		{LEAVES_PREPARED, "DEALLOCATE ALL"},
+	};
+	ProtoStatus st;
+	size_t		i;
+
+	p->reset_due = false;
+	if (p->dirt == 0 || (p->dirt & LEAVES_CLOSE))
+		return PROTO_OK;
+	/* DEALLOCATE ALL drops our statements too: the cache forgets them */
+	if (p->dirt & LEAVES_PREPARED)
+		forget_statements(p);
+	p->reset_leaves = p->dirt;
+	p->dirt = 0;
+	err_clear(&p->reset_failure);
+	p->stats.resets++;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if ((p->reset_leaves & steps[i].leaves) &&
+			(st = send_simple(p, OP_RESET, NULL, steps[i].sql)) != PROTO_OK)
+			return st;
+	return send_sync(p, SYNC_RESET, NULL);
+}
+
+/*
+ * One autocommit statement: its own implicit transaction, ended by a Sync,
+ * and the reset behind it when it may leave state.  On failure the
+ * connection must go; req may then not be on the wire.
  */
 ProtoStatus
 proto_send_auto(Proto *p, Request *req)
@@ -268,12 +340,19 @@ proto_send_auto(Proto *p, Request *req)
 	ProtoStatus st;
 
 	p->nauto++;
+	p->dirt |= req->sql->leaves;
 	if ((st = send_exec(p, req)) != PROTO_OK)
 		return st;
-	return send_sync(p, SYNC_AUTO, req);
+	if ((st = send_sync(p, SYNC_AUTO, req)) != PROTO_OK)
+		return st;
+	return send_reset(p);
 }
 
-/* after a failure in the unit: the Sync that ends the aborted pipeline, the ROLLBACK */
+/*
+ * After a failure in the unit: the Sync that ends the aborted pipeline, the
+ * ROLLBACK and the reset behind it.  And a reset that is due (found needed
+ * once the connection was idle).
+ */
 ProtoStatus
 proto_send_cleanup(Proto *p)
 {
@@ -290,9 +369,11 @@ proto_send_cleanup(Proto *p)
 		p->send_cleanup = false;
 		if ((st = send_simple(p, OP_CLEANUP, NULL, "ROLLBACK")) != PROTO_OK)
 			return st;
-		return send_sync(p, SYNC_CLEANUP, NULL);
+		if ((st = send_sync(p, SYNC_CLEANUP, NULL)) != PROTO_OK)
+			return st;
+		return send_reset(p);
 	}
-	return PROTO_OK;
+	return p->reset_due ? send_reset(p) : PROTO_OK;
 }
 
 /* the unit's BEGIN, before its first request */
@@ -305,19 +386,54 @@ proto_send_begin(Proto *p, const char *begin_sql)
 	return send_simple(p, OP_BEGIN, NULL, begin_sql);
 }
 
-/* one request of the unit: a statement, or the COMMIT/ROLLBACK that ends it */
+/*
+ * One request of the unit: a statement, or the COMMIT/ROLLBACK that ends it,
+ * with the reset behind it when the unit's statements may leave state, or a
+ * COPY.  libpq runs no COPY in pipeline mode, so a COPY starts as a Sync
+ * (the transaction stays open): once it is answered, so is everything
+ * before, and the connection can leave pipeline mode (the event copy_due).
+ * Nothing more is sent until the COPY is over.
+ */
 ProtoStatus
 proto_send_unit(Proto *p, Request *req)
 {
 	ProtoStatus st;
 
 	req->state = REQ_SENT;
-	if (req->kind == REQ_EXEC)
+	if (req->kind == REQ_EXEC || req->kind == REQ_STREAM)
+	{
+		p->dirt |= req->sql->leaves;
 		return send_exec(p, req);
+	}
+	if (request_is_copy(req))
+	{
+		p->copy = req;
+		return send_sync(p, SYNC_COPY, req);
+	}
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
-	return send_sync(p, SYNC_END, req);
+	if ((st = send_sync(p, SYNC_END, req)) != PROTO_OK)
+		return st;
+	return send_reset(p);
+}
+
+/*
+ * The COPY, out of pipeline mode now: its statement alone, ended by libpq's
+ * own Sync (the answers to it come as for any query, the data in between
+ * through the pool).
+ */
+ProtoStatus
+proto_send_copy(Proto *p)
+{
+	Request    *req = p->copy;
+
+	if (op_push(p, OP_COPY, req) == NULL)
+		return PROTO_NOMEM;
+	/* no Flush message: outside pipeline mode libpq ends the query with a Sync */
+	p->batch_open = false;
+	p->seg++;
+	return p->wire->query(p->wire_ctx, NULL, req->sql->text, 0, NULL) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
 
 /*
@@ -465,6 +581,75 @@ unit_over(Proto *p, ProtoEvent *ev)
 	ev->unit_over = true;
 }
 
+/* the connection is closed instead of going back to the pool, why says why */
+static void
+close_on_release(Proto *p, ProtoEvent *ev, const char *why)
+{
+	if (p->in_unit)
+		unit_over(p, ev);
+	ev->lost = BM_ERR_CONNECTION;
+	ev->lost_message = why;
+}
+
+/*
+ * An answer that may leave the connection idle: once nothing is on the wire
+ * (and the unit holding it, if any, has ended), what its statements may have
+ * left is reset first, or the connection is closed when no reset undoes it;
+ * else it goes back to the pool.  after_reset: a reset was just answered, so
+ * the engine learns that the connection takes work again.
+ */
+static void
+release(Proto *p, ProtoEvent *ev, bool after_reset)
+{
+	if (p->nops > 0 || (p->in_unit && !p->end_answered))
+		return;
+	if (p->dirt & LEAVES_CLOSE)
+		close_on_release(p, ev, "connection closed instead of going back to the pool: "
+						 "a statement left state that no reset undoes (dblink, LOAD)");
+	else if (p->dirt)
+	{
+		p->reset_due = true;
+		ev->cleanup_due = true;
+	}
+	else if (p->in_unit || after_reset)
+		unit_over(p, ev);
+}
+
+/* the unit's last answer is in: it is over once the connection is reset */
+static void
+unit_end(Proto *p, ProtoEvent *ev)
+{
+	p->end_answered = true;
+	release(p, ev, false);
+}
+
+/*
+ * The reset's Sync is answered.  Behind a unit that failed before its end,
+ * the reset met the aborted transaction block and did nothing: it goes again
+ * behind the cleanup ROLLBACK (a round trip the failure costs anyway).
+ * Otherwise a step that failed, or settings the server still reports changed
+ * after they were reset, close the connection: it is never handed on dirty.
+ */
+static void
+reset_answered(Proto *p, ProtoEvent *ev)
+{
+	uint8_t		covered = p->reset_leaves;
+
+	p->reset_leaves = 0;
+	if (p->reset_failure.code != BM_OK && p->in_unit && p->unit_failed && !p->end_answered)
+	{
+		p->dirt |= covered;
+		err_clear(&p->reset_failure);
+	}
+	else if (p->reset_failure.code != BM_OK)
+		close_on_release(p, ev, p->reset_failure.message);
+	else if ((covered & LEAVES_SETTINGS) && (p->dirt & LEAVES_SETTINGS))
+		close_on_release(p, ev, "connection closed instead of going back to the pool: "
+						 "the server reports changed settings after they were reset");
+	else
+		release(p, ev, true);
+}
+
 /* a Sync's answer: what it ended is over */
 static void
 sync_answered(Proto *p, Op *op, ProtoEvent *ev)
@@ -477,6 +662,7 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 				ev->replay = op->req;
 			else
 				ev->done = op->req;
+			release(p, ev, false);
 			break;
 		case SYNC_END:
 			ev->done = op->req;
@@ -489,12 +675,39 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 				ev->cleanup_due = true;
 			}
 			else if (op->sync == SYNC_END)
-				unit_over(p, ev);
+				unit_end(p, ev);
 			break;
 		case SYNC_CLEANUP:
-			unit_over(p, ev);
+			unit_end(p, ev);
+			break;
+		case SYNC_RESET:
+			reset_answered(p, ev);
+			break;
+		case SYNC_COPY:
+			if (p->unit_failed)
+			{
+				request_not_run(op->req, p->failure.message);
+				ev->done = op->req;
+				p->copy = NULL;
+			}
+			else
+				ev->copy_due = op->req;
 			break;
 	}
+}
+
+/* a step of the reset is answered: the first that did not succeed is kept */
+static void
+reset_step_answered(Proto *p, const Op *op)
+{
+	char		msg[600];
+
+	if (p->reset_failure.code != BM_OK ||
+		(op->answered && (op->ans.status == PGRES_COMMAND_OK || op->ans.status == PGRES_TUPLES_OK)))
+		return;
+	snprintf(msg, sizeof(msg), "connection closed instead of going back to the pool: its reset failed: %s",
+			 op->answered && op->ans.message ? op->ans.message : "no answer");
+	err_set(&p->reset_failure, BM_ERR_CONNECTION, op->answered ? op->ans.sqlstate : NULL, msg, NULL, NULL);
 }
 
 /* what one finished query (all its results in op->ans) means */
@@ -536,6 +749,11 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 		case OP_EXEC:
 			exec_answered(p, op, ev);
 			break;
+		case OP_COPY:
+			exec_answered(p, op, ev);
+			p->copy = NULL;
+			ev->copy_over = true;
+			break;
 		case OP_END:
 			if (request_code(req) != BM_OK)
 				break;
@@ -553,11 +771,26 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 					p->need_cleanup = false;
 			}
 			break;
+		case OP_RESET:
+			reset_step_answered(p, op);
+			break;
 		case OP_CLEANUP:
 		case OP_DEALLOCATE:
 		case OP_SYNC:
 			break;
 	}
+}
+
+/* after an op is answered: arm the next if it streams; true (proto_feed's answer) */
+static bool
+arm_or_lose(Proto *p, ProtoEvent *ev)
+{
+	if (!arm_head(p))
+	{
+		ev->lost = BM_ERR_CONNECTION;
+		ev->lost_message = "internal error: libpq refused single-row mode for a streamed statement; connection dropped";
+	}
+	return true;
 }
 
 /*
@@ -609,9 +842,17 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 			return true;
 		}
 		PQclear(a->res);
+		if (a->settings_changed)
+			p->dirt |= LEAVES_SETTINGS;
 		op = op_pop(p);
 		sync_answered(p, op, ev);
 		op_free(p, op);
+		return arm_or_lose(p, ev);
+	}
+	if (a != NULL && a->status == PGRES_SINGLE_TUPLE && op->one_row)
+	{
+		ev->row_of = op->req;
+		ev->row = a->res;
 		return true;
 	}
 	if (a != NULL)
@@ -634,7 +875,7 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 	op = op_pop(p);
 	op_answered(p, op, ev);
 	op_free(p, op);
-	return true;
+	return arm_or_lose(p, ev);
 }
 
 /*
@@ -646,14 +887,18 @@ proto_take_unanswered(Proto *p)
 {
 	Op		   *op;
 
+	Request    *req;
+
 	while ((op = QUEUE_POP(&p->ops, Op, link)) != NULL)
 	{
-		Request    *req = op->req;
-
+		req = op->req;
 		p->nops--;
 		op_free(p, op);
 		if (req && req->state != REQ_DONE)
 			return req;
 	}
-	return NULL;
+	/* a COPY between its Sync's answer and its own op */
+	req = p->copy;
+	p->copy = NULL;
+	return (req && req->state != REQ_DONE) ? req : NULL;
 }

@@ -19,7 +19,11 @@ typedef enum ReqKind
 {
 	REQ_EXEC,
 	REQ_COMMIT,
-	REQ_ROLLBACK
+	REQ_ROLLBACK,
+	REQ_STREAM,					/* a statement whose rows come one by one */
+	REQ_COPY_IN,				/* COPY ... FROM STDIN */
+	REQ_COPY_OUT,				/* COPY ... TO STDOUT */
+	REQ_ROW						/* one row of a REQ_STREAM, delivered on its own */
 } ReqKind;
 
 typedef enum ReqState
@@ -60,6 +64,31 @@ typedef struct Request
 
 #define REQUEST_PARAMS(req) ((char **) ((req) + 1))
 
+/* a COPY's side of the data, after its request (which has no parameters) */
+typedef struct CopyIO
+{
+	bm_copy_read_cb read;		/* REQ_COPY_IN */
+	bm_copy_write_cb write;		/* REQ_COPY_OUT */
+	void	   *arg;
+	bool		aborted;		/* read or write said -1 (or the direction was wrong) */
+} CopyIO;
+
+#define REQUEST_COPY(req) ((CopyIO *) ((req) + 1))
+
+/* the request's callback takes a result (a statement, a row, a COPY), not a done */
+static inline bool
+request_has_result(const Request *req)
+{
+	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK;
+}
+
+/* the request is a COPY (it leaves pipeline mode for its data) */
+static inline bool
+request_is_copy(const Request *req)
+{
+	return req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT;
+}
+
 /* BM_OK, or the code of what failed the request */
 static inline int
 request_code(const Request *req)
@@ -88,6 +117,8 @@ typedef struct Answer
 	const char *hint;
 	const char *source;			/* the server function that raised the error */
 	PGresult   *res;
+	bool		settings_changed;	/* a Sync's answer: the server reports settings
+									 * unlike the connection's first */
 } Answer;
 
 /* how a Proto puts messages on the wire; each returns false when it failed */
@@ -99,6 +130,8 @@ typedef struct ProtoWire
 						  int nparams, const char *const *params);
 	bool		(*sync) (void *ctx);
 	bool		(*flush) (void *ctx);
+	/* the query now current in libpq returns its rows one result each */
+	bool		(*single_row) (void *ctx);
 } ProtoWire;
 
 /* ops: what a connection expects back, in order */
@@ -110,7 +143,9 @@ typedef enum OpKind
 	OP_END,						/* COMMIT or ROLLBACK of a session */
 	OP_CLEANUP,					/* ROLLBACK after a failure */
 	OP_DEALLOCATE,
-	OP_SYNC
+	OP_SYNC,
+	OP_COPY,					/* a COPY, sent outside pipeline mode */
+	OP_RESET					/* a step of the reset on release */
 } OpKind;
 
 typedef enum SyncKind
@@ -118,7 +153,9 @@ typedef enum SyncKind
 	SYNC_AUTO,					/* ends one autocommit statement */
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
-	SYNC_CLEANUP				/* ends the cleanup ROLLBACK */
+	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
+	SYNC_COPY,					/* before a COPY: everything before it is answered */
+	SYNC_RESET					/* ends the reset on release */
 } SyncKind;
 
 typedef struct Op
@@ -130,6 +167,8 @@ typedef struct Op
 	Request    *req;
 	StmtEntry  *stmt;
 	Answer		ans;
+	bool		one_row;		/* a streamed statement: single-row mode once current */
+	bool		armed;			/* single-row mode was asked for */
 } Op;
 
 /* what one connection's protocol layer has sent, over the engine's life (never reset) */
@@ -138,6 +177,7 @@ typedef struct ProtoStats
 	long		round_trips;	/* batches closed with something to write */
 	long		syncs;
 	long		prepares;
+	long		resets;			/* resets on release sent */
 } ProtoStats;
 
 typedef struct Proto
@@ -166,6 +206,13 @@ typedef struct Proto
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
+	Request    *copy;			/* the COPY from its Sync to its end: nothing else is sent */
+	/* the reset on release: what was sent may have left state behind */
+	uint8_t		dirt;			/* LEAVES_* of what was sent since the last reset */
+	uint8_t		reset_leaves;	/* what the reset on the wire puts back, 0: none */
+	bool		reset_due;		/* a reset waits to be sent (proto_send_cleanup) */
+	bool		end_answered;	/* the unit's end is answered; it is over once reset */
+	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
@@ -194,17 +241,29 @@ typedef struct ProtoEvent
 	bool		unit_failed;	/* the unit first failed: with proto's failure */
 	Request    *done;			/* answered: its callback may be due */
 	Request    *replay;			/* autocommit with a stale plan: queue it again */
-	bool		cleanup_due;	/* the cleanup ROLLBACK waits to be sent */
-	bool		unit_over;		/* the unit ended on the wire: the connection is free */
+	bool		cleanup_due;	/* the cleanup ROLLBACK or the reset waits to be sent */
+	bool		unit_over;		/* the unit ended on the wire (and the connection is
+								 * reset): the connection is free */
 	int			lost;			/* BM_OK, or the code the connection is dropped with */
 	const char *lost_message;
+	Request    *row_of;			/* a streamed statement sent a row: row, now the engine's */
+	PGresult   *row;
+	Request    *copy_due;		/* everything before the COPY is answered: leave pipeline mode, send it */
+	bool		copy_over;		/* the COPY ended: back to pipeline mode */
 } ProtoEvent;
+
+/* the connection may take new work: no reset waits or is on the wire, it is not to be closed */
+static inline bool
+proto_takes_work(const Proto *p)
+{
+	return p->reset_leaves == 0 && !p->reset_due && !(p->dirt & LEAVES_CLOSE);
+}
 
 static inline bool
 proto_event_empty(const ProtoEvent *ev)
 {
 	return !ev->unit_failed && !ev->done && !ev->replay && !ev->cleanup_due &&
-		!ev->unit_over && ev->lost == BM_OK;
+		!ev->unit_over && ev->lost == BM_OK && !ev->row_of && !ev->copy_due && !ev->copy_over;
 }
 
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
@@ -217,6 +276,7 @@ extern ProtoStatus proto_send_cleanup(Proto *p);
 extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);
 extern ProtoStatus proto_send_unit(Proto *p, Request *req);
 extern ProtoStatus proto_end_batch(Proto *p, bool *write);
+extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
 
