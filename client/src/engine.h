@@ -28,6 +28,18 @@
 #define REQ_SIZE_CLASSES 4
 #define REQ_UNPOOLED 255
 
+/*
+ * A timer of the engine.  fire runs from the loop once the monotonic clock
+ * reaches at, on the engine's stack like a callback; closing: the engine is
+ * being freed and takes no more work.
+ */
+typedef struct Timer
+{
+	DLink		link;			/* the engine's list, earliest first */
+	int64_t		at;				/* ms on the monotonic clock */
+	void		(*fire) (struct Timer *t, bool closing);
+} Timer;
+
 struct bm_sessionmaker
 {
 	bm_engine  *engine;
@@ -58,6 +70,7 @@ struct bm_engine
 	SqlTable	texts;			/* interned SQL of requests and statement caches */
 	Queue		free_reqs[REQ_SIZE_CLASSES];	/* of Request (link) */
 	int			nfree_reqs[REQ_SIZE_CLASSES];
+	DList		timers;			/* of Timer (link), earliest first */
 };
 
 /* engine.c */
@@ -74,5 +87,6 @@ extern int64_t engine_next_deadline(bm_engine *e);
 extern bool engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
+extern void engine_add_timer(bm_engine *e, Timer *t);
 
 #endif							/* BM_ENGINE_H */

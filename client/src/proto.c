@@ -137,6 +137,7 @@ proto_reset(Proto *p)
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	err_clear(&p->failure);
+	p->savepoints = false;
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -160,6 +161,7 @@ proto_begin_unit(Proto *p)
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	err_clear(&p->failure);
+	p->savepoints = false;
 }
 
 /* a statement with no parameters, through the unnamed statement */
@@ -305,15 +307,64 @@ proto_send_begin(Proto *p, const char *begin_sql)
 	return send_simple(p, OP_BEGIN, NULL, begin_sql);
 }
 
-/* one request of the unit: a statement, or the COMMIT/ROLLBACK that ends it */
+/*
+ * A request of a unit that failed after a SAVEPOINT, with its end not sent:
+ * the server skips everything up to the next Sync, and only a ROLLBACK TO
+ * (sent normally) can make the unit usable again.  Anything else is answered
+ * here: a statement as not run; the end of the unit with the failure (a
+ * rollback with success), closing the aborted pipeline with a Sync after
+ * which the cleanup ROLLBACK goes.  The caller finds req done.
+ */
+static ProtoStatus
+answer_suspended(Proto *p, Request *req)
+{
+	req->state = REQ_DONE;
+	switch (req->kind)
+	{
+		case REQ_COMMIT:
+			err_copy(request_error(req), &p->failure);
+			/* fall through */
+		case REQ_ROLLBACK:
+			p->unit_end_sent = true;
+			p->need_cleanup = true;
+			return send_sync(p, SYNC_FAIL, NULL);
+		default:
+			request_not_run(req, p->failure.message);
+			return PROTO_OK;
+	}
+}
+
+/*
+ * One request of the unit: a statement, a savepoint command, or the
+ * COMMIT/ROLLBACK that ends it.  A ROLLBACK TO goes after a Sync of its own,
+ * so that an error before it makes the server skip only up to there: the
+ * statements after it run whether or not something before it failed, in the
+ * same round trip.
+ */
 ProtoStatus
 proto_send_unit(Proto *p, Request *req)
 {
 	ProtoStatus st;
 
 	req->state = REQ_SENT;
-	if (req->kind == REQ_EXEC)
-		return send_exec(p, req);
+	if (p->unit_failed && !p->unit_end_sent && req->kind != REQ_ROLLBACK_TO)
+		return answer_suspended(p, req);
+	switch (req->kind)
+	{
+		case REQ_EXEC:
+			return send_exec(p, req);
+		case REQ_SAVEPOINT:
+			p->savepoints = true;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_ROLLBACK_TO:
+			if ((st = send_sync(p, SYNC_SAVEPOINT, NULL)) != PROTO_OK)
+				return st;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_RELEASE:
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		default:
+			break;
+	}
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
@@ -367,12 +418,16 @@ answer_error(const Proto *p, ErrorBuf *eb, const Answer *a)
 		strstr(msg, "statement timeout") != NULL)
 		code = BM_ERR_TIMEOUT;
 	err_set(eb, code, a->sqlstate, msg, a->detail, a->hint);
+	err_set_fields(eb, a->schema_name, a->table_name, a->column_name, a->constraint_name,
+				   a->position ? atoi(a->position) : 0);
 }
 
 /*
  * The unit on the wire failed (first time only): the pipeline after the
  * failure is aborted, so it needs its own Sync unless the unit's end was
- * sent, then a ROLLBACK.  The event tells the session.
+ * sent, then a ROLLBACK.  The event tells the session.  A unit that has
+ * sent a SAVEPOINT and not its end waits instead: the session's next
+ * requests may roll back to it (proto_send_unit answers the others).
  */
 static void
 unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
@@ -381,6 +436,8 @@ unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
 		return;
 	p->unit_failed = true;
 	err_copy(&p->failure, why);
+	if (p->savepoints && !p->unit_end_sent)
+		return;
 	if (!p->unit_end_sent)
 	{
 		p->unit_end_sent = true;
@@ -413,6 +470,37 @@ forget_stale_plan(Proto *p, Request *req, const Answer *a)
 		return false;
 	stmtcache_remove(&p->cache, se);
 	return true;
+}
+
+/*
+ * A ROLLBACK TO that ran after the unit failed: the transaction is usable
+ * again, and whatever follows it (the commit included) runs as if nothing
+ * had failed.
+ */
+static void
+unit_recover(Proto *p)
+{
+	p->unit_failed = false;
+	p->need_cleanup = false;
+	err_clear(&p->failure);
+}
+
+/* a SAVEPOINT, ROLLBACK TO or RELEASE is answered */
+static void
+savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+
+	if (op->answered && op->ans.status == PGRES_PIPELINE_ABORTED)
+		request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+	else if (op_failed(op))
+	{
+		answer_error(p, request_error(req), &op->ans);
+		unit_fail(p, req->err, ev);
+	}
+	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_recover(p);
+	ev->done = req;
 }
 
 /* a statement's results are all in: its request's answer or error */
@@ -494,6 +582,8 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 		case SYNC_CLEANUP:
 			unit_over(p, ev);
 			break;
+		case SYNC_SAVEPOINT:
+			break;
 	}
 }
 
@@ -535,6 +625,9 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			break;
 		case OP_EXEC:
 			exec_answered(p, op, ev);
+			break;
+		case OP_SAVEPOINT:
+			savepoint_answered(p, op, ev);
 			break;
 		case OP_END:
 			if (request_code(req) != BM_OK)

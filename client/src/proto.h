@@ -19,7 +19,10 @@ typedef enum ReqKind
 {
 	REQ_EXEC,
 	REQ_COMMIT,
-	REQ_ROLLBACK
+	REQ_ROLLBACK,
+	REQ_SAVEPOINT,				/* SAVEPOINT, ROLLBACK TO, RELEASE: sql holds the command */
+	REQ_ROLLBACK_TO,
+	REQ_RELEASE
 } ReqKind;
 
 typedef enum ReqState
@@ -44,7 +47,7 @@ typedef struct Request
 	union
 	{
 		bm_result_cb result;	/* REQ_EXEC */
-		bm_done_cb	done;		/* REQ_COMMIT, REQ_ROLLBACK */
+		bm_done_cb	done;		/* every other kind */
 	}			cb;
 	void	   *arg;
 	PGresult   *res;			/* the answer, when it succeeded */
@@ -88,6 +91,11 @@ typedef struct Answer
 	const char *hint;
 	const char *source;			/* the server function that raised the error */
 	PGresult   *res;
+	const char *schema_name;	/* the fields naming what the error is about */
+	const char *table_name;
+	const char *column_name;
+	const char *constraint_name;
+	const char *position;		/* decimal text, as the server sends it */
 } Answer;
 
 /* how a Proto puts messages on the wire; each returns false when it failed */
@@ -110,7 +118,8 @@ typedef enum OpKind
 	OP_END,						/* COMMIT or ROLLBACK of a session */
 	OP_CLEANUP,					/* ROLLBACK after a failure */
 	OP_DEALLOCATE,
-	OP_SYNC
+	OP_SYNC,
+	OP_SAVEPOINT				/* SAVEPOINT, ROLLBACK TO or RELEASE of a session */
 } OpKind;
 
 typedef enum SyncKind
@@ -118,7 +127,8 @@ typedef enum SyncKind
 	SYNC_AUTO,					/* ends one autocommit statement */
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
-	SYNC_CLEANUP				/* ends the cleanup ROLLBACK */
+	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
+	SYNC_SAVEPOINT				/* before a ROLLBACK TO: an error earlier skips only to here */
 } SyncKind;
 
 typedef struct Op
@@ -166,6 +176,7 @@ typedef struct Proto
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
+	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */

@@ -32,6 +32,9 @@ complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 	switch (req->kind)
 	{
 		case REQ_EXEC:
+		case REQ_SAVEPOINT:
+		case REQ_ROLLBACK_TO:
+		case REQ_RELEASE:
 			if (direct)
 				err_copy(request_error(req), direct);
 			else

@@ -48,10 +48,18 @@ typedef struct ErrorBuf
 	char	   *message;
 	char	   *detail;
 	char	   *hint;
+	char	   *schema_name;
+	char	   *table_name;
+	char	   *column_name;
+	char	   *constraint_name;
+	int			position;
 } ErrorBuf;
 
 extern void err_set(ErrorBuf *eb, int code, const char *sqlstate,
 					const char *message, const char *detail, const char *hint);
+extern void err_set_fields(ErrorBuf *eb, const char *schema_name, const char *table_name,
+						   const char *column_name, const char *constraint_name,
+						   int position);
 extern void err_copy(ErrorBuf *dst, const ErrorBuf *src);
 extern void err_clear(ErrorBuf *eb);
 extern void err_public(const ErrorBuf *eb, bm_error *out);

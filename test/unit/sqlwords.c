@@ -10,7 +10,7 @@
 #include "proto.h"
 #include "tap.h"
 
-/* a statement and what sql_refused says: NULL, "COPY" or "transaction" */
+/* a statement and what sql_refused says: NULL, "COPY", "savepoint" or "transaction" */
 static const struct
 {
 	const char *sql;
@@ -29,11 +29,15 @@ static const struct
 	{"commit work", "transaction"},
 	{"END", "transaction"},
 	{"ROLLBACK", "transaction"},
-	{"ROLLBACK TO SAVEPOINT a", "transaction"},
+	{"ROLLBACK TO SAVEPOINT a", "savepoint"},
 	{"ABORT", "transaction"},
-	{"SAVEPOINT a", "transaction"},
-	{"RELEASE SAVEPOINT a", "transaction"},
-	{"release a", "transaction"},
+	{"SAVEPOINT a", "savepoint"},
+	{"RELEASE SAVEPOINT a", "savepoint"},
+	{"release a", "savepoint"},
+	{"rollback to a", "savepoint"},
+	{"ROLLBACK WORK TO SAVEPOINT a", "savepoint"},
+	{"Rollback Transaction To a", "savepoint"},
+	{"ROLLBACK WORK", "transaction"},
 	{"PREPARE TRANSACTION 'x'", "transaction"},
 	{"/* c */ -- d\n  prepare   transaction 'x'", "transaction"},
 	{"COMMIT PREPARED 'x'", NULL},
@@ -116,7 +120,9 @@ main(void)
 		const char *want = refused_cases[i].refused;
 
 		snprintf(name, sizeof(name), "sql_refused(\"%s\") %s", shown(refused_cases[i].sql),
-				 want ? (strcmp(want, "COPY") == 0 ? "refuses COPY" : "refuses transaction control")
+				 want ? (strcmp(want, "COPY") == 0 ? "refuses COPY" :
+						 strcmp(want, "savepoint") == 0 ? "refuses savepoints, naming their calls" :
+						 "refuses transaction control")
 				 : "lets it through");
 		tap_ok(want ? (why && strncmp(why, want, strlen(want)) == 0) : why == NULL, name,
 			   "expected %s, got %s", want ? want : "NULL", why ? why : "NULL");
