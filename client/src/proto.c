@@ -138,6 +138,7 @@ proto_reset(Proto *p)
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	err_clear(&p->failure);
 	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -162,6 +163,7 @@ proto_begin_unit(Proto *p)
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	err_clear(&p->failure);
 	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* a statement with no parameters, through the unnamed statement */
@@ -308,9 +310,9 @@ proto_send_begin(Proto *p, const char *begin_sql)
 }
 
 /*
- * A request of a unit that failed after a SAVEPOINT, with its end not sent:
- * the server skips everything up to the next Sync, and only a ROLLBACK TO
- * (sent normally) can make the unit usable again.  Anything else is answered
+ * A request of a unit that failed after a SAVEPOINT, with its end and no
+ * ROLLBACK TO on the wire: the server skips everything up to the next Sync,
+ * and only a ROLLBACK TO (sent normally) can make the unit usable again.  Anything else is answered
  * here: a statement as not run; the end of the unit with the failure (a
  * rollback with success), closing the aborted pipeline with a Sync after
  * which the cleanup ROLLBACK goes.  The caller finds req done.
@@ -347,7 +349,7 @@ proto_send_unit(Proto *p, Request *req)
 	ProtoStatus st;
 
 	req->state = REQ_SENT;
-	if (p->unit_failed && !p->unit_end_sent && req->kind != REQ_ROLLBACK_TO)
+	if (p->unit_failed && !p->unit_end_sent && p->rollbacks_to == 0 && req->kind != REQ_ROLLBACK_TO)
 		return answer_suspended(p, req);
 	switch (req->kind)
 	{
@@ -357,6 +359,7 @@ proto_send_unit(Proto *p, Request *req)
 			p->savepoints = true;
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
 		case REQ_ROLLBACK_TO:
+			p->rollbacks_to++;
 			if ((st = send_sync(p, SYNC_SAVEPOINT, NULL)) != PROTO_OK)
 				return st;
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
@@ -422,6 +425,8 @@ answer_error(const Proto *p, ErrorBuf *eb, const Answer *a)
 				   a->position ? atoi(a->position) : 0);
 }
 
+static void unit_abandon(Proto *p, ProtoEvent *ev);
+
 /*
  * The unit on the wire failed (first time only): the pipeline after the
  * failure is aborted, so it needs its own Sync unless the unit's end was
@@ -436,7 +441,19 @@ unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
 		return;
 	p->unit_failed = true;
 	err_copy(&p->failure, why);
-	if (p->savepoints && !p->unit_end_sent)
+	unit_abandon(p, ev);
+}
+
+/*
+ * The failed unit ends: the Sync and the ROLLBACK that clean up are due, and
+ * the session hears of it.  Not yet while a ROLLBACK TO may still make it
+ * usable: one on the wire, or one the session may queue next (a SAVEPOINT
+ * was sent and the unit's end was not).
+ */
+static void
+unit_abandon(Proto *p, ProtoEvent *ev)
+{
+	if (p->rollbacks_to > 0 || (p->savepoints && !p->unit_end_sent))
 		return;
 	if (!p->unit_end_sent)
 	{
@@ -491,12 +508,18 @@ savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
 {
 	Request    *req = op->req;
 
+	if (req->kind == REQ_ROLLBACK_TO)
+		p->rollbacks_to--;
 	if (op->answered && op->ans.status == PGRES_PIPELINE_ABORTED)
 		request_not_run(req, p->unit_failed ? p->failure.message : NULL);
 	else if (op_failed(op))
 	{
 		answer_error(p, request_error(req), &op->ans);
-		unit_fail(p, req->err, ev);
+		/* a ROLLBACK TO that did not recover the failed unit: it may end now */
+		if (p->unit_failed)
+			unit_abandon(p, ev);
+		else
+			unit_fail(p, req->err, ev);
 	}
 	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
 		unit_recover(p);

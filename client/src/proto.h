@@ -177,6 +177,7 @@ typedef struct Proto
 	ProtoStats	stats;
 	StmtCache	cache;
 	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
+	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
