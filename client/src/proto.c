@@ -515,14 +515,13 @@ savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
 	else if (op_failed(op))
 	{
 		answer_error(p, request_error(req), &op->ans);
-		/* a ROLLBACK TO that did not recover the failed unit: it may end now */
-		if (p->unit_failed)
-			unit_abandon(p, ev);
-		else
-			unit_fail(p, req->err, ev);
+		unit_fail(p, req->err, ev);
 	}
 	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
 		unit_recover(p);
+	/* a ROLLBACK TO that did not recover the failed unit: it may end now */
+	if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_abandon(p, ev);
 	ev->done = req;
 }
 

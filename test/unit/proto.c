@@ -695,6 +695,54 @@ test_savepoint_commit_after_failure(void)
 	fx_free(&fx);
 }
 
+/* a ROLLBACK TO that fails after the unit failed (unknown name), with the COMMIT sent: the cleanup follows */
+static void
+test_savepoint_rollback_to_fails(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *back,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	back = req_new(&fx, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT \"b\"", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, back);
+	proto_send_unit(&fx.p, commit);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	tap_ok(!ev.unit_failed, "failed ROLLBACK TO: the failure waits for the ROLLBACK TO on the wire",
+		   "got unit_failed");
+	answer_sync(&fx);
+	ev = answer(&fx, ans_error("3B001", "savepoint \"b\" does not exist", "RollbackToSavepoint"));
+	tap_ok(ev.done == back && ev.unit_failed && request_code(back) == BM_ERR_SQL,
+		   "failed ROLLBACK TO: it has its error, and the unit fails for good",
+		   "got done %p unit_failed %d code %d", (void *) ev.done, ev.unit_failed, request_code(back));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && request_code(commit) == BM_ERR_SQL && ev.cleanup_due,
+		   "failed ROLLBACK TO: the commit reports the first failure and the cleanup is due",
+		   "got code %d cleanup %d", request_code(commit), ev.cleanup_due);
+	TAP_STR_EQ(req_message(commit), "duplicate key value", "failed ROLLBACK TO: the commit's message is the first failure's");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "failed ROLLBACK TO: one ROLLBACK and its Sync");
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, back);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -714,5 +762,6 @@ main(void)
 	test_savepoint_pipelined();
 	test_savepoint_after_failure();
 	test_savepoint_commit_after_failure();
+	test_savepoint_rollback_to_fails();
 	return tap_done();
 }
