@@ -5,7 +5,8 @@
  *	  connection, the answered requests whose callbacks are due), hands work
  *	  to its Pool's connections through proto, and applies what proto, pool
  *	  and sessions report.  engine.c is the coordinator, api.c the public
- *	  calls that queue work; loop.c, above, drives both.
+ *	  calls that queue work, run.c the retrying unit of work on top of them
+ *	  and the engine's timers; loop.c, above, drives them.
  */
 #ifndef BM_ENGINE_H
 #define BM_ENGINE_H

@@ -1,7 +1,8 @@
 /*
  * util.h
  *	  The bottom layer of libbasemodel, hidden from users: errors with owned
- *	  strings (error.c), the result a callback reads (result.c), interned SQL
+ *	  strings (error.c), the result a callback reads (result.c), typed
+ *	  parameters (params.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
  *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
  *	  list.h.  Nothing here calls above util.
@@ -9,7 +10,7 @@
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
- *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c)
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, params.c, stmtcache.c, sqlwords.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
