@@ -312,10 +312,11 @@ proto_send_begin(Proto *p, const char *begin_sql)
 /*
  * A request of a unit that failed after a SAVEPOINT, with its end and no
  * ROLLBACK TO on the wire: the server skips everything up to the next Sync,
- * and only a ROLLBACK TO (sent normally) can make the unit usable again.  Anything else is answered
- * here: a statement as not run; the end of the unit with the failure (a
- * rollback with success), closing the aborted pipeline with a Sync after
- * which the cleanup ROLLBACK goes.  The caller finds req done.
+ * and only a ROLLBACK TO (sent normally) can make the unit usable again.
+ * Anything else is answered here: a statement as not run; the end of the
+ * unit with the failure (a rollback with success), closing the aborted
+ * pipeline with a Sync after which the cleanup ROLLBACK goes.  The caller
+ * finds req done.
  */
 static ProtoStatus
 answer_suspended(Proto *p, Request *req)
@@ -365,7 +366,8 @@ proto_send_unit(Proto *p, Request *req)
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
 		case REQ_RELEASE:
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
-		default:
+		case REQ_COMMIT:
+		case REQ_ROLLBACK:
 			break;
 	}
 	p->unit_end_sent = true;
