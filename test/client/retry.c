@@ -182,6 +182,18 @@ giving_up_work(bm_session *s, void *arg)
 	return bm_usage_error("no point going on");
 }
 
+/* work that commits by itself, which is the run's job */
+static int
+committing_work(bm_session *s, void *arg)
+{
+	Unit	   *u = arg;
+
+	u->works++;
+	bm_session_execute(s, "INSERT INTO once VALUES (3)", 0, NULL, stmt_cb, u);
+	bm_session_commit(s, NULL, NULL);
+	return 0;
+}
+
 static void
 test_not_retried(PGconn *check, bm_engine *e)
 {
@@ -189,6 +201,7 @@ test_not_retried(PGconn *check, bm_engine *e)
 	Unit		dup = {0},
 				serial = {0},
 				gave_up = {0},
+				committing = {0},
 				closed = {0};
 	bm_engine  *doomed;
 
@@ -225,6 +238,14 @@ test_not_retried(PGconn *check, bm_engine *e)
 	TAP_INT_EQ(gave_up.stmt_ok[1], 1, "work returning -1: its statement's callback still runs");
 	TAP_INT_EQ(bmt_long(check, "SELECT count(*) FROM once WHERE id = 2"), 0,
 			   "work returning -1: its statement is rolled back");
+
+	bm_sessionmaker_run(m, committing_work, unit_done, &committing, 3);
+	bm_engine_run(e);
+	tap_ok(committing.done.calls == 1 && committing.done.code == BM_ERR_USAGE &&
+		   strstr(committing.done.message, "must not commit"),
+		   "work committing by itself: done once with BM_ERR_USAGE saying so",
+		   "got %d callback(s), %s: %s", committing.done.calls, bmt_code(committing.done.code),
+		   committing.done.message);
 
 	TAP_INT_EQ(bm_sessionmaker_run(m, duplicate_work, unit_done, &dup, 0), -1,
 			   "misuse: max_attempts 0 is refused");
