@@ -2,7 +2,8 @@
  * retry.c
  *	  bm_sessionmaker_run, the retrying unit of work: two units that deadlock
  *	  on purpose and SERIALIZABLE write skew both end committed, the loser
- *	  after a second attempt; a unit failing with another error (23505) runs
+ *	  after a second attempt (the first attempts meet on an advisory lock, so
+ *	  that they overlap however slowly they start); a unit failing with another error (23505) runs
  *	  once; max_attempts exhausted reports the last attempt's error; work
  *	  giving up rolls back; an engine freed before the first attempt reports
  *	  BM_ERR_CLOSED; misuse is refused.
@@ -65,7 +66,9 @@ deadlock_work(bm_session *s, void *arg)
 	u->works++;
 	u->last_attempt = bm_session_attempt(s);
 	bm_session_execute(s, "UPDATE acct SET v = v + 1 WHERE id = $1", 1, p1, stmt_cb, u);
-	bm_session_execute(s, "SELECT pg_sleep(0.3)", 0, NULL, stmt_cb, u);
+	/* the first attempts of both wait for each other: the deadlock is certain, however slow */
+	if (bm_session_attempt(s) == 1)
+		bm_session_execute(s, "SELECT meet(1)", 0, NULL, stmt_cb, u);
 	bm_session_execute(s, "UPDATE acct SET v = v + 1 WHERE id = $1", 1, p2, stmt_cb, u);
 	return 0;
 }
@@ -79,6 +82,13 @@ test_deadlock(PGconn *check, bm_engine *e)
 	Unit	   *retried;
 
 	bmt_exec(check, "DROP TABLE IF EXISTS acct; CREATE TABLE acct (id int PRIMARY KEY, v int)");
+	/* a rendezvous: returns once two transactions hold advisory lock `k` (at most 60 s) */
+	bmt_exec(check, "CREATE OR REPLACE FUNCTION meet(k int) RETURNS void LANGUAGE plpgsql AS $$ "
+			 "BEGIN PERFORM pg_advisory_xact_lock_shared(k); "
+			 "FOR i IN 1..6000 LOOP "
+			 "EXIT WHEN (SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = k "
+			 "AND classid = 0 AND granted) >= 2; "
+			 "PERFORM pg_sleep(0.01); END LOOP; END $$");
 	bmt_exec(check, "INSERT INTO acct VALUES (1, 0), (2, 0)");
 	bm_sessionmaker_run(m, deadlock_work, unit_done, &a, 3);
 	bm_sessionmaker_run(m, deadlock_work, unit_done, &b, 3);
@@ -96,9 +106,9 @@ test_deadlock(PGconn *check, bm_engine *e)
 		   "deadlock: the first attempt's statement callbacks got its answers: two results, then the deadlock",
 		   "expected 2 ok and 1 failed callbacks of attempt 1, got %d failed, %d ok",
 		   retried->stmt_failed[1], retried->stmt_ok[1]);
-	tap_ok(retried->stmt_ok[2] == 3 && retried->stmt_failed[2] == 0,
+	tap_ok(retried->stmt_ok[2] == 2 && retried->stmt_failed[2] == 0,
 		   "deadlock: the second attempt's statement callbacks got their own results",
-		   "expected 3 ok callbacks of attempt 2, got %d ok, %d failed",
+		   "expected 2 ok callbacks of attempt 2, got %d ok, %d failed",
 		   retried->stmt_ok[2], retried->stmt_failed[2]);
 	TAP_INT_EQ(bmt_long(check, "SELECT sum(v) FROM acct WHERE v = 2"), 4,
 			   "deadlock: both units' updates are committed once (each row is 2)");
@@ -114,7 +124,8 @@ skew_work(bm_session *s, void *arg)
 	u->works++;
 	u->last_attempt = bm_session_attempt(s);
 	bm_session_execute(s, "SELECT count(*) FROM doctors WHERE on_call", 0, NULL, stmt_cb, u);
-	bm_session_execute(s, "SELECT pg_sleep(0.3)", 0, NULL, stmt_cb, u);
+	if (bm_session_attempt(s) == 1)
+		bm_session_execute(s, "SELECT meet(2)", 0, NULL, stmt_cb, u);
 	bm_session_execute(s, "UPDATE doctors SET on_call = false WHERE name = $1 "
 					   "AND (SELECT count(*) FROM doctors WHERE on_call) >= 2", 1, p, stmt_cb, u);
 	return 0;
@@ -275,7 +286,7 @@ main(void)
 	test_write_skew(check, e);
 	test_not_retried(check, e);
 	bm_engine_free(e);
-	bmt_exec(check, "DROP TABLE acct, doctors, once");
+	bmt_exec(check, "DROP TABLE acct, doctors, once; DROP FUNCTION meet(int)");
 	PQfinish(check);
 	return tap_done();
 }
