@@ -17,6 +17,12 @@
  *	  bmbench sessions COUNT POOL STMTS   C5 and the session scale: COUNT
  *	                                      sessions opened at once, STMTS
  *	                                      statements and a commit each
+ *	  bmbench stream   ROWS               C6: ROWS rows of 3 columns through
+ *	                                      bm_session_stream (peak RSS growth)
+ *	  bmbench select   ROWS               the same rows as one result of
+ *	                                      bm_session_execute, for comparison
+ *	  bmbench copyin   FILE ROWS          C7: FILE (ROWS rows) into bench_copy
+ *	                                      through bm_session_copy_in
  *
  * The database is $DATABASE_URL; point selects draw ids from
  * 1..$BM_BENCH_ROWS of table bench_point.  Every answer is checked (one row,
@@ -27,6 +33,7 @@
  * (bm_engine_get_stats), warm-up included.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +66,8 @@ usage(void)
 	fprintf(stderr,
 			"usage: bmbench serial COUNT | pipeline DEPTH COUNT | batch DEPTH COUNT |\n"
 			"               insert SESSIONS ROWS |\n"
-			"               burst COUNT POOL | sessions COUNT POOL STMTS\n");
+			"               burst COUNT POOL | sessions COUNT POOL STMTS |\n"
+			"               stream ROWS | select ROWS | copyin FILE ROWS\n");
 	exit(2);
 }
 
@@ -502,6 +510,140 @@ bench_sessions(long count, int pool_size, long stmts)
 	free(lat);
 }
 
+#define STREAM_SQL "SELECT g, g * 2, 'row number ' || g FROM generate_series(1, $1::int) g"
+
+static long rows_seen;			/* rows checked so far (streamed, or of the one result) */
+static int	ends_seen;
+
+/* a streamed row: the next one, three columns; or the end, once */
+static void
+stream_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("bm_session_stream", err);
+	if (bm_result_nrows(res) == 0)
+	{
+		ends_seen++;
+		return;
+	}
+	if (bm_result_ncols(res) != 3 || strtol(bm_result_value(res, 0, 0), NULL, 10) != ++rows_seen)
+	{
+		fprintf(stderr, "bmbench: streamed row %ld is not the one expected\n", rows_seen);
+		exit(1);
+	}
+}
+
+/* the whole result at once: every row in order */
+static void
+select_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("bm_session_execute", err);
+	for (int i = 0; i < bm_result_nrows(res); i++)
+		if (strtol(bm_result_value(res, i, 0), NULL, 10) != ++rows_seen)
+		{
+			fprintf(stderr, "bmbench: row %ld is not the one expected\n", rows_seen);
+			exit(1);
+		}
+	ends_seen++;
+}
+
+static void
+done_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("commit", err);
+}
+
+/*
+ * ROWS rows of three columns in one session, streamed or as one result:
+ * rows/s and the growth of the peak RSS over the run.
+ */
+static void
+bench_rows(long rows, bool stream)
+{
+	bm_session *s;
+	char		n[24];
+	const char *params[1] = {format_id(n, rows)};
+	long		rss_before;
+	double		t0,
+				t;
+	struct rusage ru;
+
+	make_engine(1);
+	warm_up(1);
+	rss_before = rss_kib();
+	t0 = now();
+	s = bm_session_open(maker);
+	if ((stream ? bm_session_stream(s, STREAM_SQL, 1, params, stream_cb, NULL)
+		 : bm_session_execute(s, STREAM_SQL, 1, params, select_cb, NULL)) != 0 ||
+		bm_session_commit(s, done_cb, NULL) != 0)
+		fail("queueing the select", bm_last_error());
+	bm_session_close(s);
+	run_loop();
+	t = now() - t0;
+	getrusage(RUSAGE_SELF, &ru);
+	if (rows_seen != rows || ends_seen != 1)
+	{
+		fprintf(stderr, "bmbench: %ld rows and %d ends, expected %ld and 1\n", rows_seen, ends_seen, rows);
+		exit(1);
+	}
+	printf("ops=%ld seconds=%.6f rate=%.1f rss_growth_kib=%ld", rows, t, rows / t, ru.ru_maxrss - rss_before);
+}
+
+/* bm_copy_read_cb: the next bytes of the file */
+static long
+file_read(char *buf, long cap, void *arg)
+{
+	size_t		n = fread(buf, 1, cap, arg);
+
+	return ferror((FILE *) arg) ? -1 : (long) n;
+}
+
+static long copied = -1;
+
+/* the COPY's result: the rows it copied */
+static void
+copied_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("bm_session_copy_in", err);
+	copied = bm_result_affected(res);
+}
+
+/* FILE into bench_copy (emptied by the caller) with COPY FROM STDIN: rows/s */
+static void
+bench_copyin(const char *path, long rows)
+{
+	FILE	   *f = fopen(path, "r");
+	bm_session *s;
+	double		t0,
+				t;
+
+	if (f == NULL)
+	{
+		fprintf(stderr, "bmbench: cannot open %s: %s\n", path, strerror(errno));
+		exit(1);
+	}
+	make_engine(1);
+	warm_up(1);
+	t0 = now();
+	s = bm_session_open(maker);
+	if (bm_session_copy_in(s, "COPY bench_copy FROM STDIN", file_read, f, copied_cb, NULL) != 0 ||
+		bm_session_commit(s, done_cb, NULL) != 0)
+		fail("queueing the COPY", bm_last_error());
+	bm_session_close(s);
+	run_loop();
+	t = now() - t0;
+	fclose(f);
+	if (copied != rows)
+	{
+		fprintf(stderr, "bmbench: COPY copied %ld rows, expected %ld\n", copied, rows);
+		exit(1);
+	}
+	printf("ops=%ld seconds=%.6f rate=%.1f", rows, t, rows / t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -523,6 +665,12 @@ main(int argc, char **argv)
 		bench_burst(parse_count(argv[2]), (int) parse_count(argv[3]));
 	else if (strcmp(argv[1], "sessions") == 0 && argc == 5)
 		bench_sessions(parse_count(argv[2]), (int) parse_count(argv[3]), parse_count(argv[4]));
+	else if (strcmp(argv[1], "stream") == 0 && argc == 3)
+		bench_rows(parse_count(argv[2]), true);
+	else if (strcmp(argv[1], "select") == 0 && argc == 3)
+		bench_rows(parse_count(argv[2]), false);
+	else if (strcmp(argv[1], "copyin") == 0 && argc == 4)
+		bench_copyin(argv[2], parse_count(argv[3]));
 	else
 		usage();
 	/* the engine's own count of what went over the wire, warm-up included */

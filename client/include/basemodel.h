@@ -5,8 +5,9 @@
  *	  session maker, and async sessions whose statements are pipelined.
  *
  * Rules that hold for the whole interface:
- * - Every accepted bm_session_execute, bm_session_commit, bm_session_rollback
- *	 and bm_engine_execute (the call returned 0) gets exactly one callback,
+ * - Every accepted bm_session_execute, bm_session_copy_in, bm_session_copy_out,
+ *	 bm_session_commit, bm_session_rollback and bm_engine_execute (the call
+ *	 returned 0) gets exactly one callback,
  *	 with a result or an error, in the order it was queued (per session; and
  *	 among all bm_engine_execute calls of one engine), whatever happens: SQL
  *	 error, lost connection, server restart, timeout, bm_engine_free.
@@ -18,8 +19,12 @@
  *	 bm_last_error(); misuse is BM_ERR_USAGE and never crashes.
  * - One statement per execute.  COPY and transaction control (BEGIN, START,
  *	 COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION)
- *	 are refused with BM_ERR_USAGE: sessions are the transactions, and
- *	 bm_session_savepoint, _rollback_to and _release their savepoints.
+ *	 are refused with BM_ERR_USAGE: sessions are the transactions,
+ *	 bm_session_savepoint, _rollback_to and _release their savepoints, and
+ *	 COPY runs through bm_session_copy_in and bm_session_copy_out.
+ * - The one exception to "exactly one callback": bm_session_stream calls
+ *	 back once per row, then exactly once more at the end (the end result or
+ *	 the error), in the session's order like any other call.
  * - The bm_result and bm_error given to a callback are valid only during the
  *	 callback; copy what you keep (bm_result_copy keeps a whole result).
  * - Threads: an engine, its sessionmakers, sessions and results belong to the
@@ -140,6 +145,19 @@ int			bm_session_execute(bm_session *s, const char *sql, int nparams,
 int			bm_session_commit(bm_session *s, bm_done_cb cb, void *arg);
 /* queue ROLLBACK of the open transaction; 0 or -1 */
 int			bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg);
+/* queue one statement whose rows come one by one: cb once per row (a one-row result), then once more with a 0-row result (BM_OK) or the error; memory stays bounded; 0 or -1 */
+int			bm_session_stream(bm_session *s, const char *sql, int nparams,
+							  const char *const *params, bm_result_cb cb, void *arg);
+/* COPY ... FROM STDIN's data source: put up to cap bytes in buf and return how many, 0 at the end, -1 to abort the COPY */
+typedef long (*bm_copy_read_cb) (char *buf, long cap, void *arg);
+/* COPY ... TO STDOUT's data sink: take len bytes (one row), return 0, or -1 to abort the COPY */
+typedef int (*bm_copy_write_cb) (const char *data, long len, void *arg);
+/* queue COPY ... FROM STDIN in the session's transaction, its data from read; cb once at the end (bm_result_affected: rows); 0 or -1 */
+int			bm_session_copy_in(bm_session *s, const char *copy_sql, bm_copy_read_cb read,
+							   void *read_arg, bm_result_cb cb, void *arg);
+/* queue COPY ... TO STDOUT in the session's transaction, its data to write; cb once at the end (bm_result_affected: rows); 0 or -1 */
+int			bm_session_copy_out(bm_session *s, const char *copy_sql, bm_copy_write_cb write,
+								void *write_arg, bm_result_cb cb, void *arg);
 /* close: queued work still gets its callbacks, an uncommitted transaction is rolled back; s may be freed as soon as the loop runs again, so do not use it after this call (a second close or execute before then is refused with BM_ERR_USAGE) */
 void		bm_session_close(bm_session *s);
 /* the engine a session belongs to */

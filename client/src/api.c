@@ -229,24 +229,91 @@ check_session(bm_session *s, const char *what)
 	return check_engine(s->engine);
 }
 
-BM_EXPORT int
-bm_session_execute(bm_session *s, const char *sql, int nparams, const char *const *params,
-				   bm_result_cb cb, void *arg)
+/* queue a request of the open unit (opening one); it calls cb with its result */
+static void
+queue_in_unit(bm_session *s, Request *req, bm_result_cb cb, void *arg)
 {
-	Request    *req;
-
-	if (check_session(s, "bm_session_execute") != 0 ||
-		check_statement(sql, nparams, params) != 0)
-		return -1;
-	req = request_new(s->engine, REQ_EXEC, sql, nparams, params);
-	if (req == NULL)
-		return -1;
 	req->cb.result = cb;
 	req->arg = arg;
 	req->unit = s->api_unit;
 	s->api_open = true;
 	engine_queue_session(s->engine, s, req);
+}
+
+/* a statement of the session, plain (REQ_EXEC) or streamed (REQ_STREAM) */
+static int
+session_statement(bm_session *s, ReqKind kind, const char *what, const char *sql, int nparams,
+				  const char *const *params, bm_result_cb cb, void *arg)
+{
+	Request    *req;
+
+	if (check_session(s, what) != 0 || check_statement(sql, nparams, params) != 0)
+		return -1;
+	req = request_new(s->engine, kind, sql, nparams, params);
+	if (req == NULL)
+		return -1;
+	queue_in_unit(s, req, cb, arg);
 	return 0;
+}
+
+BM_EXPORT int
+bm_session_execute(bm_session *s, const char *sql, int nparams, const char *const *params,
+				   bm_result_cb cb, void *arg)
+{
+	return session_statement(s, REQ_EXEC, "bm_session_execute", sql, nparams, params, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_stream(bm_session *s, const char *sql, int nparams, const char *const *params,
+				  bm_result_cb cb, void *arg)
+{
+	return session_statement(s, REQ_STREAM, "bm_session_stream", sql, nparams, params, cb, arg);
+}
+
+/* a COPY of the session, its data through read (REQ_COPY_IN) or write (REQ_COPY_OUT) */
+static int
+session_copy(bm_session *s, ReqKind kind, const char *what, const char *sql,
+			 const CopyIO *io, bool have_io, bm_result_cb cb, void *arg)
+{
+	Request    *req;
+
+	if (check_session(s, what) != 0)
+		return -1;
+	if (sql == NULL || !sql_is_copy(sql))
+	{
+		set_last_error(BM_ERR_USAGE, "%s: %s", what, sql ? "the statement is not a COPY" : "copy_sql is NULL");
+		return -1;
+	}
+	if (!have_io)
+	{
+		set_last_error(BM_ERR_USAGE, "%s: the %s callback is NULL", what,
+					   kind == REQ_COPY_IN ? "read" : "write");
+		return -1;
+	}
+	req = request_new(s->engine, kind, sql, 0, NULL);
+	if (req == NULL)
+		return -1;
+	*REQUEST_COPY(req) = *io;
+	queue_in_unit(s, req, cb, arg);
+	return 0;
+}
+
+BM_EXPORT int
+bm_session_copy_in(bm_session *s, const char *copy_sql, bm_copy_read_cb read, void *read_arg,
+				   bm_result_cb cb, void *arg)
+{
+	CopyIO		io = {.read = read, .arg = read_arg};
+
+	return session_copy(s, REQ_COPY_IN, "bm_session_copy_in", copy_sql, &io, read != NULL, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_copy_out(bm_session *s, const char *copy_sql, bm_copy_write_cb write, void *write_arg,
+					bm_result_cb cb, void *arg)
+{
+	CopyIO		io = {.write = write, .arg = write_arg};
+
+	return session_copy(s, REQ_COPY_OUT, "bm_session_copy_out", copy_sql, &io, write != NULL, cb, arg);
 }
 
 /* queue the COMMIT or ROLLBACK that ends the open unit */

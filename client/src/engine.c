@@ -48,6 +48,8 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 	for (i = 0; i < nparams; i++)
 		if (params[i])
 			size += strlen(params[i]) + 1;
+	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
+		size += sizeof(CopyIO);
 	cls = (size - sizeof(Request) + 15) / 16;
 	if (cls < REQ_SIZE_CLASSES && (req = QUEUE_POP(&e->free_reqs[cls], Request, link)) != NULL)
 	{
@@ -179,7 +181,7 @@ deliver(bm_engine *e, Request *req)
 	{
 		err_public(req->err ? req->err : &ok, &err);
 		e->depth++;
-		if (req->kind == REQ_EXEC)
+		if (request_has_result(req))
 		{
 			if (req->cb.result)
 			{
@@ -417,7 +419,7 @@ send_session(bm_engine *e, Conn *c)
 
 	if (!sent(e, c, proto_send_cleanup(p), NULL))
 		return;
-	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent &&
+	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent && p->copy == NULL &&
 		   (req = session_next_unsent(s)) != NULL)
 	{
 		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
@@ -504,12 +506,74 @@ pump(bm_engine *e)
 	}
 }
 
+/*
+ * A row of a streamed statement: its callback is due after everything the
+ * session queued before the statement (answered already: the rows come
+ * after their answers), so it joins the ready queue now.  Out of memory, the
+ * statement fails at its end and later rows are dropped.
+ */
+static void
+stream_row(bm_engine *e, Request *of, PGresult *row)
+{
+	Request    *req;
+
+	if (request_code(of) != BM_OK || (req = request_new(e, REQ_ROW, NULL, 0, NULL)) == NULL)
+	{
+		PQclear(row);
+		if (request_code(of) == BM_OK)
+			err_set(request_error(of), BM_ERR_NOMEM, NULL, "out of memory", NULL, NULL);
+		return;
+	}
+	req->session = of->session;
+	req->unit = of->unit;
+	req->cb.result = of->cb.result;
+	req->arg = of->arg;
+	req->res = row;
+	req->state = REQ_DONE;
+	of->session->nundelivered++;
+	e->pending++;
+	queue_push(&e->ready, &req->link);
+}
+
+/* everything before the COPY is answered: out of pipeline mode, and the COPY goes */
+static void
+copy_start(bm_engine *e, Conn *c)
+{
+	char		msg[600];
+
+	if (!pool_leave_pipeline(c))
+	{
+		snprintf(msg, sizeof(msg), "internal error: cannot leave pipeline mode for COPY: %s", pool_error(c));
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, msg);
+		return;
+	}
+	if (sent(e, c, proto_send_copy(&c->proto), NULL))
+		engine_kick(e);
+}
+
+/* the COPY is answered: back to pipeline mode for the rest of the unit */
+static void
+copy_over(bm_engine *e, Conn *c)
+{
+	char		msg[600];
+
+	if (!pool_enter_pipeline(c))
+	{
+		snprintf(msg, sizeof(msg), "internal error: cannot enter pipeline mode after COPY: %s", pool_error(c));
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, msg);
+		return;
+	}
+	engine_kick(e);
+}
+
 /* apply what one answer did (fields in the order ProtoEvent gives) */
 static void
 apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
 {
 	bm_session *s = c->holder;
 
+	if (ev->row_of)
+		stream_row(e, ev->row_of, ev->row);
 	if (ev->unit_failed && s)
 	{
 		fail_unit(e, s, &c->proto.failure, false);
@@ -526,25 +590,57 @@ apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
 		let_go(e, c);
 		engine_kick(e);
 	}
-	if (ev->lost)
+	if (ev->copy_due)
+		copy_start(e, c);
+	if (ev->copy_over && c->state == CONN_READY)
+		copy_over(e, c);
+	if (ev->lost && c->state == CONN_READY)
 		engine_conn_lost(e, c, ev->lost, ev->lost_message);
+}
+
+/* apply what each answer read so far did; then see whether libpq lost the connection */
+static void
+take_answers(bm_engine *e, Conn *c)
+{
+	ProtoEvent	ev;
+
+	while (pool_next_event(c, &ev))
+		apply(e, c, &ev);
+	if (c->state == CONN_READY && pool_broken(c))
+		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
 }
 
 /* read what arrived and apply what each answer did */
 static void
 read_in(bm_engine *e, Conn *c)
 {
-	ProtoEvent	ev;
-
 	if (!pool_consume(c))
 	{
 		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
 		return;
 	}
-	while (pool_next_event(c, &ev))
-		apply(e, c, &ev);
-	if (c->state == CONN_READY && pool_broken(c))
-		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
+	take_answers(e, c);
+}
+
+/* a COPY's data moves (also when its phase began in this very read); then its answer */
+static void
+copy_io(bm_engine *e, Conn *c)
+{
+	int			code;
+	const char *message;
+
+	switch (engine_copy_io(e, c, &code, &message))
+	{
+		case COPY_STEP_WAIT:
+			break;
+		case COPY_STEP_ANSWER:
+			if (!e->free_requested)
+				take_answers(e, c);
+			break;
+		case COPY_STEP_LOST:
+			engine_conn_lost(e, c, code, message);
+			break;
+	}
 }
 
 /* the loop says the connection's socket is ready for events */
@@ -563,6 +659,8 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 			read_in(e, c);
 		if (c->state == CONN_READY && c->out_pending)
 			write_out(e, c);
+		if (c->state == CONN_READY && c->copy != COPY_NONE)
+			copy_io(e, c);
 	}
 }
 

@@ -90,4 +90,14 @@ extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
 extern void engine_add_timer(bm_engine *e, Timer *t);
 
+/* copy.c: what one step of a COPY's data did */
+typedef enum CopyStep
+{
+	COPY_STEP_WAIT,				/* wait for the socket (or the engine is being freed) */
+	COPY_STEP_ANSWER,			/* the data is over: the COPY's answer is next */
+	COPY_STEP_LOST				/* the connection must go */
+} CopyStep;
+
+extern CopyStep engine_copy_io(bm_engine *e, Conn *c, int *code, const char **message);
+
 #endif							/* BM_ENGINE_H */

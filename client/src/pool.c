@@ -207,7 +207,14 @@ wire_flush(void *ctx)
 	return PQsendFlushRequest(((Conn *) ctx)->pg) == 1;
 }
 
-static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_flush};
+/* the current query's rows come one result each */
+static bool
+wire_single_row(void *ctx)
+{
+	return PQsetSingleRowMode(((Conn *) ctx)->pg) == 1;
+}
+
+static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_flush, wire_single_row};
 
 /* a pool of size connections, none started; NULL with *code and why when it cannot be */
 Pool *
@@ -319,6 +326,9 @@ conn_reset(Conn *c)
 	c->state = CONN_EMPTY;
 	c->out_pending = c->read_this_turn = false;
 	c->connect_deadline = 0;
+	c->copy = COPY_NONE;
+	free(c->copy_buf);
+	c->copy_buf = NULL;
 }
 
 /* close every connection (the engine is going) */
@@ -633,11 +643,18 @@ answer_of(PGresult *res, Answer *a)
 bool
 pool_next_event(Conn *c, ProtoEvent *ev)
 {
-	while (c->state == CONN_READY && c->proto.nops > 0 && !PQisBusy(c->pg))
+	while (c->state == CONN_READY && c->proto.nops > 0 && c->copy == COPY_NONE && !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
 		Answer		a;
 
+		/* a COPY's data flows now; its answer comes once the data is through */
+		if (res && (PQresultStatus(res) == PGRES_COPY_IN || PQresultStatus(res) == PGRES_COPY_OUT))
+		{
+			c->copy = PQresultStatus(res) == PGRES_COPY_IN ? COPY_IN : COPY_OUT;
+			PQclear(res);
+			return false;
+		}
 		if (res && PQresultStatus(res) == PGRES_FATAL_ERROR && connection_error(c->pg, res))
 		{
 			snprintf(c->lost_message, sizeof(c->lost_message), "connection lost: %s",
@@ -704,7 +721,8 @@ pool_wanted_events(const Conn *c)
 				return BM_EV_WRITE;
 			return 0;
 		case CONN_READY:
-			return BM_EV_READ | (c->out_pending ? BM_EV_WRITE : 0);
+			/* a COPY FROM STDIN writes whenever the socket takes more */
+			return BM_EV_READ | ((c->out_pending || c->copy == COPY_IN) ? BM_EV_WRITE : 0);
 		case CONN_EMPTY:
 			break;
 	}
@@ -792,4 +810,91 @@ pool_add_stats(const Pool *p, bm_engine_stats *out)
 		out->syncs += ps->syncs;
 		out->prepares += ps->prepares;
 	}
+}
+
+/* everything before a COPY is answered: out of pipeline mode for it; false: libpq refused */
+bool
+pool_leave_pipeline(Conn *c)
+{
+	return PQexitPipelineMode(c->pg) == 1;
+}
+
+/* the COPY is over: back to pipeline mode; false: libpq refused */
+bool
+pool_enter_pipeline(Conn *c)
+{
+	free(c->copy_buf);
+	c->copy_buf = NULL;
+	return PQenterPipelineMode(c->pg) == 1;
+}
+
+/* COPY_CHUNK bytes for the data of a COPY FROM STDIN, NULL when out of memory */
+char *
+pool_copy_buffer(Conn *c)
+{
+	if (c->copy_buf == NULL)
+		c->copy_buf = malloc(COPY_CHUNK);
+	return c->copy_buf;
+}
+
+/* why a COPY call failed, for the lost event: libpq's message, or out of memory */
+static void
+copy_failed(Conn *c)
+{
+	const char *msg = PQerrorMessage(c->pg);
+
+	snprintf(c->lost_message, sizeof(c->lost_message), "%s", *msg ? msg : "out of memory");
+}
+
+/*
+ * Queue len bytes of a COPY FROM STDIN and write what the socket takes: 0,
+ * or 1 when the socket is full (wait until it is writable: the bytes queued
+ * are all libpq holds, so memory stays bounded), or -1 with lost_message.
+ * libpq grows its buffer rather than refuse data, so its "not queued" (0)
+ * means out of memory.
+ */
+int
+pool_copy_put(Conn *c, const char *data, long len)
+{
+	if (PQputCopyData(c->pg, data, (int) len) != 1 || !pool_write(c))
+	{
+		copy_failed(c);
+		return -1;
+	}
+	c->proto.progress_at = now_ms();
+	return c->out_pending ? 1 : 0;
+}
+
+/*
+ * The end of a COPY FROM STDIN's data, or (abort_message) its failure: the
+ * server then fails the COPY with that message.  Its answer comes next.
+ * False with lost_message when libpq could not queue it.
+ */
+bool
+pool_copy_end(Conn *c, const char *abort_message)
+{
+	c->copy = COPY_NONE;
+	if (PQputCopyEnd(c->pg, abort_message) != 1 || !pool_write(c))
+	{
+		copy_failed(c);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One row of a COPY TO STDOUT, from what was read: its length and *data (to
+ * PQfreemem), or 0 when none is complete yet, or -1 at the end of the data
+ * (its answer comes next), or -2 with lost_message.
+ */
+long
+pool_copy_get(Conn *c, char **data)
+{
+	int			n = PQgetCopyData(c->pg, data, 1);
+
+	if (n == -1)
+		c->copy = COPY_NONE;
+	else if (n == -2)
+		copy_failed(c);
+	return n;
 }

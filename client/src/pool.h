@@ -25,6 +25,17 @@ typedef enum ConnState
 
 typedef struct Pool Pool;
 
+/* where a connection is in a COPY's data (out of pipeline mode) */
+typedef enum CopyPhase
+{
+	COPY_NONE,					/* no data flowing: answers are read as usual */
+	COPY_IN,					/* the server takes data (COPY FROM STDIN) */
+	COPY_OUT					/* the server sends data (COPY TO STDOUT) */
+} CopyPhase;
+
+/* bytes a COPY FROM STDIN reads from its source at a time */
+#define COPY_CHUNK (64 * 1024)
+
 typedef struct Conn
 {
 	Pool	   *pool;
@@ -42,6 +53,8 @@ typedef struct Conn
 	bool		rewatch;		/* socket may have changed: re-register */
 	char		lost_message[512];	/* of the last lost event */
 	Proto		proto;
+	CopyPhase	copy;			/* a COPY's data phase */
+	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
 } Conn;
 
 struct Pool
@@ -91,5 +104,11 @@ extern void pool_new_turn(Pool *p);
 extern void pool_sync_watches(Pool *p);
 extern void pool_trace(Pool *p, FILE *f);
 extern void pool_add_stats(const Pool *p, bm_engine_stats *out);
+extern bool pool_leave_pipeline(Conn *c);
+extern bool pool_enter_pipeline(Conn *c);
+extern char *pool_copy_buffer(Conn *c);
+extern int	pool_copy_put(Conn *c, const char *data, long len);
+extern bool pool_copy_end(Conn *c, const char *abort_message);
+extern long pool_copy_get(Conn *c, char **data);
 
 #endif							/* BM_POOL_H */

@@ -136,6 +136,7 @@ proto_reset(Proto *p)
 	p->in_unit = false;
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	p->copy = NULL;
 	err_clear(&p->failure);
 	p->savepoints = false;
 	p->rollbacks_to = 0;
@@ -205,6 +206,25 @@ forget_statements(Proto *p)
 }
 
 /*
+ * libpq sets single-row mode for the query it is working on, so a streamed
+ * statement asks for it when it becomes the head of the queue: when it is
+ * sent to an idle connection, or when the answers before it are all taken
+ * (and libpq has not read any of its own).  After a failure in the unit
+ * libpq has the statement's PIPELINE_ABORTED ready and refuses, rightly:
+ * no row will come.  False: libpq refused otherwise.
+ */
+static bool
+arm_head(Proto *p)
+{
+	Op		   *op = QUEUE_HEAD(&p->ops, Op, link);
+
+	if (op == NULL || !op->one_row || op->armed)
+		return true;
+	op->armed = true;
+	return p->wire->single_row(p->wire_ctx) || p->unit_failed;
+}
+
+/*
  * One statement, prepared on first use.  The Parse travels in the same batch
  * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
  * Parse was sent before an earlier Sync and is not confirmed yet may have
@@ -218,6 +238,7 @@ send_exec(Proto *p, Request *req)
 	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
 	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
 	ProtoStatus st;
+	Op		   *op;
 
 	if (!cacheable && sc->count > 0)
 		forget_statements(p);
@@ -239,9 +260,7 @@ send_exec(Proto *p, Request *req)
 		if (sc->count < sc->capacity &&
 			(se = stmtcache_add(sc, req->sql, p->seg)) != NULL)
 		{
-			Op		   *op = op_push(p, OP_PREPARE, req);
-
-			if (op == NULL)
+			if ((op = op_push(p, OP_PREPARE, req)) == NULL)
 			{
 				stmtcache_remove(sc, se);
 				return PROTO_NOMEM;
@@ -255,11 +274,13 @@ send_exec(Proto *p, Request *req)
 	else
 		se = NULL;
 
-	if (op_push(p, OP_EXEC, req) == NULL)
+	if ((op = op_push(p, OP_EXEC, req)) == NULL)
 		return PROTO_NOMEM;
+	op->one_row = req->kind == REQ_STREAM;
 	req->state = REQ_SENT;
-	return p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams,
-						  params) ? PROTO_OK : PROTO_WIRE_FAILED;
+	if (!p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params))
+		return PROTO_WIRE_FAILED;
+	return arm_head(p) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
 
 /*
@@ -339,10 +360,13 @@ answer_suspended(Proto *p, Request *req)
 
 /*
  * One request of the unit: a statement, a savepoint command, or the
- * COMMIT/ROLLBACK that ends it.  A ROLLBACK TO goes after a Sync of its own,
- * so that an error before it makes the server skip only up to there: the
- * statements after it run whether or not something before it failed, in the
- * same round trip.
+ * COMMIT/ROLLBACK that ends it, or a COPY.  A ROLLBACK TO goes after a Sync
+ * of its own, so that an error before it makes the server skip only up to
+ * there: the statements after it run whether or not something before it
+ * failed, in the same round trip.  libpq runs no COPY in pipeline mode, so a
+ * COPY starts as a Sync (the transaction stays open): once it is answered,
+ * so is everything before, and the connection can leave pipeline mode (the
+ * event copy_due).  Nothing more is sent until the COPY is over.
  */
 ProtoStatus
 proto_send_unit(Proto *p, Request *req)
@@ -352,10 +376,15 @@ proto_send_unit(Proto *p, Request *req)
 	req->state = REQ_SENT;
 	if (p->unit_failed && !p->unit_end_sent && p->rollbacks_to == 0 && req->kind != REQ_ROLLBACK_TO)
 		return answer_suspended(p, req);
+	if (req->kind == REQ_EXEC || req->kind == REQ_STREAM)
+		return send_exec(p, req);
+	if (request_is_copy(req))
+	{
+		p->copy = req;
+		return send_sync(p, SYNC_COPY, req);
+	}
 	switch (req->kind)
 	{
-		case REQ_EXEC:
-			return send_exec(p, req);
 		case REQ_SAVEPOINT:
 			p->savepoints = true;
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
@@ -366,14 +395,31 @@ proto_send_unit(Proto *p, Request *req)
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
 		case REQ_RELEASE:
 			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
-		case REQ_COMMIT:
-		case REQ_ROLLBACK:
+		default:
 			break;
 	}
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
 	return send_sync(p, SYNC_END, req);
+}
+
+/*
+ * The COPY, out of pipeline mode now: its statement alone, ended by libpq's
+ * own Sync (the answers to it come as for any query, the data in between
+ * through the pool).
+ */
+ProtoStatus
+proto_send_copy(Proto *p)
+{
+	Request    *req = p->copy;
+
+	if (op_push(p, OP_COPY, req) == NULL)
+		return PROTO_NOMEM;
+	/* no Flush message: outside pipeline mode libpq ends the query with a Sync */
+	p->batch_open = false;
+	p->seg++;
+	return p->wire->query(p->wire_ctx, NULL, req->sql->text, 0, NULL) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
 
 /*
@@ -606,6 +652,16 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 		case SYNC_CLEANUP:
 			unit_over(p, ev);
 			break;
+		case SYNC_COPY:
+			if (p->unit_failed)
+			{
+				request_not_run(op->req, p->failure.message);
+				ev->done = op->req;
+				p->copy = NULL;
+			}
+			else
+				ev->copy_due = op->req;
+			break;
 		case SYNC_SAVEPOINT:
 			break;
 	}
@@ -650,6 +706,11 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 		case OP_EXEC:
 			exec_answered(p, op, ev);
 			break;
+		case OP_COPY:
+			exec_answered(p, op, ev);
+			p->copy = NULL;
+			ev->copy_over = true;
+			break;
 		case OP_SAVEPOINT:
 			savepoint_answered(p, op, ev);
 			break;
@@ -675,6 +736,18 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 		case OP_SYNC:
 			break;
 	}
+}
+
+/* after an op is answered: arm the next if it streams; true (proto_feed's answer) */
+static bool
+arm_or_lose(Proto *p, ProtoEvent *ev)
+{
+	if (!arm_head(p))
+	{
+		ev->lost = BM_ERR_CONNECTION;
+		ev->lost_message = "internal error: libpq refused single-row mode for a streamed statement; connection dropped";
+	}
+	return true;
 }
 
 /*
@@ -729,6 +802,12 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 		op = op_pop(p);
 		sync_answered(p, op, ev);
 		op_free(p, op);
+		return arm_or_lose(p, ev);
+	}
+	if (a != NULL && a->status == PGRES_SINGLE_TUPLE && op->one_row)
+	{
+		ev->row_of = op->req;
+		ev->row = a->res;
 		return true;
 	}
 	if (a != NULL)
@@ -751,7 +830,7 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 	op = op_pop(p);
 	op_answered(p, op, ev);
 	op_free(p, op);
-	return true;
+	return arm_or_lose(p, ev);
 }
 
 /*
@@ -763,14 +842,18 @@ proto_take_unanswered(Proto *p)
 {
 	Op		   *op;
 
+	Request    *req;
+
 	while ((op = QUEUE_POP(&p->ops, Op, link)) != NULL)
 	{
-		Request    *req = op->req;
-
+		req = op->req;
 		p->nops--;
 		op_free(p, op);
 		if (req && req->state != REQ_DONE)
 			return req;
 	}
-	return NULL;
+	/* a COPY between its Sync's answer and its own op */
+	req = p->copy;
+	p->copy = NULL;
+	return (req && req->state != REQ_DONE) ? req : NULL;
 }

@@ -20,6 +20,10 @@ typedef enum ReqKind
 	REQ_EXEC,
 	REQ_COMMIT,
 	REQ_ROLLBACK,
+	REQ_STREAM,					/* a statement whose rows come one by one */
+	REQ_COPY_IN,				/* COPY ... FROM STDIN */
+	REQ_COPY_OUT,				/* COPY ... TO STDOUT */
+	REQ_ROW,					/* one row of a REQ_STREAM, delivered on its own */
 	REQ_SAVEPOINT,				/* SAVEPOINT, ROLLBACK TO, RELEASE: sql holds the command */
 	REQ_ROLLBACK_TO,
 	REQ_RELEASE
@@ -62,6 +66,31 @@ typedef struct Request
 } Request;
 
 #define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+
+/* a COPY's side of the data, after its request (which has no parameters) */
+typedef struct CopyIO
+{
+	bm_copy_read_cb read;		/* REQ_COPY_IN */
+	bm_copy_write_cb write;		/* REQ_COPY_OUT */
+	void	   *arg;
+	bool		aborted;		/* read or write said -1 (or the direction was wrong) */
+} CopyIO;
+
+#define REQUEST_COPY(req) ((CopyIO *) ((req) + 1))
+
+/* the request's callback takes a result (a statement, a row, a COPY), not a done */
+static inline bool
+request_has_result(const Request *req)
+{
+	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK;
+}
+
+/* the request is a COPY (it leaves pipeline mode for its data) */
+static inline bool
+request_is_copy(const Request *req)
+{
+	return req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT;
+}
 
 /* BM_OK, or the code of what failed the request */
 static inline int
@@ -107,6 +136,8 @@ typedef struct ProtoWire
 						  int nparams, const char *const *params);
 	bool		(*sync) (void *ctx);
 	bool		(*flush) (void *ctx);
+	/* the query now current in libpq returns its rows one result each */
+	bool		(*single_row) (void *ctx);
 } ProtoWire;
 
 /* ops: what a connection expects back, in order */
@@ -119,6 +150,7 @@ typedef enum OpKind
 	OP_CLEANUP,					/* ROLLBACK after a failure */
 	OP_DEALLOCATE,
 	OP_SYNC,
+	OP_COPY,					/* a COPY, sent outside pipeline mode */
 	OP_SAVEPOINT				/* SAVEPOINT, ROLLBACK TO or RELEASE of a session */
 } OpKind;
 
@@ -128,6 +160,7 @@ typedef enum SyncKind
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
 	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
+	SYNC_COPY,					/* before a COPY: everything before it is answered */
 	SYNC_SAVEPOINT				/* before a ROLLBACK TO: an error earlier skips only to here */
 } SyncKind;
 
@@ -140,6 +173,8 @@ typedef struct Op
 	Request    *req;
 	StmtEntry  *stmt;
 	Answer		ans;
+	bool		one_row;		/* a streamed statement: single-row mode once current */
+	bool		armed;			/* single-row mode was asked for */
 } Op;
 
 /* what one connection's protocol layer has sent, over the engine's life (never reset) */
@@ -176,6 +211,7 @@ typedef struct Proto
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
+	Request    *copy;			/* the COPY from its Sync to its end: nothing else is sent */
 	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
 	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
 } Proto;
@@ -210,13 +246,17 @@ typedef struct ProtoEvent
 	bool		unit_over;		/* the unit ended on the wire: the connection is free */
 	int			lost;			/* BM_OK, or the code the connection is dropped with */
 	const char *lost_message;
+	Request    *row_of;			/* a streamed statement sent a row: row, now the engine's */
+	PGresult   *row;
+	Request    *copy_due;		/* everything before the COPY is answered: leave pipeline mode, send it */
+	bool		copy_over;		/* the COPY ended: back to pipeline mode */
 } ProtoEvent;
 
 static inline bool
 proto_event_empty(const ProtoEvent *ev)
 {
 	return !ev->unit_failed && !ev->done && !ev->replay && !ev->cleanup_due &&
-		!ev->unit_over && ev->lost == BM_OK;
+		!ev->unit_over && ev->lost == BM_OK && !ev->row_of && !ev->copy_due && !ev->copy_over;
 }
 
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
@@ -229,6 +269,7 @@ extern ProtoStatus proto_send_cleanup(Proto *p);
 extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);
 extern ProtoStatus proto_send_unit(Proto *p, Request *req);
 extern ProtoStatus proto_end_batch(Proto *p, bool *write);
+extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
 

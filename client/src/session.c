@@ -32,6 +32,10 @@ complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 	switch (req->kind)
 	{
 		case REQ_EXEC:
+		case REQ_STREAM:
+		case REQ_COPY_IN:
+		case REQ_COPY_OUT:
+		case REQ_ROW:
 		case REQ_SAVEPOINT:
 		case REQ_ROLLBACK_TO:
 		case REQ_RELEASE:

@@ -99,6 +99,15 @@ sql_resets_statements(const char *sql)
 		is_exactly(sql, deallocate_prepare_all);
 }
 
+/* the statement is a COPY (bm_session_copy_in and bm_session_copy_out run nothing else) */
+bool
+sql_is_copy(const char *sql)
+{
+	static const char *const copy[] = {"COPY", NULL};
+
+	return match_words(skip_blanks(sql), copy);
+}
+
 /*
  * Why the library refuses this statement, or NULL.  COPY would put the
  * connection into a copy state that pipeline mode cannot drive; transaction
@@ -129,7 +138,7 @@ sql_refused(const char *sql)
 	if (*sql == '\0' || strchr("ABCEPRSabceprs", *sql) == NULL)
 		return NULL;
 	if (match_words(sql, copy))
-		return "COPY cannot run through basemodel";
+		return "COPY cannot run as a statement: use bm_session_copy_in or bm_session_copy_out";
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (match_words(sql, allowed[i]))
 			return NULL;

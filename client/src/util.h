@@ -134,5 +134,6 @@ extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
 extern const char *sql_refused(const char *sql);
+extern bool sql_is_copy(const char *sql);
 
 #endif							/* BM_UTIL_H */

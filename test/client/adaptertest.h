@@ -5,8 +5,10 @@
  *	  bm_engine_run.  Sessions and autocommit statements complete, and a
  *	  statement larger than the socket buffers sent while the server sleeps
  *	  (so the engine adds write interest to a socket watched for reading);
- *	  the engine's connections are killed and replaced under the loop (new
- *	  sockets, possibly under the old numbers); freeing the engine from a
+ *	  a session streams rows and copies data in and out (the connection
+ *	  leaves pipeline mode and comes back, writing whenever the socket takes
+ *	  more); the engine's connections are killed and replaced under the loop
+ *	  (new sockets, possibly under the old numbers); freeing the engine from a
  *	  callback leaves nothing of it on the loop, which then returns.  A test
  *	  says how its loop does each step in a bmt_loop and calls
  *	  bmt_adapter_main.
@@ -24,6 +26,8 @@
 #define BMT_NAUTO 100
 #define BMT_NAFTER 50
 #define BMT_BIG (8 * 1024 * 1024)
+#define BM_STR_TEST_(x) #x
+#define BM_STR_TEST(x) BM_STR_TEST_(x)
 
 /* how one event loop does what the scenario needs */
 typedef struct bmt_loop
@@ -66,6 +70,88 @@ bmt_adapter_name(const char *what)
 
 static void bmt_adapter_start_after(void);
 static void bmt_adapter_phase1_done(void);
+
+#define BMT_NBULK 20000
+
+/* what the streaming and COPY session saw */
+static struct
+{
+	long		stream_rows;	/* rows streamed in order */
+	int			stream_ends;	/* end callbacks with BM_OK */
+	long		next_in;		/* the next row the COPY FROM STDIN source gives */
+	long		copied_in;		/* the COPY FROM STDIN's affected count */
+	long		rows_out;		/* rows the COPY TO STDOUT wrote in order */
+	long		copied_out;		/* its affected count */
+	int			committed;
+} bmt_bulk;
+
+/* the streamed rows, 1 to BMT_NBULK, then the end */
+static void
+bmt_bulk_stream_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) arg;
+	if (err->code == BM_OK && bm_result_nrows(res) == 1)
+		bmt_bulk.stream_rows += atol(bm_result_value(res, 0, 0)) == bmt_bulk.stream_rows + 1;
+	else
+		bmt_bulk.stream_ends += err->code == BM_OK;
+}
+
+/* bm_copy_read_cb: the rows 1 to BMT_NBULK, as many as fit */
+static long
+bmt_bulk_read(char *buf, long cap, void *arg)
+{
+	long		len = 0;
+
+	(void) arg;
+	while (bmt_bulk.next_in <= BMT_NBULK && cap - len > 16)
+		len += snprintf(buf + len, cap - len, "%ld\n", bmt_bulk.next_in++);
+	return len;
+}
+
+/* bm_copy_write_cb: counts the rows that come in order */
+static int
+bmt_bulk_write(const char *data, long len, void *arg)
+{
+	(void) arg;
+	(void) len;
+	bmt_bulk.rows_out += atol(data) == bmt_bulk.rows_out + 1;
+	return 0;
+}
+
+/* a COPY's result: its affected count where arg points */
+static void
+bmt_bulk_copied(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	*(long *) arg = err->code == BM_OK ? bm_result_affected(res) : -1;
+}
+
+/* the streaming and COPY session committed */
+static void
+bmt_bulk_on_commit(bm_session *s, const bm_error *err, void *arg)
+{
+	(void) arg;
+	bmt_bulk.committed = err->code == BM_OK;
+	bm_session_close(s);
+	bmt_adapter_phase1_done();
+}
+
+/* a session that streams rows, copies them into a table and back out */
+static void
+bmt_bulk_session(void)
+{
+	bm_session *s = bm_session_open(bmt_adapter.maker);
+
+	bmt_bulk.next_in = 1;
+	bm_session_execute(s, "CREATE TEMP TABLE bulk_t (id int) ON COMMIT DROP", 0, NULL, NULL, NULL);
+	bm_session_stream(s, "SELECT g FROM generate_series(1, " BM_STR_TEST(BMT_NBULK) ") g", 0, NULL,
+					  bmt_bulk_stream_cb, NULL);
+	bm_session_copy_in(s, "COPY bulk_t FROM STDIN", bmt_bulk_read, NULL, bmt_bulk_copied, &bmt_bulk.copied_in);
+	bm_session_copy_out(s, "COPY (SELECT id FROM bulk_t ORDER BY id) TO STDOUT", bmt_bulk_write, NULL,
+						bmt_bulk_copied, &bmt_bulk.copied_out);
+	bm_session_commit(s, bmt_bulk_on_commit, NULL);
+}
 
 /* the last batch: the last commit frees the engine from its callback */
 static void
@@ -188,7 +274,7 @@ bmt_adapter_main(const bmt_loop *loop)
 	int			i;
 
 	bmt_adapter.loop = loop;
-	bmt_adapter.phase1_left = BMT_NSESSIONS + BMT_NAUTO + 1;
+	bmt_adapter.phase1_left = BMT_NSESSIONS + BMT_NAUTO + 2;
 	bmt_adapter.killed = -1;
 	bmt_adapter.after_left = BMT_NAFTER;
 	snprintf(appname, sizeof(appname), "bm_%s_test", loop->name);
@@ -229,6 +315,7 @@ bmt_adapter_main(const bmt_loop *loop)
 	bm_session_execute(s, "SELECT pg_sleep(0.2)", 0, NULL, NULL, NULL);
 	bm_session_execute(s, "SELECT length($1)", 1, big, bmt_adapter_on_big, NULL);
 	bm_session_close(s);
+	bmt_bulk_session();
 	bmt_adapter_sessions(0, BMT_NSESSIONS, bmt_adapter_on_commit);
 	for (i = 0; i < BMT_NAUTO; i++)
 		bm_engine_execute(bmt_adapter.engine, "SELECT 1", 0, NULL, bmt_adapter_on_auto, NULL);
@@ -239,6 +326,12 @@ bmt_adapter_main(const bmt_loop *loop)
 			   bmt_adapter_name("every session and autocommit statement succeeds under the loop"));
 	TAP_INT_EQ(bmt_adapter.big_len, BMT_BIG,
 			   bmt_adapter_name("a statement larger than the socket buffers, sent while the server sleeps, goes out"));
+	TAP_INT_EQ(bmt_bulk.stream_rows, BMT_NBULK, bmt_adapter_name("a streamed result's rows come in order"));
+	TAP_INT_EQ(bmt_bulk.stream_ends, 1, bmt_adapter_name("then its end, once"));
+	TAP_INT_EQ(bmt_bulk.copied_in, BMT_NBULK, bmt_adapter_name("COPY FROM STDIN takes every row"));
+	TAP_INT_EQ(bmt_bulk.copied_out, BMT_NBULK, bmt_adapter_name("COPY TO STDOUT in the same transaction gives them back"));
+	TAP_INT_EQ(bmt_bulk.rows_out, BMT_NBULK, bmt_adapter_name("to the write callback, in order"));
+	TAP_INT_EQ(bmt_bulk.committed, 1, bmt_adapter_name("and the session commits"));
 	tap_ok(bmt_adapter.killed >= 1, bmt_adapter_name("the engine's other connections were killed"),
 		   "expected at least 1, got %ld", bmt_adapter.killed);
 	TAP_INT_EQ(bmt_adapter.after_ok, BMT_NAFTER,

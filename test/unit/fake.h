@@ -22,6 +22,7 @@ typedef struct FakeWire
 	char		log[8192];
 	int			calls;
 	int			fail_at;		/* the call (from 1) that fails, 0: none */
+	bool		refuse_single_row;	/* single-row mode is refused, as libpq does for an aborted query */
 } FakeWire;
 
 /* record one message; false when this is the call told to fail */
@@ -72,7 +73,14 @@ fake_flush(void *ctx)
 	return fake_send(ctx, "flush");
 }
 
-static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush};
+/* single-row mode for the current query */
+static bool
+fake_single_row(void *ctx)
+{
+	return fake_send(ctx, "single-row") && !((FakeWire *) ctx)->refuse_single_row;
+}
+
+static const ProtoWire fake_wire = {fake_prepare, fake_query, fake_sync, fake_flush, fake_single_row};
 
 /* a Proto on a fake wire, and the SQL texts it refers to */
 typedef struct Fixture

@@ -5,8 +5,10 @@
  *	  the cases a real server makes hard to produce on purpose: a failure in
  *	  the middle of a unit, a stale cached plan, a deferred error that comes
  *	  before the Sync's answer, a COMMIT that fails, a cancel by
- *	  statement_timeout, answers out of step with the queue, and a failure
- *	  after a SAVEPOINT that ROLLBACK TO recovers from.
+ *	  statement_timeout, and answers out of step with the queue; when a
+ *	  streamed statement asks for single-row mode, a COPY's way out of
+ *	  pipeline mode and back, and a failure after a SAVEPOINT that ROLLBACK
+ *	  TO recovers from.
  */
 #include "fake.h"
 
@@ -508,6 +510,163 @@ test_wire_failure(void)
 	fx_free(&fx);
 }
 
+/*
+ * A streamed statement asks for single-row mode when it becomes libpq's
+ * current query: at once when sent to an idle connection, else when the
+ * answers before it are all taken; each row is an event of its own, the
+ * end result answers the request.
+ */
+static void
+test_stream(void)
+{
+	Fixture		fx;
+	Request    *plain,
+			   *st,
+			   *first,
+			   *bad,
+			   *after,
+			   *again;
+	ProtoEvent	ev;
+	PGresult   *row;
+
+	fx_init(&fx, 8);
+	plain = req_new(&fx, REQ_EXEC, "SELECT 1", true);
+	st = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, plain);
+	proto_send_unit(&fx.p, st);
+	TAP_STR_EQ(fx_sent(&fx),
+			   "query - BEGIN (0)\nprepare bm_1 SELECT 1\nquery bm_1 (0)\nprepare bm_2 SELECT g\nquery bm_2 (0)\n",
+			   "stream: queued behind other queries, no single-row mode yet");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == plain, "stream: the statement before is answered", "got done %p", (void *) ev.done);
+	TAP_STR_EQ(fx_sent(&fx), "", "stream: not before its own Parse is answered");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	TAP_STR_EQ(fx_sent(&fx), "single-row\n", "stream: single-row mode once it is the current query");
+	row = PQmakeEmptyPGresult(NULL, PGRES_SINGLE_TUPLE);
+	ev = feed(&fx, (Answer) {.status = PGRES_SINGLE_TUPLE, .res = row});
+	tap_ok(ev.row_of == st && ev.row == row && ev.done == NULL, "stream: a row is an event, the result handed over",
+		   "expected row_of the stream with its result, got row_of %p row %p done %p",
+		   (void *) ev.row_of, (void *) ev.row, (void *) ev.done);
+	PQclear(ev.row);
+	ev = answer(&fx, ans(PGRES_TUPLES_OK));
+	tap_ok(ev.done == st && request_code(st) == BM_OK && ev.row_of == NULL,
+		   "stream: the end result answers the request", "got done %p code %d", (void *) ev.done,
+		   request_code(st));
+	TAP_INT_EQ(fx.p.nops, 0, "stream: nothing left on the wire");
+
+	/* sent to an idle connection: the current query at once */
+	first = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_send_unit(&fx.p, first);
+	TAP_STR_EQ(fx_sent(&fx), "query bm_2 (0)\nsingle-row\n",
+			   "stream: sent to an idle connection, single-row mode right after it");
+	answer(&fx, ans(PGRES_TUPLES_OK));
+
+	/* after a failure libpq refuses (the query is aborted): no rows will come, nothing is wrong */
+	bad = req_new(&fx, REQ_EXEC, "SELECT 1/0", true);
+	after = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_send_unit(&fx.p, bad);
+	proto_send_unit(&fx.p, after);
+	fx_sent(&fx);
+	fx.wire.refuse_single_row = true;
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("22012", "division by zero", "int4div"));
+	tap_ok(ev.unit_failed && ev.lost == BM_OK, "stream: refused after a failure, the connection stays",
+		   "got unit_failed %d lost %d", ev.unit_failed, ev.lost);
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	tap_ok(ev.done == after && request_code(after) == BM_ERR_ABORTED, "stream: and the stream is not run",
+		   "got done %p code %d", (void *) ev.done, request_code(after));
+
+	/* refused otherwise: libpq and the queue disagree, the connection goes */
+	proto_reset(&fx.p);
+	proto_begin_unit(&fx.p);
+	again = req_new(&fx, REQ_STREAM, "SELECT g", true);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, again);
+	answer(&fx, ans(PGRES_COMMAND_OK));	/* BEGIN */
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));	/* the Parse */
+	tap_ok(ev.lost == BM_ERR_CONNECTION, "stream: refused with nothing failed, the connection goes",
+		   "got lost %d", ev.lost);
+	req_free(&fx, plain);
+	req_free(&fx, st);
+	req_free(&fx, first);
+	req_free(&fx, bad);
+	req_free(&fx, after);
+	req_free(&fx, again);
+	fx_free(&fx);
+}
+
+/*
+ * A COPY starts as a Sync; its answer says the COPY is due (the connection
+ * leaves pipeline mode), then the COPY alone (no Flush), whose answer ends
+ * it.  After a failure it is not run; a connection lost between its Sync's
+ * answer and its own op still hands it back.
+ */
+static void
+test_copy(void)
+{
+	Fixture		fx;
+	Request    *cp,
+			   *bad,
+			   *cp2,
+			   *cp3;
+	ProtoEvent	ev;
+	bool		write;
+
+	fx_init(&fx, 8);
+	cp = req_new(&fx, REQ_COPY_IN, "COPY t FROM STDIN", true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, cp);
+	TAP_STR_EQ(fx_sent(&fx), "query - BEGIN (0)\nsync\n", "copy: BEGIN, then a Sync instead of the COPY");
+	tap_ok(fx.p.copy == cp, "copy: the Proto holds the COPY", "copy is %p", (void *) fx.p.copy);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	tap_ok(ev.copy_due == cp && ev.done == NULL, "copy: the Sync's answer makes the COPY due",
+		   "got copy_due %p done %p", (void *) ev.copy_due, (void *) ev.done);
+	proto_send_copy(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - COPY t FROM STDIN (0)\n", "copy: the COPY goes alone");
+	proto_end_batch(&fx.p, &write);
+	tap_ok(write && strcmp(fx_sent(&fx), "") == 0, "copy: with no Flush after it, but written",
+		   "write %d", write);
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == cp && ev.copy_over && request_code(cp) == BM_OK && fx.p.copy == NULL,
+		   "copy: its answer answers it and ends the COPY",
+		   "got done %p copy_over %d code %d", (void *) ev.done, ev.copy_over, request_code(cp));
+
+	/* after a failure in the unit: answered at its Sync, never sent */
+	bad = req_new(&fx, REQ_EXEC, "SELECT 1/0", true);
+	cp2 = req_new(&fx, REQ_COPY_OUT, "COPY t TO STDOUT", true);
+	proto_send_unit(&fx.p, bad);
+	proto_send_unit(&fx.p, cp2);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("22012", "division by zero", "int4div"));
+	tap_ok(ev.unit_failed && ev.done == bad, "copy: a failure before the COPY fails the unit", "got unit_failed %d",
+		   ev.unit_failed);
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == cp2 && ev.copy_due == NULL && request_code(cp2) == BM_ERR_ABORTED && fx.p.copy == NULL,
+		   "copy: its Sync answers the COPY as not run", "got done %p copy_due %p code %d",
+		   (void *) ev.done, (void *) ev.copy_due, request_code(cp2));
+
+	/* lost between its Sync's answer and its own op */
+	proto_reset(&fx.p);
+	cp3 = req_new(&fx, REQ_COPY_IN, "COPY t FROM STDIN", true);
+	proto_begin_unit(&fx.p);
+	proto_send_unit(&fx.p, cp3);
+	answer_sync(&fx);
+	tap_ok(proto_take_unanswered(&fx.p) == cp3 && proto_take_unanswered(&fx.p) == NULL,
+		   "copy: a lost connection hands back a COPY that has no op yet, once", "it did not");
+	req_free(&fx, cp);
+	req_free(&fx, bad);
+	req_free(&fx, cp2);
+	req_free(&fx, cp3);
+	fx_free(&fx);
+}
+
 /* SAVEPOINT, a failing statement, ROLLBACK TO, more, COMMIT, all in one batch: the commit commits */
 static void
 test_savepoint_pipelined(void)
@@ -759,6 +918,8 @@ main(void)
 	test_commit_fails();
 	test_statement_timeout();
 	test_counters();
+	test_stream();
+	test_copy();
 	test_savepoint_pipelined();
 	test_savepoint_after_failure();
 	test_savepoint_commit_after_failure();

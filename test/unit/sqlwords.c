@@ -127,6 +127,15 @@ main(void)
 		tap_ok(want ? (why && strncmp(why, want, strlen(want)) == 0) : why == NULL, name,
 			   "expected %s, got %s", want ? want : "NULL", why ? why : "NULL");
 	}
+	/* bm_session_copy_in and bm_session_copy_out take exactly what sql_refused calls a COPY */
+	for (i = 0; i < sizeof(refused_cases) / sizeof(refused_cases[0]); i++)
+	{
+		bool		copy = refused_cases[i].refused && strcmp(refused_cases[i].refused, "COPY") == 0;
+
+		snprintf(name, sizeof(name), "sql_is_copy(\"%s\") is %s", shown(refused_cases[i].sql),
+				 copy ? "true" : "false");
+		TAP_INT_EQ(sql_is_copy(refused_cases[i].sql), copy, name);
+	}
 	for (i = 0; i < sizeof(reset_cases) / sizeof(reset_cases[0]); i++)
 	{
 		snprintf(name, sizeof(name), "sql_resets_statements(\"%s\") is %s", shown(reset_cases[i].sql),
