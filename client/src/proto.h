@@ -82,7 +82,8 @@ typedef struct CopyIO
 static inline bool
 request_has_result(const Request *req)
 {
-	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK;
+	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK && req->kind != REQ_SAVEPOINT &&
+		req->kind != REQ_ROLLBACK_TO && req->kind != REQ_RELEASE;
 }
 
 /* the request is a COPY (it leaves pipeline mode for its data) */
