@@ -21,7 +21,8 @@
  *	 BM_ERR_USAGE), with parameters of less than 1 GiB in all.  COPY,
  *	 LISTEN/UNLISTEN and transaction control (BEGIN, START, COMMIT, END,
  *	 ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION) are refused
- *	 with BM_ERR_USAGE: sessions are the transactions, and COPY runs through
+ *	 with BM_ERR_USAGE: sessions are the transactions, bm_session_savepoint,
+ *	 _rollback_to and _release their savepoints, and COPY runs through
  *	 bm_session_copy_in and bm_session_copy_out.
  * - The one exception to "exactly one callback": bm_session_stream calls
  *	 back once per row, then exactly once more at the end (the end result or
@@ -95,6 +96,11 @@ typedef struct bm_error
 	const char *message;		/* never NULL when code != BM_OK */
 	const char *detail;			/* server's DETAIL, or NULL */
 	const char *hint;			/* server's HINT, or NULL */
+	const char *schema_name;	/* schema of the object the error is about, or NULL */
+	const char *table_name;		/* table of the error (a constraint's, a column's), or NULL */
+	const char *column_name;	/* column of the error (a not-null violation's), or NULL */
+	const char *constraint_name;	/* constraint the statement violated, or NULL */
+	int			position;		/* 1-based character in the statement where the error is, 0 if none */
 	const char *severity;		/* a notice's severity ("NOTICE", "WARNING", "INFO", ...), NULL otherwise */
 } bm_error;
 
@@ -172,6 +178,21 @@ void		bm_session_close(bm_session *s);
 /* the engine a session belongs to */
 bm_engine  *bm_session_engine(const bm_session *s);
 
+/* queue SAVEPOINT name (an identifier, quoted for you; BEGIN is implied before the first); 0 or -1 */
+int			bm_session_savepoint(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+/* queue ROLLBACK TO SAVEPOINT name: after a failed statement the transaction is usable again from here; 0 or -1 */
+int			bm_session_rollback_to(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+/* queue RELEASE SAVEPOINT name; 0 or -1 */
+int			bm_session_release(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+
+/* a unit of work for bm_sessionmaker_run: queue the unit's statements on s (no commit), return 0, or -1 to give up */
+typedef int (*bm_work_fn) (bm_session *s, void *arg);
+/* run work in a session of its own and commit; on 40001, 40P01 or a lost connection (never once COMMIT may have run) roll back, wait a few ms and run it again, up to max_attempts; done once with the outcome; 0 or -1 */
+int			bm_sessionmaker_run(bm_sessionmaker *m, bm_work_fn work, bm_done_cb done, void *arg,
+								int max_attempts);
+/* which attempt of bm_sessionmaker_run the session serves: 1 for the first, 0 for a session of bm_session_open */
+int			bm_session_attempt(const bm_session *s);
+
 /* number of rows */
 int			bm_result_nrows(const bm_result *r);
 /* number of columns */
@@ -182,12 +203,44 @@ const char *bm_result_colname(const bm_result *r, int col);
 const char *bm_result_value(const bm_result *r, int row, int col);
 /* 1 if the value is SQL NULL (or out of range), else 0 */
 int			bm_result_isnull(const bm_result *r, int row, int col);
+/* number of the column named name (exactly, case included), -1 if none */
+int			bm_result_colnum(const bm_result *r, const char *name);
+/* type OID of column col (20 int8, 701 float8, 16 bool, ...), 0 if out of range */
+unsigned int bm_result_coltype(const bm_result *r, int col);
+/* the value as an integer into *out: 0, or -1 (bm_last_error) when NULL, out of range or not an integer */
+int			bm_result_int64(const bm_result *r, int row, int col, long long *out);
+/* the value as a double into *out: 0, or -1 (bm_last_error) when NULL, out of range or not a number */
+int			bm_result_double(const bm_result *r, int row, int col, double *out);
+/* the value as a boolean (1 or 0) into *out: 0, or -1 (bm_last_error) when NULL, out of range or not a boolean */
+int			bm_result_bool(const bm_result *r, int row, int col, int *out);
 /* rows affected by INSERT/UPDATE/DELETE/MERGE/SELECT/COPY..., -1 if the command reports none */
 long		bm_result_affected(const bm_result *r);
 /* an owned copy of a result, to keep it after the callback; NULL when out of memory */
 bm_result  *bm_result_copy(const bm_result *r);
 /* free a copy made by bm_result_copy */
 void		bm_result_free(bm_result *r);
+
+/* most parameters a bm_params holds */
+#define BM_PARAMS_MAX 32
+
+/* a statement's parameters built without snprintf: pass p.n and p.values to an execute (values are copied there) */
+typedef struct bm_params
+{
+	int			n;				/* parameters added so far */
+	const char *values[BM_PARAMS_MAX];	/* text form of each, NULL for SQL NULL */
+	char		text[BM_PARAMS_MAX][32];	/* where numbers and booleans are written */
+} bm_params;
+
+/* empty the parameters */
+void		bm_params_init(bm_params *p);
+/* add an integer; 0, or -1 (BM_ERR_USAGE) when p is full */
+int			bm_params_int64(bm_params *p, long long v);
+/* add a double (exact: it reads back as the same double; NaN and infinities as PostgreSQL spells them); 0 or -1 */
+int			bm_params_double(bm_params *p, double v);
+/* add a boolean (nonzero: true); 0 or -1 */
+int			bm_params_bool(bm_params *p, int v);
+/* add a text value, NULL for SQL NULL (not copied: it must live until the execute); 0 or -1 */
+int			bm_params_text(bm_params *p, const char *v);
 
 /* the error of this thread's last call that returned -1 or NULL */
 const bm_error *bm_last_error(void);

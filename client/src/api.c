@@ -458,6 +458,70 @@ bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg)
 }
 
 /*
+ * Queue a savepoint command (verb, then name quoted as an identifier) in the
+ * open unit; SAVEPOINT may open one (BEGIN is implied before it).
+ */
+static int
+savepoint_request(bm_session *s, ReqKind kind, const char *verb, const char *what,
+				  const char *name, bm_done_cb cb, void *arg)
+{
+	Request    *req;
+	char	   *sql,
+			   *q;
+
+	if ((kind == REQ_SAVEPOINT ? check_session(s, what) : check_open(s, what)) != 0)
+		return -1;
+	if (name == NULL || *name == '\0')
+	{
+		set_last_error(BM_ERR_USAGE, "%s: the savepoint name is %s", what, name ? "empty" : "NULL");
+		return -1;
+	}
+	sql = malloc(strlen(verb) + 2 * strlen(name) + 4);
+	if (sql == NULL)
+	{
+		set_last_error(BM_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	q = sql + sprintf(sql, "%s \"", verb);
+	for (; *name; name++)
+	{
+		if (*name == '"')
+			*q++ = '"';
+		*q++ = *name;
+	}
+	strcpy(q, "\"");
+	req = request_new(s->engine, kind, sql, 0, NULL);
+	free(sql);
+	if (req == NULL)
+		return -1;
+	req->cb.done = cb;
+	req->arg = arg;
+	req->unit = s->api_unit;
+	s->api_open = true;
+	engine_queue_session(s->engine, s, req);
+	return 0;
+}
+
+BM_EXPORT int
+bm_session_savepoint(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_SAVEPOINT, "SAVEPOINT", "bm_session_savepoint", name, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_rollback_to(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT", "bm_session_rollback_to",
+							 name, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_release(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_RELEASE, "RELEASE SAVEPOINT", "bm_session_release", name, cb, arg);
+}
+
+/*
  * Queued work keeps its callbacks; an open unit gets a silent rollback.  The
  * memory goes when nothing refers to the session any more, never before the
  * loop runs again, so a call on a just-closed session is caught as misuse.

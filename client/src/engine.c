@@ -220,11 +220,49 @@ engine_kick(bm_engine *e)
 	}
 }
 
-/* requests wait for their callbacks */
+/* requests wait for their callbacks, or timers to fire */
 bool
 engine_has_work(bm_engine *e)
 {
-	return e->pending > 0 || !queue_empty(&e->ready);
+	return e->pending > 0 || !queue_empty(&e->ready) || e->timers.first != NULL;
+}
+
+/* t fires from the loop at t->at; the list stays sorted (new timers are mostly the latest) */
+void
+engine_add_timer(bm_engine *e, Timer *t)
+{
+	Timer	   *before = DLIST_LAST(&e->timers, Timer, link);
+
+	while (before && before->at > t->at)
+		before = DLIST_PREV(before, Timer, link);
+	if (before == NULL)
+		dlist_push(&e->timers, &t->link);
+	else
+	{
+		t->link.prev = &before->link;
+		t->link.next = before->link.next;
+		if (before->link.next)
+			before->link.next->prev = &t->link;
+		else
+			e->timers.last = &t->link;
+		before->link.next = &t->link;
+	}
+	engine_kick(e);
+}
+
+/* the timers due by now fire, earliest first */
+static void
+fire_timers(bm_engine *e, int64_t now)
+{
+	Timer	   *t;
+
+	while (!e->free_requested && (t = DLIST_FIRST(&e->timers, Timer, link)) != NULL && t->at <= now)
+	{
+		dlist_remove(&e->timers, &t->link);
+		e->depth++;
+		t->fire(t, false);
+		e->depth--;
+	}
 }
 
 /*
@@ -442,6 +480,7 @@ send_session(bm_engine *e, Conn *c)
 	bm_session *s = c->holder;
 	Proto	   *p = &c->proto;
 	Request    *req;
+	ProtoStatus st;
 
 	/* a cancel request on its way could hit anything sent now */
 	if (c->cancels > 0)
@@ -454,7 +493,11 @@ send_session(bm_engine *e, Conn *c)
 		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
 			return;
 		queue_pop(&s->unsent);
-		if (!sent(e, c, proto_send_unit(p, req), req))
+		st = proto_send_unit(p, req);
+		/* answered without being sent: see answer_suspended */
+		if (req->state == REQ_DONE)
+			request_done(e, req);
+		if (!sent(e, c, st, req))
 			return;
 	}
 }
@@ -731,7 +774,7 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 	}
 }
 
-/* connection attempts and statements past their deadlines fail */
+/* connection attempts and statements past their deadlines fail; due timers fire */
 void
 engine_check_timeouts(bm_engine *e, int64_t now)
 {
@@ -752,6 +795,7 @@ engine_check_timeouts(bm_engine *e, int64_t now)
 			else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
 				engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
 		}
+	fire_timers(e, now);
 }
 
 /* the earliest time the engine must look again, 0 if none */
@@ -760,7 +804,10 @@ engine_next_deadline(bm_engine *e)
 {
 	int64_t		next = pool_next_deadline(e->pool);
 	int64_t		retry = e->pool->retry_at;
+	Timer	   *t = DLIST_FIRST(&e->timers, Timer, link);
 
+	if (t && (next == 0 || t->at < next))
+		next = t->at;
 	/* work waits for the next connection attempt */
 	if ((!queue_empty(&e->wait) || !queue_empty(&e->auto_unsent)) && retry > now_ms() &&
 		(next == 0 || retry < next))
@@ -912,8 +959,8 @@ read_before_close(bm_engine *e)
  * Cancel what runs on the server, take what it has answered already, close
  * every connection, then call back every request still waiting for its
  * callback: first the ones whose turn had come (they come first in their
- * owner's order), then each owner's queue.  The cancel requests are waited
- * for, a bounded time, at the end.
+ * owner's order), then each owner's queue; then the timers fire, closing.
+ * The cancel requests are waited for, a bounded time, at the end.
  */
 void
 engine_destroy(bm_engine *e)
@@ -921,6 +968,7 @@ engine_destroy(bm_engine *e)
 	bm_sessionmaker *m;
 	bm_session *s;
 	Request    *req;
+	Timer	   *t;
 
 	e->closing = true;
 	e->free_requested = true;
@@ -937,6 +985,12 @@ engine_destroy(bm_engine *e)
 			deliver_closed(e, req);
 	while ((req = QUEUE_POP(&e->auto_reqs, Request, link)) != NULL)
 		deliver_closed(e, req);
+	/* after the callbacks, which cannot add timers now that the engine is closing */
+	while ((t = DLIST_FIRST(&e->timers, Timer, link)) != NULL)
+	{
+		dlist_remove(&e->timers, &t->link);
+		t->fire(t, true);
+	}
 	e->depth--;
 	reap(e, true);
 	while ((m = DLIST_FIRST(&e->makers, bm_sessionmaker, link)) != NULL)

@@ -7,7 +7,8 @@
  *	  sessions when there is a read_url) through proto, and applies what proto, pool
  *	  and sessions report.  engine.c is the coordinator, api.c the public
  *	  calls that queue work, events.c the server's events (notices, LISTEN,
- *	  cancel requests); loop.c, above, drives them.
+ *	  cancel requests), run.c the retrying unit of work on top of them and
+ *	  the engine's timers; loop.c, above, drives them.
  */
 #ifndef BM_ENGINE_H
 #define BM_ENGINE_H
@@ -31,6 +32,18 @@
  */
 #define REQ_SIZE_CLASSES 4
 #define REQ_UNPOOLED 255
+
+/*
+ * A timer of the engine.  fire runs from the loop once the monotonic clock
+ * reaches at, on the engine's stack like a callback; closing: the engine is
+ * being freed and takes no more work.
+ */
+typedef struct Timer
+{
+	DLink		link;			/* the engine's list, earliest first */
+	int64_t		at;				/* ms on the monotonic clock */
+	void		(*fire) (struct Timer *t, bool closing);
+} Timer;
 
 struct bm_sessionmaker
 {
@@ -73,6 +86,7 @@ struct bm_engine
 	Listener   *listener;		/* NULL until the first bm_engine_listen */
 	Canceller	cancels;
 	bool		cancel_watched;	/* the attached loop watches cancels.wake_fd */
+	DList		timers;			/* of Timer (link), earliest first */
 };
 
 /* the engine's pools: k = 0 the main one, 1 the replicas; NULL past the last */
@@ -96,6 +110,7 @@ extern int64_t engine_next_deadline(bm_engine *e);
 extern bool engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
+extern void engine_add_timer(bm_engine *e, Timer *t);
 
 /* copy.c: what one step of a COPY's data did */
 typedef enum CopyStep

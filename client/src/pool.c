@@ -796,6 +796,11 @@ answer_of(PGresult *res, Answer *a)
 		a->detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 		a->hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 		a->source = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+		a->schema_name = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+		a->table_name = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+		a->column_name = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+		a->constraint_name = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+		a->position = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	}
 }
 

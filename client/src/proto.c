@@ -159,6 +159,8 @@ proto_reset(Proto *p)
 	p->dirt = p->reset_leaves = 0;
 	p->reset_due = p->end_answered = false;
 	err_clear(&p->reset_failure);
+	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -183,6 +185,8 @@ proto_begin_unit(Proto *p)
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->end_answered = false;
 	err_clear(&p->failure);
+	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* a statement with no parameters, through the unnamed statement */
@@ -413,12 +417,43 @@ proto_send_begin(Proto *p, const char *begin_sql)
 }
 
 /*
- * One request of the unit: a statement, or the COMMIT/ROLLBACK that ends it,
- * with the reset behind it when the unit's statements may leave state, or a
- * COPY.  libpq runs no COPY in pipeline mode, so a COPY starts as a Sync
- * (the transaction stays open): once it is answered, so is everything
- * before, and the connection can leave pipeline mode (the event copy_due).
- * Nothing more is sent until the COPY is over.
+ * A request of a unit that failed after a SAVEPOINT, with its end and no
+ * ROLLBACK TO on the wire: the server skips everything up to the next Sync,
+ * and only a ROLLBACK TO (sent normally) can make the unit usable again.
+ * Anything else is answered here: a statement as not run; the end of the
+ * unit with the failure (a rollback with success), closing the aborted
+ * pipeline with a Sync after which the cleanup ROLLBACK goes.  The caller
+ * finds req done.
+ */
+static ProtoStatus
+answer_suspended(Proto *p, Request *req)
+{
+	req->state = REQ_DONE;
+	switch (req->kind)
+	{
+		case REQ_COMMIT:
+			err_copy(request_error(req), &p->failure);
+			/* fall through */
+		case REQ_ROLLBACK:
+			p->unit_end_sent = true;
+			p->need_cleanup = true;
+			return send_sync(p, SYNC_FAIL, NULL);
+		default:
+			request_not_run(req, p->failure.message);
+			return PROTO_OK;
+	}
+}
+
+/*
+ * One request of the unit: a statement, a savepoint command, or the
+ * COMMIT/ROLLBACK that ends it (with the reset behind it when the unit's
+ * statements may leave state), or a COPY.  A ROLLBACK TO goes after a Sync
+ * of its own, so that an error before it makes the server skip only up to
+ * there: the statements after it run whether or not something before it
+ * failed, in the same round trip.  libpq runs no COPY in pipeline mode, so a
+ * COPY starts as a Sync (the transaction stays open): once it is answered,
+ * so is everything before, and the connection can leave pipeline mode (the
+ * event copy_due).  Nothing more is sent until the COPY is over.
  */
 ProtoStatus
 proto_send_unit(Proto *p, Request *req)
@@ -426,6 +461,8 @@ proto_send_unit(Proto *p, Request *req)
 	ProtoStatus st;
 
 	req->state = REQ_SENT;
+	if (p->unit_failed && !p->unit_end_sent && p->rollbacks_to == 0 && req->kind != REQ_ROLLBACK_TO)
+		return answer_suspended(p, req);
 	if (req->kind == REQ_EXEC || req->kind == REQ_STREAM)
 	{
 		p->dirt |= req->sql->leaves;
@@ -435,6 +472,21 @@ proto_send_unit(Proto *p, Request *req)
 	{
 		p->copy = req;
 		return send_sync(p, SYNC_COPY, req);
+	}
+	switch (req->kind)
+	{
+		case REQ_SAVEPOINT:
+			p->savepoints = true;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_ROLLBACK_TO:
+			p->rollbacks_to++;
+			if ((st = send_sync(p, SYNC_SAVEPOINT, NULL)) != PROTO_OK)
+				return st;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_RELEASE:
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		default:
+			break;
 	}
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
@@ -511,12 +563,18 @@ answer_error(const Proto *p, ErrorBuf *eb, const Answer *a)
 		strstr(msg, "statement timeout") != NULL)
 		code = BM_ERR_TIMEOUT;
 	err_set(eb, code, a->sqlstate, msg, a->detail, a->hint);
+	err_set_fields(eb, a->schema_name, a->table_name, a->column_name, a->constraint_name,
+				   a->position ? atoi(a->position) : 0);
 }
+
+static void unit_abandon(Proto *p, ProtoEvent *ev);
 
 /*
  * The unit on the wire failed (first time only): the pipeline after the
  * failure is aborted, so it needs its own Sync unless the unit's end was
- * sent, then a ROLLBACK.  The event tells the session.
+ * sent, then a ROLLBACK.  The event tells the session.  A unit that has
+ * sent a SAVEPOINT and not its end waits instead: the session's next
+ * requests may roll back to it (proto_send_unit answers the others).
  */
 static void
 unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
@@ -525,6 +583,20 @@ unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
 		return;
 	p->unit_failed = true;
 	err_copy(&p->failure, why);
+	unit_abandon(p, ev);
+}
+
+/*
+ * The failed unit ends: the Sync and the ROLLBACK that clean up are due, and
+ * the session hears of it.  Not yet while a ROLLBACK TO may still make it
+ * usable: one on the wire, or one the session may queue next (a SAVEPOINT
+ * was sent and the unit's end was not).
+ */
+static void
+unit_abandon(Proto *p, ProtoEvent *ev)
+{
+	if (p->rollbacks_to > 0 || (p->savepoints && !p->unit_end_sent))
+		return;
 	if (!p->unit_end_sent)
 	{
 		p->unit_end_sent = true;
@@ -587,6 +659,42 @@ explain_parameter_count(Request *req, const Answer *a)
 		snprintf(msg, sizeof(msg), "the statement takes another number of parameters than the %d given (nparams)",
 				 (int) req->nparams);
 	err_set(request_error(req), BM_ERR_SQL, a->sqlstate, msg, a->detail, a->hint);
+}
+
+/*
+ * A ROLLBACK TO that ran after the unit failed: the transaction is usable
+ * again, and whatever follows it (the commit included) runs as if nothing
+ * had failed.
+ */
+static void
+unit_recover(Proto *p)
+{
+	p->unit_failed = false;
+	p->need_cleanup = false;
+	err_clear(&p->failure);
+}
+
+/* a SAVEPOINT, ROLLBACK TO or RELEASE is answered */
+static void
+savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+
+	if (req->kind == REQ_ROLLBACK_TO)
+		p->rollbacks_to--;
+	if (op->answered && op->ans.status == PGRES_PIPELINE_ABORTED)
+		request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+	else if (op_failed(op))
+	{
+		answer_error(p, request_error(req), &op->ans);
+		unit_fail(p, req->err, ev);
+	}
+	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_recover(p);
+	/* a ROLLBACK TO that did not recover the failed unit: it may end now */
+	if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_abandon(p, ev);
+	ev->done = req;
 }
 
 /* a statement's results are all in: its request's answer or error */
@@ -752,6 +860,8 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 			else
 				ev->copy_due = op->req;
 			break;
+		case SYNC_SAVEPOINT:
+			break;
 	}
 }
 
@@ -820,6 +930,9 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			exec_answered(p, op, ev);
 			p->copy = NULL;
 			ev->copy_over = true;
+			break;
+		case OP_SAVEPOINT:
+			savepoint_answered(p, op, ev);
 			break;
 		case OP_END:
 			if (request_code(req) != BM_OK)

@@ -31,6 +31,7 @@ struct bm_session
 	long		failed_unit;	/* -1, or the unit that failed */
 	ErrorBuf	failure;
 	struct Conn *conn;			/* the connection holding its unit (here only tested for NULL) */
+	int			attempt;		/* of bm_sessionmaker_run, 0: opened by bm_session_open */
 };
 
 extern const char *session_begin_sql(const bm_session_options *opts);

@@ -169,10 +169,13 @@ sql_refused(const char *sql)
 	static const char *const allowed[][3] = {
 		{"COMMIT", "PREPARED", NULL}, {"ROLLBACK", "PREPARED", NULL}
 	};
+	static const char *const savepoint[][4] = {
+		{"SAVEPOINT", NULL}, {"RELEASE", NULL}, {"ROLLBACK", "TO", NULL},
+		{"ROLLBACK", "WORK", "TO", NULL}, {"ROLLBACK", "TRANSACTION", "TO", NULL}
+	};
 	static const char *const control[][3] = {
 		{"BEGIN", NULL}, {"START", NULL}, {"COMMIT", NULL}, {"END", NULL},
-		{"ROLLBACK", NULL}, {"ABORT", NULL}, {"SAVEPOINT", NULL}, {"RELEASE", NULL},
-		{"PREPARE", "TRANSACTION", NULL}
+		{"ROLLBACK", NULL}, {"ABORT", NULL}, {"PREPARE", "TRANSACTION", NULL}
 	};
 	size_t		i;
 
@@ -188,6 +191,9 @@ sql_refused(const char *sql)
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (match_words(sql, allowed[i]))
 			return NULL;
+	for (i = 0; i < sizeof(savepoint) / sizeof(savepoint[0]); i++)
+		if (match_words(sql, savepoint[i]))
+			return "savepoints cannot run through an execute: use bm_session_savepoint, bm_session_rollback_to and bm_session_release";
 	for (i = 0; i < sizeof(control) / sizeof(control[0]); i++)
 		if (match_words(sql, control[i]))
 			return "transaction control cannot run through basemodel: use a session, and bm_session_commit or bm_session_rollback";

@@ -1,8 +1,9 @@
 /*
  * util.h
  *	  The bottom layer of libbasemodel, hidden from users: errors with owned
- *	  strings (error.c), the result a callback reads (result.c), notices on
- *	  their way to the loop (notice.c), interned SQL
+ *	  strings (error.c), the result a callback reads (result.c), typed
+ *	  parameters (params.c), notices on their way to the loop (notice.c),
+ *	  interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
  *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), connection
  *	  parameters (conninfo.c), the clock, and the intrusive queues of list.h.
@@ -11,8 +12,8 @@
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
- *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c,
- *	    sqlsplit.c, conninfo.c, notice.c)
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, params.c, stmtcache.c,
+ *	    sqlwords.c, sqlsplit.c, conninfo.c, notice.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -76,10 +77,18 @@ typedef struct ErrorBuf
 	char	   *message;
 	char	   *detail;
 	char	   *hint;
+	char	   *schema_name;
+	char	   *table_name;
+	char	   *column_name;
+	char	   *constraint_name;
+	int			position;
 } ErrorBuf;
 
 extern void err_set(ErrorBuf *eb, int code, const char *sqlstate,
 					const char *message, const char *detail, const char *hint);
+extern void err_set_fields(ErrorBuf *eb, const char *schema_name, const char *table_name,
+						   const char *column_name, const char *constraint_name,
+						   int position);
 extern void err_copy(ErrorBuf *dst, const ErrorBuf *src);
 extern void err_clear(ErrorBuf *eb);
 extern void err_public(const ErrorBuf *eb, bm_error *out);

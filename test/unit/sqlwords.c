@@ -11,7 +11,7 @@
 #include "proto.h"
 #include "tap.h"
 
-/* a statement and what sql_refused says: NULL, "COPY", "LISTEN" or "transaction" */
+/* a statement and what sql_refused says: NULL, "COPY", "LISTEN", "savepoint" or "transaction" */
 static const struct
 {
 	const char *sql;
@@ -30,11 +30,15 @@ static const struct
 	{"commit work", "transaction"},
 	{"END", "transaction"},
 	{"ROLLBACK", "transaction"},
-	{"ROLLBACK TO SAVEPOINT a", "transaction"},
+	{"ROLLBACK TO SAVEPOINT a", "savepoint"},
 	{"ABORT", "transaction"},
-	{"SAVEPOINT a", "transaction"},
-	{"RELEASE SAVEPOINT a", "transaction"},
-	{"release a", "transaction"},
+	{"SAVEPOINT a", "savepoint"},
+	{"RELEASE SAVEPOINT a", "savepoint"},
+	{"release a", "savepoint"},
+	{"rollback to a", "savepoint"},
+	{"ROLLBACK WORK TO SAVEPOINT a", "savepoint"},
+	{"Rollback Transaction To a", "savepoint"},
+	{"ROLLBACK WORK", "transaction"},
 	{"PREPARE TRANSACTION 'x'", "transaction"},
 	{"/* c */ -- d\n  prepare   transaction 'x'", "transaction"},
 	{"COMMIT PREPARED 'x'", NULL},
@@ -184,8 +188,11 @@ main(void)
 		const char *want = refused_cases[i].refused;
 
 		snprintf(name, sizeof(name), "sql_refused(\"%s\") %s", shown(refused_cases[i].sql),
-				 want == NULL ? "lets it through" : strcmp(want, "COPY") == 0 ? "refuses COPY"
-				 : strcmp(want, "LISTEN") == 0 ? "refuses LISTEN" : "refuses transaction control");
+				 want ? (strcmp(want, "COPY") == 0 ? "refuses COPY" :
+						 strcmp(want, "LISTEN") == 0 ? "refuses LISTEN" :
+						 strcmp(want, "savepoint") == 0 ? "refuses savepoints, naming their calls" :
+						 "refuses transaction control")
+				 : "lets it through");
 		tap_ok(want ? (why && strncmp(why, want, strlen(want)) == 0) : why == NULL, name,
 			   "expected %s, got %s", want ? want : "NULL", why ? why : "NULL");
 	}
