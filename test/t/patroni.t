@@ -15,7 +15,8 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 use lib 'test/t/lib';
-use BMCluster qw(as_server_user free_port build_driver wait_for read_lines);
+use BMCluster qw(as_server_user build_driver wait_for read_lines);
+use BMTest qw(free_port);
 
 for my $cmd (qw(patroni patronictl etcd))
 {

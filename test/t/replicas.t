@@ -14,6 +14,11 @@
 #   reach the newest primary.  A read pool's connections to a standby that
 #   was promoted are dropped too: its read-only sessions fall back to the main
 #   pool while there is no standby.
+# - PgBouncer in transaction mode in front of the primary
+#   (test/t/lib/BMPgBouncer.pm): two writes drivers at once through it with
+#   statement_cache_size = -1 and a parameter per insert; no session fails,
+#   every commit is on the primary exactly once, and each client's
+#   throughput is reported (not asserted).
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -22,6 +27,7 @@ use Time::HiRes qw(time sleep);
 
 use lib 'test/t/lib';
 use BMCluster qw(build_driver wait_for read_lines);
+use BMPgBouncer;
 
 my $tmp = tempdir(CLEANUP => 1);
 chmod(0755, $tmp);
@@ -144,7 +150,7 @@ sub check_commits
 	my @definite = grep { $_->[2] eq 'BM_ERR_SQL' || $_->[2] eq 'BM_ERR_ABORTED' } @commits;
 	my @bad_ok = grep { ($count{ $_->[3] } // 0) != 1 } @ok;
 	is_deeply([ map { "id $_->[3] present " . ($count{ $_->[3] } // 0) . ' times' } @bad_ok ], [],
-		"$what: every commit reported BM_OK is on the new primary exactly once (" . scalar(@ok) . ' commits)');
+		"$what: every commit reported BM_OK is on the primary exactly once (" . scalar(@ok) . ' commits)');
 	is_deeply([ map { "id $_->[3] ($_->[2]) is present" } grep { $count{ $_->[3] } } @definite ], [],
 		"$what: no row of a commit that definitely failed (" . scalar(@definite) . ' of them)');
 	my $present_lost = grep { $count{ $_->[3] } } @lost;
@@ -158,6 +164,33 @@ sub first_ok_after
 	my ($log, $ms) = @_;
 	my ($first) = ok_lines($log, 'commit', $ms);
 	return $first ? $first->[1] - $ms : undef;
+}
+
+# --- PgBouncer in transaction mode in front of the primary -------------------
+{
+	my $bouncer = BMPgBouncer->start(pool_mode => 'transaction', pool_size => 4, server_host => '127.0.0.1',
+		server_port => $a->{port}, user => 'postgres');
+	my @clients = map { { log => "$tmp/bouncer$_.log", first => $_ * 1_000_000_000 + 1 } } 1, 2;
+	$_->{pid} = start_driver($_->{log}, 'writes', $bouncer->url('postgres'), 4, "$tmp/bouncer.stop", $_->{first}, -1, 0)
+	  for @clients;
+	ok(wait_for(60, sub { !grep { ok_lines($_->{log}, 'commit', 0) < 1500 } @clients }),
+		'PgBouncer (transaction mode): two clients with statement_cache_size -1 commit through it');
+	for my $i (0, 1)
+	{
+		my $c = $clients[$i];
+		my $n = $i + 1;
+		ok(stop_driver($c->{pid}, "$tmp/bouncer.stop"), "PgBouncer: client $n exits 0")
+		  or diag(`cat $c->{log}.err`);
+		my @commits = check_commits($c->{log}, $a, "PgBouncer client $n");
+		is_deeply([ map { "@$_" } grep { $_->[2] ne 'BM_OK' } @commits ], [],
+			"PgBouncer client $n: no session failed");
+		my @ok = grep { $_->[2] eq 'BM_OK' } @commits;
+		my $ms = @ok > 1 ? $ok[-1][1] - $ok[0][1] : 0;
+		note(sprintf('PgBouncer client %d: %d sessions in %d ms, %.0f sessions/s (4 at a time, the other client alongside)',
+			$n, scalar(@ok), $ms, $ms ? @ok * 1000 / $ms : 0));
+	}
+	$bouncer->stop;
+	$a->sql('TRUNCATE failover_rows');
 }
 
 # --- switchover: primary stopped, standby promoted ---------------------------

@@ -9,10 +9,11 @@ package BMCluster;
 use strict;
 use warnings;
 use Exporter qw(import);
-use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 
-our @EXPORT_OK = qw(as_server_user free_port build_driver wait_for read_lines);
+use BMTest qw(free_port);
+
+our @EXPORT_OK = qw(as_server_user build_driver wait_for read_lines);
 
 chomp(my $bindir = `pg_config --bindir`);
 
@@ -24,16 +25,6 @@ sub as_server_user
 	my $quoted = join(' ', map { "'" . s/'/'\\''/gr . "'" } @cmd);
 	my $out = `$quoted 2>&1`;
 	return wantarray ? ($out, $? == 0) : $out;
-}
-
-# a TCP port on 127.0.0.1 that nothing listens on now
-sub free_port
-{
-	my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
-	  or die "cannot find a free port: $!";
-	my $port = $s->sockport;
-	close($s);
-	return $port;
 }
 
 # a directory the server user may write, under the test's scratch directory

@@ -6,6 +6,9 @@
 #   my $url = $bouncer->url($dbname);     # a libpq URL through it
 #   $bouncer->stop;                       # also done when the object goes
 #
+#   BMPgBouncer->start(server_host => '127.0.0.1', server_port => $port, user => 'postgres')
+#                                          # in front of another server
+#
 # It listens on a free port of 127.0.0.1 (no Unix socket), lets the server's
 # user in without a password (auth_type trust) and logs in to the server
 # with PGPASSWORD.  PgBouncer refuses to run as root, so as root it runs as
@@ -19,32 +22,26 @@ use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep);
 
-# a TCP port of 127.0.0.1 that nothing listens on now
-sub free_port
-{
-	my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Proto => 'tcp', Listen => 1)
-	  or die "cannot find a free port: $!";
-	my $port = $s->sockport;
-	close $s;
-	return $port;
-}
+use BMTest qw(free_port);
 
 # Start a PgBouncer: pool_mode (session, transaction, statement; default
 # transaction), pool_size (server connections per database and user;
-# default 2), max_client_conn (default 200).  Dies when it does not come up.
+# default 2), max_client_conn (default 200); server_host, server_port,
+# user and password of the server behind it (default the test server's
+# PGHOST, PGPORT, PGUSER, PGPASSWORD).  Dies when it does not come up.
 sub start
 {
 	my ($class, %opt) = @_;
 	my $self = bless {
 		pool_mode => $opt{pool_mode} // 'transaction',
 		pool_size => $opt{pool_size} // 2,
-		user => $ENV{PGUSER} // 'postgres',
+		user => $opt{user} // $ENV{PGUSER} // 'postgres',
 		dir => tempdir(CLEANUP => 1),
 	}, $class;
 	my $dir = $self->{dir};
-	my $host = $ENV{PGHOST} // 'localhost';
-	my $server_port = $ENV{PGPORT} // 5432;
-	my $password = $ENV{PGPASSWORD} // '';
+	my $host = $opt{server_host} // $ENV{PGHOST} // 'localhost';
+	my $server_port = $opt{server_port} // $ENV{PGPORT} // 5432;
+	my $password = $opt{password} // $ENV{PGPASSWORD} // '';
 	$host = '127.0.0.1' if $host eq 'localhost';
 	$self->{port} = free_port();
 

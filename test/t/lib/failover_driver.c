@@ -10,9 +10,12 @@
  *	    each round: a read-only unit and a normal one, both
  *	    "SELECT pg_is_in_recovery(), current_setting('port')":
  *	    "ro|rw MS CODE RECOVERY PORT" (RECOVERY t/f, "-" on failure)
- *	  failover_driver writes URL SESSIONS STOPFILE
- *	    each round: SESSIONS units "INSERT INTO failover_rows (id) VALUES (ID);
- *	    COMMIT" with ids counting up from 1: "commit MS CODE ID MESSAGE"
+ *	  failover_driver writes URL SESSIONS STOPFILE [FIRST_ID STATEMENT_CACHE_SIZE PAUSE_MS]
+ *	    each round: SESSIONS units "INSERT INTO failover_rows (id) VALUES ($1);
+ *	    COMMIT" with ids counting up from FIRST_ID (default 1), the engine's
+ *	    statement_cache_size as given (default 0; -1 behind PgBouncer in
+ *	    transaction mode), PAUSE_MS (default 20) between rounds:
+ *	    "commit MS CODE ID MESSAGE"
  *	  Both end with "stats replica_sessions=N replica_fallbacks=N connects=N
  *	  disconnects=N".
  */
@@ -100,15 +103,16 @@ on_end(bm_session *s, const bm_error *err, void *arg)
 	bm_session_close(s);
 }
 
-/* queue one unit on a new session of maker m; false when the library refuses it */
+/* queue one unit (a statement with nparams params) on a new session of maker m; false when the library refuses it */
 static bool
-start_unit(bm_sessionmaker *m, Unit *u, const char *sql, bm_result_cb cb)
+start_unit(bm_sessionmaker *m, Unit *u, const char *sql, int nparams, const char *const *params,
+		   bm_result_cb cb)
 {
 	bm_session *s = bm_session_open(m);
 
 	if (s == NULL)
 		return false;
-	if (bm_session_execute(s, sql, 0, NULL, cb, u) != 0 ||
+	if (bm_session_execute(s, sql, nparams, params, cb, u) != 0 ||
 		bm_session_commit(s, on_end, u) != 0)
 	{
 		bm_session_close(s);
@@ -162,7 +166,8 @@ run_reads(const char *url, const char *read_url, int read_pool_size, const char 
 		Unit		r = {.kind = "ro"},
 					w = {.kind = "rw"};
 
-		if (!start_unit(mro, &r, where, on_where) || !start_unit(mrw, &w, where, on_where) ||
+		if (!start_unit(mro, &r, where, 0, NULL, on_where) ||
+			!start_unit(mrw, &w, where, 0, NULL, on_where) ||
 			bm_engine_run(e) != 0)
 		{
 			fprintf(stderr, "driver: %s\n", bm_last_error()->message);
@@ -175,16 +180,18 @@ run_reads(const char *url, const char *read_url, int read_pool_size, const char 
 	return 0;
 }
 
-/* the writes mode: rounds of concurrent commits with unique ids */
+/* the writes mode: rounds of concurrent commits with unique ids from first_id, pause_ms apart */
 static int
-run_writes(const char *url, int sessions, const char *stopfile)
+run_writes(const char *url, int sessions, const char *stopfile, long first_id, int statement_cache_size,
+		   int pause_ms)
 {
-	bm_engine_options o = {.pool_size = sessions, .connect_timeout_ms = 3000};
+	bm_engine_options o = {.pool_size = sessions, .connect_timeout_ms = 3000,
+	.statement_cache_size = statement_cache_size};
 	bm_error	err;
 	bm_engine  *e = bm_engine_create(url, &o, &err);
 	bm_sessionmaker *m;
 	Unit	   *units = calloc(sessions, sizeof(Unit));
-	long		next_id = 1;
+	long		next_id = first_id;
 
 	if (e == NULL || units == NULL)
 	{
@@ -196,13 +203,15 @@ run_writes(const char *url, int sessions, const char *stopfile)
 	{
 		for (int i = 0; i < sessions; i++)
 		{
-			char		sql[128];
+			bm_params	p;
 
 			memset(&units[i], 0, sizeof(Unit));
 			units[i].kind = "commit";
 			units[i].id = next_id++;
-			snprintf(sql, sizeof(sql), "INSERT INTO failover_rows (id) VALUES (%ld)", units[i].id);
-			if (!start_unit(m, &units[i], sql, on_insert))
+			bm_params_init(&p);
+			bm_params_int64(&p, units[i].id);
+			if (!start_unit(m, &units[i], "INSERT INTO failover_rows (id) VALUES ($1)", p.n, p.values,
+							on_insert))
 			{
 				fprintf(stderr, "driver: %s\n", bm_last_error()->message);
 				return 1;
@@ -213,7 +222,7 @@ run_writes(const char *url, int sessions, const char *stopfile)
 			fprintf(stderr, "driver: %s\n", bm_last_error()->message);
 			return 1;
 		}
-		usleep(20000);
+		usleep(pause_ms * 1000);
 	}
 	print_stats(e);
 	bm_engine_free(e);
@@ -227,9 +236,10 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 6 && strcmp(argv[1], "reads") == 0)
 		return run_reads(argv[2], argv[3], atoi(argv[4]), argv[5]);
-	if (argc == 5 && strcmp(argv[1], "writes") == 0)
-		return run_writes(argv[2], atoi(argv[3]), argv[4]);
+	if ((argc == 5 || argc == 8) && strcmp(argv[1], "writes") == 0)
+		return run_writes(argv[2], atoi(argv[3]), argv[4], argc == 8 ? atol(argv[5]) : 1,
+						  argc == 8 ? atoi(argv[6]) : 0, argc == 8 ? atoi(argv[7]) : 20);
 	fprintf(stderr, "usage: failover_driver reads URL READ_URL READ_POOL_SIZE STOPFILE\n"
-			"       failover_driver writes URL SESSIONS STOPFILE\n");
+			"       failover_driver writes URL SESSIONS STOPFILE [FIRST_ID STATEMENT_CACHE_SIZE PAUSE_MS]\n");
 	return 2;
 }
