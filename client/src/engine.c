@@ -378,7 +378,7 @@ send_session(bm_engine *e, Conn *c)
 	Proto	   *p = &c->proto;
 	Request    *req;
 
-	if (!sent(e, c, proto_send_cleanup(p), NULL))
+	if (pool_flushing(c) || !sent(e, c, proto_send_cleanup(p), NULL))
 		return;
 	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent && p->copy == NULL &&
 		   (req = session_next_unsent(s)) != NULL)
@@ -405,7 +405,7 @@ end_batch(bm_engine *e, Conn *c)
 {
 	bool		write;
 
-	if (c->state != CONN_READY)
+	if (c->state != CONN_READY || pool_flushing(c))
 		return;
 	if (sent(e, c, proto_end_batch(&c->proto, &write), NULL) && write)
 		write_out(e, c);
@@ -605,6 +605,7 @@ void
 engine_conn_io(bm_engine *e, Conn *c, int events)
 {
 	ErrorBuf	why = {0};
+	bool		was_flushing = pool_flushing(c);
 
 	if (c->state == CONN_CONNECTING)
 		after_connect(e, pool_connect_poll(c, &why), &why);
@@ -619,6 +620,9 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 		if (c->state == CONN_READY && c->copy != COPY_NONE)
 			copy_io(e, c);
 	}
+	/* a flusher gave the connection back: what waited for it may go now */
+	if (was_flushing && !(c->state == CONN_READY && pool_flushing(c)))
+		engine_kick(e);
 }
 
 /* connection attempts and statements past their deadlines fail */

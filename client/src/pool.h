@@ -12,6 +12,7 @@
 #ifndef BM_POOL_H
 #define BM_POOL_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "proto.h"
@@ -55,7 +56,19 @@ typedef struct Conn
 	Proto		proto;
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
+	bool		big_out;		/* a parameter of BIG_SEND bytes or more is queued to go */
+	bool		flushing;		/* a flusher thread owns pg until it writes to flush_pipe */
+	int			flush_pipe[2];	/* the flusher's "done" (read end watched by the loop) */
+	int			flush_result;	/* the flusher's PQflush: 0 sent, -1 failed */
+	pthread_t	flusher;
 } Conn;
+
+/*
+ * Queued output at least this large (one big parameter) is sent by a thread
+ * in blocking mode: libpq's non-blocking flush moves the unsent rest to the
+ * front of its buffer after every partial write, quadratic in the size.
+ */
+#define BIG_SEND (1024 * 1024)
 
 struct Pool
 {
@@ -95,6 +108,7 @@ extern void pool_drop(Conn *c);
 extern bool pool_consume(Conn *c);
 extern bool pool_next_event(Conn *c, ProtoEvent *ev);
 extern bool pool_write(Conn *c);
+extern bool pool_flushing(const Conn *c);
 extern bool pool_broken(const Conn *c);
 extern const char *pool_error(const Conn *c);
 extern int64_t pool_next_deadline(const Pool *p);
