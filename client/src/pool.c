@@ -813,11 +813,11 @@ pool_flushing(const Conn *c)
 	return c->flushing;
 }
 
-/* libpq says the connection is gone */
+/* libpq says the connection is gone (a flusher's connection is its own until it is done) */
 bool
 pool_broken(const Conn *c)
 {
-	return PQstatus(c->pg) == CONNECTION_BAD;
+	return !c->flushing && PQstatus(c->pg) == CONNECTION_BAD;
 }
 
 /* libpq's message for the connection's last failure */
