@@ -187,6 +187,7 @@ typedef struct bm_engine_stats
 	long		prepares;		/* statements prepared (cache misses) */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections lost or closed after an error */
+	long		resets;			/* connections reset before going back to the pool (pipelined) */
 } bm_engine_stats;
 
 /* copy the engine's counters into *out */

@@ -459,6 +459,8 @@ pump(bm_engine *e)
 		c = &e->pool->conns[i];
 		if (c->state == CONN_READY && c->holder)
 			send_session(e, c);
+		else if (c->state == CONN_READY && c->proto.reset_due && !pool_flushing(c))
+			sent(e, c, proto_send_cleanup(&c->proto), NULL);
 		end_batch(e, c);
 	}
 }

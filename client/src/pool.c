@@ -349,10 +349,12 @@ end_flush(Conn *c, bool stop)
 static void
 conn_reset(Conn *c)
 {
-	proto_reset(&c->proto);
-	unwatch(c);
 	if (c->flushing)
 		end_flush(c, true);
+	free(c->first_settings);
+	c->first_settings = NULL;
+	proto_reset(&c->proto);
+	unwatch(c);
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
@@ -432,6 +434,65 @@ start_connect(Pool *p, Conn *c, ErrorBuf *why)
 	return CONNECT_PENDING;
 }
 
+/*
+ * The settings a statement can change that the server reports to libpq
+ * (ParameterStatus).  PostgreSQL 15 reports neither role nor search_path:
+ * the statements' words tell those (sql_leaves).
+ */
+static const char *const reported_settings[] = {
+	"application_name", "client_encoding", "DateStyle", "default_transaction_read_only",
+	"IntervalStyle", "is_superuser", "session_authorization", "standard_conforming_strings",
+	"TimeZone",
+};
+
+#define NREPORTED (sizeof(reported_settings) / sizeof(reported_settings[0]))
+
+/* the reported settings, one after another with their NULs, malloc'd; NULL: out of memory */
+static char *
+settings_now(PGconn *pg)
+{
+	size_t		len = 0,
+				i;
+	char	   *buf,
+			   *p;
+
+	for (i = 0; i < NREPORTED; i++)
+	{
+		const char *v = PQparameterStatus(pg, reported_settings[i]);
+
+		len += (v ? strlen(v) : 0) + 1;
+	}
+	if ((buf = malloc(len)) == NULL)
+		return NULL;
+	for (p = buf, i = 0; i < NREPORTED; i++)
+	{
+		const char *v = PQparameterStatus(pg, reported_settings[i]);
+
+		len = v ? strlen(v) : 0;
+		memcpy(p, v ? v : "", len + 1);
+		p += len + 1;
+	}
+	return buf;
+}
+
+/* the server reports settings unlike those it had when the connection was made */
+static bool
+settings_changed(const Conn *c)
+{
+	const char *first = c->first_settings;
+	size_t		i;
+
+	for (i = 0; i < NREPORTED; i++)
+	{
+		const char *v = PQparameterStatus(c->pg, reported_settings[i]);
+
+		if (strcmp(first, v ? v : "") != 0)
+			return true;
+		first += strlen(first) + 1;
+	}
+	return false;
+}
+
 /* the handshake is over: pipeline mode, and the connection takes work */
 static ConnectResult
 conn_ready(Conn *c, ErrorBuf *why)
@@ -439,6 +500,8 @@ conn_ready(Conn *c, ErrorBuf *why)
 	Pool	   *p = c->pool;
 
 	c->connect_deadline = 0;
+	if ((c->first_settings = settings_now(c->pg)) == NULL)
+		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg))
 	{
 		char		msg[512];
@@ -507,7 +570,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 	{
 		Conn	   *c = &p->conns[i];
 
-		if (c->state != CONN_READY || c->holder != NULL || c->flushing)
+		if (c->state != CONN_READY || c->holder != NULL || c->flushing || !proto_takes_work(&c->proto))
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
 		if (c->proto.nops == 0 && !c->read_this_turn &&
@@ -710,6 +773,9 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 		}
 		if (res)
 			answer_of(res, &a);
+		/* the connection's last answer: what the server reported may need a reset */
+		if (res && a.status == PGRES_PIPELINE_SYNC && c->proto.nops == 1)
+			a.settings_changed = settings_changed(c);
 		if (!proto_feed(&c->proto, res ? &a : NULL, ev))
 			return false;
 		if (!proto_event_empty(ev))
@@ -939,6 +1005,7 @@ pool_add_stats(const Pool *p, bm_engine_stats *out)
 		out->round_trips += ps->round_trips;
 		out->syncs += ps->syncs;
 		out->prepares += ps->prepares;
+		out->resets += ps->resets;
 	}
 }
 

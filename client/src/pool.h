@@ -56,6 +56,7 @@ typedef struct Conn
 	Proto		proto;
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
+	char	   *first_settings; /* the reported settings when it connected */
 	bool		big_out;		/* a parameter of BIG_SEND bytes or more is queued to go */
 	bool		flushing;		/* a flusher thread owns pg until it writes to flush_pipe */
 	int			flush_pipe[2];	/* the flusher's "done" (read end watched by the loop) */

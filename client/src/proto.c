@@ -2,8 +2,9 @@
  * proto.c
  *	  The protocol layer of one connection in pipeline mode: what goes on the
  *	  wire for a session's unit of work or an autocommit statement (BEGIN,
- *	  automatic prepares, Sync, the cleanup after a failure), and what each
- *	  answer the server sends back means for the request it answers.
+ *	  automatic prepares, Sync, the cleanup after a failure, the reset before
+ *	  the connection goes back to the pool), and what each answer the server
+ *	  sends back means for the request it answers.
  *
  *	  No socket and no engine: messages go out through the Proto's wire
  *	  table, answers come in through proto_feed as values, and what they mean
@@ -138,6 +139,9 @@ proto_reset(Proto *p)
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->copy = NULL;
 	err_clear(&p->failure);
+	p->dirt = p->reset_leaves = 0;
+	p->reset_due = p->end_answered = false;
+	err_clear(&p->reset_failure);
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -160,6 +164,7 @@ proto_begin_unit(Proto *p)
 	p->in_unit = true;
 	p->begun = p->unit_end_sent = p->unit_failed = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
+	p->end_answered = false;
 	err_clear(&p->failure);
 }
 
@@ -280,8 +285,54 @@ send_exec(Proto *p, Request *req)
 }
 
 /*
- * One autocommit statement: its own implicit transaction, ended by a Sync.
- * On failure the connection must go; req may then not be on the wire.
+ * Put back what the statements sent since the last reset may have left (the
+ * dirt), in a segment of its own behind everything sent so far, so that it
+ * travels in the same write.  The connection takes no work until its Sync is
+ * answered; a step that fails closes it (unless the unit before it failed:
+ * reset_answered).  State no statement undoes (LEAVES_CLOSE) is not reset:
+ * the connection is closed once idle.
+ */
+static ProtoStatus
+send_reset(Proto *p)
+{
+	static const struct
+	{
+		uint8_t		leaves;
+		const char *sql;
+	}			steps[] = {
+		{LEAVES_SETTINGS, "SET SESSION AUTHORIZATION DEFAULT"},
+		{LEAVES_SETTINGS, "RESET ROLE"},
+		{LEAVES_SETTINGS, "RESET ALL"},
+		{LEAVES_CURSORS, "CLOSE ALL"},
+		{LEAVES_LISTEN, "UNLISTEN *"},
+		{LEAVES_LOCKS, "SELECT pg_catalog.pg_advisory_unlock_all()"},
+		{LEAVES_TEMP, "DISCARD TEMP"},
+		{LEAVES_PREPARED, "DEALLOCATE ALL"},
+	};
+	ProtoStatus st;
+	size_t		i;
+
+	p->reset_due = false;
+	if (p->dirt == 0 || (p->dirt & LEAVES_CLOSE))
+		return PROTO_OK;
+	/* DEALLOCATE ALL drops our statements too: the cache forgets them */
+	if (p->dirt & LEAVES_PREPARED)
+		forget_statements(p);
+	p->reset_leaves = p->dirt;
+	p->dirt = 0;
+	err_clear(&p->reset_failure);
+	p->stats.resets++;
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if ((p->reset_leaves & steps[i].leaves) &&
+			(st = send_simple(p, OP_RESET, NULL, steps[i].sql)) != PROTO_OK)
+			return st;
+	return send_sync(p, SYNC_RESET, NULL);
+}
+
+/*
+ * One autocommit statement: its own implicit transaction, ended by a Sync,
+ * and the reset behind it when it may leave state.  On failure the
+ * connection must go; req may then not be on the wire.
  */
 ProtoStatus
 proto_send_auto(Proto *p, Request *req)
@@ -289,12 +340,19 @@ proto_send_auto(Proto *p, Request *req)
 	ProtoStatus st;
 
 	p->nauto++;
+	p->dirt |= req->sql->leaves;
 	if ((st = send_exec(p, req)) != PROTO_OK)
 		return st;
-	return send_sync(p, SYNC_AUTO, req);
+	if ((st = send_sync(p, SYNC_AUTO, req)) != PROTO_OK)
+		return st;
+	return send_reset(p);
 }
 
-/* after a failure in the unit: the Sync that ends the aborted pipeline, the ROLLBACK */
+/*
+ * After a failure in the unit: the Sync that ends the aborted pipeline, the
+ * ROLLBACK and the reset behind it.  And a reset that is due (found needed
+ * once the connection was idle).
+ */
 ProtoStatus
 proto_send_cleanup(Proto *p)
 {
@@ -311,9 +369,11 @@ proto_send_cleanup(Proto *p)
 		p->send_cleanup = false;
 		if ((st = send_simple(p, OP_CLEANUP, NULL, "ROLLBACK")) != PROTO_OK)
 			return st;
-		return send_sync(p, SYNC_CLEANUP, NULL);
+		if ((st = send_sync(p, SYNC_CLEANUP, NULL)) != PROTO_OK)
+			return st;
+		return send_reset(p);
 	}
-	return PROTO_OK;
+	return p->reset_due ? send_reset(p) : PROTO_OK;
 }
 
 /* the unit's BEGIN, before its first request */
@@ -328,8 +388,9 @@ proto_send_begin(Proto *p, const char *begin_sql)
 
 /*
  * One request of the unit: a statement, or the COMMIT/ROLLBACK that ends it,
- * or a COPY.  libpq runs no COPY in pipeline mode, so a COPY starts as a
- * Sync (the transaction stays open): once it is answered, so is everything
+ * with the reset behind it when the unit's statements may leave state, or a
+ * COPY.  libpq runs no COPY in pipeline mode, so a COPY starts as a Sync
+ * (the transaction stays open): once it is answered, so is everything
  * before, and the connection can leave pipeline mode (the event copy_due).
  * Nothing more is sent until the COPY is over.
  */
@@ -340,7 +401,10 @@ proto_send_unit(Proto *p, Request *req)
 
 	req->state = REQ_SENT;
 	if (req->kind == REQ_EXEC || req->kind == REQ_STREAM)
+	{
+		p->dirt |= req->sql->leaves;
 		return send_exec(p, req);
+	}
 	if (request_is_copy(req))
 	{
 		p->copy = req;
@@ -349,7 +413,9 @@ proto_send_unit(Proto *p, Request *req)
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
-	return send_sync(p, SYNC_END, req);
+	if ((st = send_sync(p, SYNC_END, req)) != PROTO_OK)
+		return st;
+	return send_reset(p);
 }
 
 /*
@@ -515,6 +581,75 @@ unit_over(Proto *p, ProtoEvent *ev)
 	ev->unit_over = true;
 }
 
+/* the connection is closed instead of going back to the pool, why says why */
+static void
+close_on_release(Proto *p, ProtoEvent *ev, const char *why)
+{
+	if (p->in_unit)
+		unit_over(p, ev);
+	ev->lost = BM_ERR_CONNECTION;
+	ev->lost_message = why;
+}
+
+/*
+ * An answer that may leave the connection idle: once nothing is on the wire
+ * (and the unit holding it, if any, has ended), what its statements may have
+ * left is reset first, or the connection is closed when no reset undoes it;
+ * else it goes back to the pool.  after_reset: a reset was just answered, so
+ * the engine learns that the connection takes work again.
+ */
+static void
+release(Proto *p, ProtoEvent *ev, bool after_reset)
+{
+	if (p->nops > 0 || (p->in_unit && !p->end_answered))
+		return;
+	if (p->dirt & LEAVES_CLOSE)
+		close_on_release(p, ev, "connection closed instead of going back to the pool: "
+						 "a statement left state that no reset undoes (dblink, LOAD)");
+	else if (p->dirt)
+	{
+		p->reset_due = true;
+		ev->cleanup_due = true;
+	}
+	else if (p->in_unit || after_reset)
+		unit_over(p, ev);
+}
+
+/* the unit's last answer is in: it is over once the connection is reset */
+static void
+unit_end(Proto *p, ProtoEvent *ev)
+{
+	p->end_answered = true;
+	release(p, ev, false);
+}
+
+/*
+ * The reset's Sync is answered.  Behind a unit that failed before its end,
+ * the reset met the aborted transaction block and did nothing: it goes again
+ * behind the cleanup ROLLBACK (a round trip the failure costs anyway).
+ * Otherwise a step that failed, or settings the server still reports changed
+ * after they were reset, close the connection: it is never handed on dirty.
+ */
+static void
+reset_answered(Proto *p, ProtoEvent *ev)
+{
+	uint8_t		covered = p->reset_leaves;
+
+	p->reset_leaves = 0;
+	if (p->reset_failure.code != BM_OK && p->in_unit && p->unit_failed && !p->end_answered)
+	{
+		p->dirt |= covered;
+		err_clear(&p->reset_failure);
+	}
+	else if (p->reset_failure.code != BM_OK)
+		close_on_release(p, ev, p->reset_failure.message);
+	else if ((covered & LEAVES_SETTINGS) && (p->dirt & LEAVES_SETTINGS))
+		close_on_release(p, ev, "connection closed instead of going back to the pool: "
+						 "the server reports changed settings after they were reset");
+	else
+		release(p, ev, true);
+}
+
 /* a Sync's answer: what it ended is over */
 static void
 sync_answered(Proto *p, Op *op, ProtoEvent *ev)
@@ -527,6 +662,7 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 				ev->replay = op->req;
 			else
 				ev->done = op->req;
+			release(p, ev, false);
 			break;
 		case SYNC_END:
 			ev->done = op->req;
@@ -539,10 +675,13 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 				ev->cleanup_due = true;
 			}
 			else if (op->sync == SYNC_END)
-				unit_over(p, ev);
+				unit_end(p, ev);
 			break;
 		case SYNC_CLEANUP:
-			unit_over(p, ev);
+			unit_end(p, ev);
+			break;
+		case SYNC_RESET:
+			reset_answered(p, ev);
 			break;
 		case SYNC_COPY:
 			if (p->unit_failed)
@@ -555,6 +694,20 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 				ev->copy_due = op->req;
 			break;
 	}
+}
+
+/* a step of the reset is answered: the first that did not succeed is kept */
+static void
+reset_step_answered(Proto *p, const Op *op)
+{
+	char		msg[600];
+
+	if (p->reset_failure.code != BM_OK ||
+		(op->answered && (op->ans.status == PGRES_COMMAND_OK || op->ans.status == PGRES_TUPLES_OK)))
+		return;
+	snprintf(msg, sizeof(msg), "connection closed instead of going back to the pool: its reset failed: %s",
+			 op->answered && op->ans.message ? op->ans.message : "no answer");
+	err_set(&p->reset_failure, BM_ERR_CONNECTION, op->answered ? op->ans.sqlstate : NULL, msg, NULL, NULL);
 }
 
 /* what one finished query (all its results in op->ans) means */
@@ -617,6 +770,9 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 				if (req->kind == REQ_COMMIT)
 					p->need_cleanup = false;
 			}
+			break;
+		case OP_RESET:
+			reset_step_answered(p, op);
 			break;
 		case OP_CLEANUP:
 		case OP_DEALLOCATE:
@@ -686,6 +842,8 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 			return true;
 		}
 		PQclear(a->res);
+		if (a->settings_changed)
+			p->dirt |= LEAVES_SETTINGS;
 		op = op_pop(p);
 		sync_answered(p, op, ev);
 		op_free(p, op);

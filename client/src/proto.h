@@ -117,6 +117,8 @@ typedef struct Answer
 	const char *hint;
 	const char *source;			/* the server function that raised the error */
 	PGresult   *res;
+	bool		settings_changed;	/* a Sync's answer: the server reports settings
+									 * unlike the connection's first */
 } Answer;
 
 /* how a Proto puts messages on the wire; each returns false when it failed */
@@ -142,7 +144,8 @@ typedef enum OpKind
 	OP_CLEANUP,					/* ROLLBACK after a failure */
 	OP_DEALLOCATE,
 	OP_SYNC,
-	OP_COPY						/* a COPY, sent outside pipeline mode */
+	OP_COPY,					/* a COPY, sent outside pipeline mode */
+	OP_RESET					/* a step of the reset on release */
 } OpKind;
 
 typedef enum SyncKind
@@ -151,7 +154,8 @@ typedef enum SyncKind
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
 	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
-	SYNC_COPY					/* before a COPY: everything before it is answered */
+	SYNC_COPY,					/* before a COPY: everything before it is answered */
+	SYNC_RESET					/* ends the reset on release */
 } SyncKind;
 
 typedef struct Op
@@ -173,6 +177,7 @@ typedef struct ProtoStats
 	long		round_trips;	/* batches closed with something to write */
 	long		syncs;
 	long		prepares;
+	long		resets;			/* resets on release sent */
 } ProtoStats;
 
 typedef struct Proto
@@ -202,6 +207,12 @@ typedef struct Proto
 	ProtoStats	stats;
 	StmtCache	cache;
 	Request    *copy;			/* the COPY from its Sync to its end: nothing else is sent */
+	/* the reset on release: what was sent may have left state behind */
+	uint8_t		dirt;			/* LEAVES_* of what was sent since the last reset */
+	uint8_t		reset_leaves;	/* what the reset on the wire puts back, 0: none */
+	bool		reset_due;		/* a reset waits to be sent (proto_send_cleanup) */
+	bool		end_answered;	/* the unit's end is answered; it is over once reset */
+	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
@@ -230,8 +241,9 @@ typedef struct ProtoEvent
 	bool		unit_failed;	/* the unit first failed: with proto's failure */
 	Request    *done;			/* answered: its callback may be due */
 	Request    *replay;			/* autocommit with a stale plan: queue it again */
-	bool		cleanup_due;	/* the cleanup ROLLBACK waits to be sent */
-	bool		unit_over;		/* the unit ended on the wire: the connection is free */
+	bool		cleanup_due;	/* the cleanup ROLLBACK or the reset waits to be sent */
+	bool		unit_over;		/* the unit ended on the wire (and the connection is
+								 * reset): the connection is free */
 	int			lost;			/* BM_OK, or the code the connection is dropped with */
 	const char *lost_message;
 	Request    *row_of;			/* a streamed statement sent a row: row, now the engine's */
@@ -239,6 +251,13 @@ typedef struct ProtoEvent
 	Request    *copy_due;		/* everything before the COPY is answered: leave pipeline mode, send it */
 	bool		copy_over;		/* the COPY ended: back to pipeline mode */
 } ProtoEvent;
+
+/* the connection may take new work: no reset waits or is on the wire, it is not to be closed */
+static inline bool
+proto_takes_work(const Proto *p)
+{
+	return p->reset_leaves == 0 && !p->reset_due && !(p->dirt & LEAVES_CLOSE);
+}
 
 static inline bool
 proto_event_empty(const ProtoEvent *ev)

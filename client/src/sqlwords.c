@@ -2,9 +2,10 @@
  * sqlwords.c
  *	  What a statement's leading keywords say about it, read without parsing
  *	  SQL: whether it drops every prepared statement of the connection (the
- *	  statement cache must forget its names), and whether it is something the
+ *	  statement cache must forget its names), whether it is something the
  *	  library refuses at the call (COPY, transaction control), because it
- *	  would leave a pooled connection in a state the library does not track.
+ *	  would leave a pooled connection in a state the library does not track,
+ *	  and what session state it may leave behind for the reset on release.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -143,4 +144,115 @@ sql_refused(const char *sql)
 		if (match_words(sql, control[i]))
 			return "transaction control cannot run through basemodel: use a session, and bm_session_commit or bm_session_rollback";
 	return NULL;
+}
+
+/* a character that continues an identifier */
+static bool
+ident_char(char c)
+{
+	return isalnum((unsigned char) c) || c == '_' || c == '$';
+}
+
+/*
+ * Does sql hold the word w (lower case) anywhere, comments and literals
+ * included?  prefix: the word may go on (pg_advisory_lock_shared).
+ */
+static bool
+has_word(const char *sql, const char *w, bool prefix)
+{
+	size_t		len = strlen(w);
+	const char *p;
+
+	for (p = sql; *p; p++)
+		if (tolower((unsigned char) *p) == w[0] && strncasecmp(p, w, len) == 0 &&
+			(p == sql || !ident_char(p[-1])) && (prefix || !ident_char(p[len])))
+			return true;
+	return false;
+}
+
+/* the statement starts with this keyword */
+static bool
+starts_with(const char *sql, const char *word)
+{
+	const char *const words[] = {word, NULL};
+
+	return match_words(sql, words) != NULL;
+}
+
+/* the statement starts with one of these keywords (NULL-terminated) */
+static bool
+starts_with_any(const char *sql, const char *const *words)
+{
+	for (; *words; words++)
+		if (starts_with(sql, *words))
+			return true;
+	return false;
+}
+
+/*
+ * Can this statement create a temporary object?  TEMP or TEMPORARY in a
+ * CREATE, or in SELECT ... INTO TEMP; a write to a column named "temp" does
+ * not count.
+ */
+static bool
+may_create_temp(const char *sql)
+{
+	static const char *const writes[] = {"INSERT", "UPDATE", "DELETE", "MERGE", NULL};
+	static const char *const reads[] = {"SELECT", "WITH", "VALUES", "TABLE", NULL};
+
+	if (has_word(sql, "pg_temp", true))
+		return true;
+	if (!has_word(sql, "temp", false) && !has_word(sql, "temporary", false))
+		return false;
+	if (starts_with_any(sql, writes))
+		return false;
+	if (*sql == '(' || starts_with_any(sql, reads))
+		return has_word(sql, "into", false);
+	return true;
+}
+
+/*
+ * What this statement may leave on its connection once its transaction is
+ * over (LEAVES_* bits), for the reset before the connection goes back to the
+ * pool.  Read once per distinct SQL text from its words, conservatively: a
+ * false alarm costs a pipelined reset, a miss leaks state to the next user.
+ * State changed inside a function or trigger the text does not name is not
+ * seen here (the server's ParameterStatus reports catch reported settings).
+ */
+uint8_t
+sql_leaves(const char *sql)
+{
+	static const char *const set_local[] = {"SET", "LOCAL", NULL};
+	static const char *const set_transaction[] = {"SET", "TRANSACTION", NULL};
+	static const char *const set_constraints[] = {"SET", "CONSTRAINTS", NULL};
+	uint8_t		leaves = 0;
+
+	sql = skip_blanks(sql);
+	if (starts_with(sql, "SET") && !match_words(sql, set_local) &&
+		!match_words(sql, set_transaction) && !match_words(sql, set_constraints))
+		leaves |= LEAVES_SETTINGS;
+	else if (starts_with(sql, "LISTEN"))
+		leaves |= LEAVES_LISTEN;
+	else if (starts_with(sql, "DECLARE") && has_word(sql, "hold", false))
+		leaves |= LEAVES_CURSORS;
+	else if (starts_with(sql, "PREPARE"))
+		leaves |= LEAVES_PREPARED;
+	else if (starts_with(sql, "LOAD"))
+		leaves |= LEAVES_CLOSE;
+	else if (starts_with(sql, "DO") || starts_with(sql, "CALL"))
+	{
+		/* code the text may not show: everything but the prepared statements */
+		leaves |= LEAVES_RESET_ALL & ~LEAVES_PREPARED;
+		if (has_word(sql, "prepare", false))
+			leaves |= LEAVES_PREPARED;
+	}
+	if (has_word(sql, "set_config", false))
+		leaves |= LEAVES_SETTINGS;
+	if (has_word(sql, "pg_advisory_lock", true) || has_word(sql, "pg_try_advisory_lock", true))
+		leaves |= LEAVES_LOCKS;
+	if (may_create_temp(sql))
+		leaves |= LEAVES_TEMP;
+	if (has_word(sql, "dblink", true))
+		leaves |= LEAVES_CLOSE;
+	return leaves;
 }

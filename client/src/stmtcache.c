@@ -86,6 +86,7 @@ sqltext_get(SqlTable *st, const char *sql)
 	if (t == NULL)
 		return NULL;
 	memcpy(t->text, sql, len + 1);
+	t->leaves = sql_leaves(t->text);
 	t->hash = hash;
 	t->refs = 1;
 	t->hnext = st->buckets[hash & (st->nbuckets - 1)];

@@ -77,6 +77,7 @@ typedef struct SqlText
 	struct SqlText *hnext;
 	uint32_t	hash;
 	uint32_t	refs;
+	uint8_t		leaves;			/* sql_leaves of the text, read once */
 	char		text[];
 } SqlText;
 
@@ -126,5 +127,20 @@ extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
 extern bool sql_resets_statements(const char *sql);
 extern const char *sql_refused(const char *sql);
 extern bool sql_is_copy(const char *sql);
+
+/*
+ * What a statement may leave on its connection after its transaction, and
+ * so what the reset on release puts back (sql_leaves; proto.c's reset).
+ */
+#define LEAVES_SETTINGS	0x01	/* settings, role, session authorization (SET, set_config) */
+#define LEAVES_TEMP		0x02	/* temporary tables and other temporary objects */
+#define LEAVES_LOCKS	0x04	/* session-level advisory locks */
+#define LEAVES_LISTEN	0x08	/* channels listened to */
+#define LEAVES_CURSORS	0x10	/* cursors WITH HOLD */
+#define LEAVES_PREPARED 0x20	/* statements the user PREPAREd */
+#define LEAVES_RESET_ALL 0x3f	/* everything a reset puts back */
+#define LEAVES_CLOSE	0x40	/* what no statement undoes (dblink, LOAD): the connection is closed */
+
+extern uint8_t sql_leaves(const char *sql);
 
 #endif							/* BM_UTIL_H */
