@@ -699,6 +699,8 @@ pool_consume(Conn *c)
 		end_flush(c, false);
 		if (c->flush_result < 0)
 			return false;
+		/* the statement reached the server now: its silence is counted from here */
+		c->proto.progress_at = now_ms();
 	}
 	if (!PQconsumeInput(c->pg))
 		return false;
