@@ -83,6 +83,7 @@ typedef struct bm_error
 	const char *message;		/* never NULL when code != BM_OK */
 	const char *detail;			/* server's DETAIL, or NULL */
 	const char *hint;			/* server's HINT, or NULL */
+	const char *severity;		/* a notice's severity ("NOTICE", "WARNING", "INFO", ...), NULL otherwise */
 } bm_error;
 
 /* called once per statement: res on success (err->code == BM_OK), else NULL */
@@ -194,6 +195,20 @@ typedef struct bm_engine_stats
 void		bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out);
 /* write libpq's protocol trace of every connection (now and later) to f, NULL to stop; 0 or -1 */
 int			bm_engine_trace(bm_engine *e, FILE *f);
+
+/* a notice of any connection (NOTICE, WARNING, INFO, ...): notice->code is BM_OK, severity says which */
+typedef void (*bm_notice_cb) (bm_engine *e, const bm_error *notice, void *arg);
+/* call cb from the loop for every notice of every connection (NULL: drop them, the default; never printed); 0 or -1 */
+int			bm_engine_on_notice(bm_engine *e, bm_notice_cb cb, void *arg);
+
+/* a notification on a listened channel; payload NULL and backend_pid 0: the listen connection was re-established and notifications may have been missed */
+typedef void (*bm_notify_cb) (bm_engine *e, const char *channel, const char *payload, int backend_pid, void *arg);
+/* LISTEN on channel (any name of 1 to 63 bytes, quoted for you) on a connection of its own; a channel listened to again gets the new cb; 0 or -1 */
+int			bm_engine_listen(bm_engine *e, const char *channel, bm_notify_cb cb, void *arg);
+/* UNLISTEN channel; after the last one the listen connection is closed; 0, or -1 (also when the channel was not listened to) */
+int			bm_engine_unlisten(bm_engine *e, const char *channel);
+/* cancel what the session has running on the server: 1 if a cancel request was sent, 0 if nothing was running, -1 on misuse */
+int			bm_session_cancel(bm_session *s);
 
 /*
  * Event-loop hooks, in the style of hiredis's adapters.  An adapter fills in

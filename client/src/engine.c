@@ -378,7 +378,10 @@ send_session(bm_engine *e, Conn *c)
 	Proto	   *p = &c->proto;
 	Request    *req;
 
-	if (pool_flushing(c) || !sent(e, c, proto_send_cleanup(p), NULL))
+	/* a cancel request on its way could hit anything sent now */
+	if (c->cancels > 0 || pool_flushing(c))
+		return;
+	if (!sent(e, c, proto_send_cleanup(p), NULL))
 		return;
 	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent && p->copy == NULL &&
 		   (req = session_next_unsent(s)) != NULL)
@@ -733,10 +736,39 @@ deliver_closed(bm_engine *e, Request *req)
 	deliver(e, req);
 }
 
+/* how long bm_engine_free waits for its cancel requests to reach the server, without a connect timeout */
+#define CANCEL_WAIT_MS 1000
+
 /*
- * Close every connection, then call back every request still waiting for
- * its callback: first the ones whose turn had come (they come first in their
- * owner's order), then each owner's queue.
+ * Statements still running on the server would go on (holding their locks)
+ * after their connection is closed, until they next write to it: cancel
+ * them, and stop watching the events' sockets.
+ */
+static void
+close_events(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < e->pool->size; i++)
+	{
+		Conn	   *c = &e->pool->conns[i];
+		PGcancel   *pc = pool_running_cancel(c);
+
+		if (pc)
+			cancel_start(&e->cancels, pc, c, c->serial);
+	}
+	listen_free(e->listener);
+	e->listener = NULL;
+	if (e->cancel_watched)
+		e->hooks.del_read(e->hooks.data, e->cancels.wake_fd);
+	e->cancel_watched = false;
+}
+
+/*
+ * Cancel what runs on the server and close every connection, then call back
+ * every request still waiting for its callback: first the ones whose turn
+ * had come (they come first in their owner's order), then each owner's
+ * queue.  The cancel requests are waited for, a bounded time, at the end.
  */
 void
 engine_destroy(bm_engine *e)
@@ -748,6 +780,7 @@ engine_destroy(bm_engine *e)
 	e->closing = true;
 	e->free_requested = true;
 	e->depth++;
+	close_events(e);
 	pool_close_all(e->pool);
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
@@ -765,6 +798,7 @@ engine_destroy(bm_engine *e)
 	}
 	if (e->attached && e->hooks.cleanup)
 		e->hooks.cleanup(e->hooks.data);
+	cancel_shutdown(&e->cancels, e->pool->connect_timeout_ms > 0 ? e->pool->connect_timeout_ms : CANCEL_WAIT_MS);
 	pool_free(e->pool);
 	free_lists(e);
 	sqltable_free(&e->texts);

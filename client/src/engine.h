@@ -5,11 +5,14 @@
  *	  connection, the answered requests whose callbacks are due), hands work
  *	  to its Pool's connections through proto, and applies what proto, pool
  *	  and sessions report.  engine.c is the coordinator, api.c the public
- *	  calls that queue work; loop.c, above, drives both.
+ *	  calls that queue work, events.c the server's events (notices, LISTEN,
+ *	  cancel requests); loop.c, above, drives them.
  */
 #ifndef BM_ENGINE_H
 #define BM_ENGINE_H
 
+#include "cancel.h"
+#include "listen.h"
 #include "pool.h"
 #include "session.h"
 
@@ -58,6 +61,12 @@ struct bm_engine
 	SqlTable	texts;			/* interned SQL of requests and statement caches */
 	Queue		free_reqs[REQ_SIZE_CLASSES];	/* of Request (link) */
 	int			nfree_reqs[REQ_SIZE_CLASSES];
+	/* server events (events.c): notices, LISTEN, cancel requests */
+	bm_notice_cb notice_cb;		/* NULL: notices are dropped */
+	void	   *notice_arg;
+	Listener   *listener;		/* NULL until the first bm_engine_listen */
+	Canceller	cancels;
+	bool		cancel_watched;	/* the attached loop watches cancels.wake_fd */
 };
 
 /* engine.c */
@@ -84,5 +93,14 @@ typedef enum CopyStep
 } CopyStep;
 
 extern CopyStep engine_copy_io(bm_engine *e, Conn *c, int *code, const char **message);
+
+/* events.c */
+extern bool events_deliver(bm_engine *e);
+extern bool events_due(bm_engine *e);
+extern bool events_active(bm_engine *e);
+extern bool events_io(bm_engine *e, int fd, int events);
+extern int64_t events_next_deadline(bm_engine *e);
+extern int	events_poll_fds(bm_engine *e, int *fds, int *evs);
+extern void events_sync_watches(bm_engine *e);
 
 #endif							/* BM_ENGINE_H */

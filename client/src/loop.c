@@ -5,7 +5,8 @@
  *	  entry points through which any loop calls back (bm_engine_on_ready,
  *	  bm_engine_on_timer).  Sockets are PQsocket's, which can change across
  *	  reconnects and during a connection attempt.  The top layer: calls the
- *	  engine, and the pool for its sockets; nothing calls it.
+ *	  engine (events.c for the server's events), and the pool for its
+ *	  sockets; nothing calls it.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,16 +15,23 @@
 
 #include "engine.h"
 
+/* the most sockets events.c has the built-in loop poll (events_poll_fds) */
+#define EVENT_FDS 2
+
 /* milliseconds until the engine needs the loop again, -1 for never */
 static long
 next_timeout(bm_engine *e)
 {
 	int64_t		deadline,
+				events,
 				now;
 
-	if (e->pump_needed || !queue_empty(&e->ready))
+	if (e->pump_needed || !queue_empty(&e->ready) || events_due(e))
 		return 0;
 	deadline = engine_next_deadline(e);
+	events = events_next_deadline(e);
+	if (events && (deadline == 0 || events < deadline))
+		deadline = events;
 	if (deadline == 0)
 		return -1;
 	now = now_ms();
@@ -70,13 +78,22 @@ bm_engine_attach(bm_engine *e, const bm_ev_hooks *hooks)
 	return 0;
 }
 
-/* the engine settles; then the attached loop learns what to watch and when to wake */
+/*
+ * The server's events are delivered and the engine settles (until neither
+ * has more: a callback may queue work, a connection read in between may
+ * bring notices); then the attached loop learns what to watch and when to
+ * wake.
+ */
 static void
 settle(bm_engine *e)
 {
-	if (!engine_settle(e))
-		return;
+	do
+	{
+		if (!events_deliver(e) || !engine_settle(e))
+			return;
+	} while (events_due(e));
 	pool_sync_watches(e->pool);
+	events_sync_watches(e);
 	arm_timer(e);
 }
 
@@ -98,13 +115,14 @@ bm_engine_on_ready(bm_engine *e, int fd, int events)
 	if (e == NULL || e->busy || e->depth > 0 || e->closing)
 		return;
 	e->busy = true;
-	for (i = 0; i < e->pool->size; i++)
-	{
-		Conn	   *c = &e->pool->conns[i];
+	if (!events_io(e, fd, events))
+		for (i = 0; i < e->pool->size; i++)
+		{
+			Conn	   *c = &e->pool->conns[i];
 
-		if (c->state != CONN_EMPTY && c->watch_fd == fd && fd >= 0)
-			engine_conn_io(e, c, events);
-	}
+			if (c->state != CONN_EMPTY && c->watch_fd == fd && fd >= 0)
+				engine_conn_io(e, c, events);
+		}
 	entry_end(e);
 }
 
@@ -142,8 +160,9 @@ bm_engine_run(bm_engine *e)
 		set_last_error(BM_ERR_USAGE, "bm_engine_run: an event loop is attached; run that loop instead");
 		return -1;
 	}
-	fds = malloc(e->pool->size * sizeof(*fds));
-	conns = malloc(e->pool->size * sizeof(*conns));
+	/* the pool's sockets, then up to EVENT_FDS of events.c's */
+	fds = malloc((e->pool->size + EVENT_FDS) * sizeof(*fds));
+	conns = malloc((e->pool->size + EVENT_FDS) * sizeof(*conns));
 	if (fds == NULL || conns == NULL)
 	{
 		free(fds);
@@ -158,12 +177,15 @@ bm_engine_run(bm_engine *e)
 	{
 		int			n = 0,
 					i,
-					ready;
+					ready,
+					efds[EVENT_FDS],
+					eevs[EVENT_FDS],
+					nevents;
 		long		timeout;
 
 		engine_check_timeouts(e, now_ms());
 		settle(e);
-		if (e->free_requested || !engine_has_work(e))
+		if (e->free_requested || !(engine_has_work(e) || events_active(e)))
 			break;
 		for (i = 0; i < e->pool->size; i++)
 		{
@@ -177,6 +199,14 @@ bm_engine_run(bm_engine *e)
 			fds[n].events = ((ev & BM_EV_READ) ? POLLIN : 0) | ((ev & BM_EV_WRITE) ? POLLOUT : 0);
 			fds[n].revents = 0;
 			conns[n++] = c;
+		}
+		nevents = events_poll_fds(e, efds, eevs);
+		for (i = 0; i < nevents; i++)
+		{
+			fds[n].fd = efds[i];
+			fds[n].events = ((eevs[i] & BM_EV_READ) ? POLLIN : 0) | ((eevs[i] & BM_EV_WRITE) ? POLLOUT : 0);
+			fds[n].revents = 0;
+			conns[n++] = NULL;
 		}
 		timeout = next_timeout(e);
 		if (n == 0 && timeout < 0)
@@ -203,7 +233,9 @@ bm_engine_run(bm_engine *e)
 			if (fds[i].revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
 				ev |= BM_EV_WRITE;
 			/* an earlier connection's handling cannot close this one, but check */
-			if (pool_fd(conns[i]) == fds[i].fd)
+			if (conns[i] == NULL)
+				events_io(e, fds[i].fd, ev);
+			else if (pool_fd(conns[i]) == fds[i].fd)
 				engine_conn_io(e, conns[i], ev);
 		}
 		e->pump_needed = true;

@@ -285,15 +285,8 @@ pool_free(Pool *p)
 		proto_destroy(&p->conns[i].proto);
 	free(p->conns);
 	free_conninfo(p);
+	notice_clear(&p->notices);
 	free(p);
-}
-
-/* notices would go to stderr: the library keeps quiet */
-static void
-quiet_notices(void *arg, const char *message)
-{
-	(void) arg;
-	(void) message;
 }
 
 /* connected or on the way there */
@@ -301,20 +294,6 @@ static bool
 conn_live(const Conn *c)
 {
 	return c->state == CONN_READY || c->state == CONN_CONNECTING;
-}
-
-/* move an attached loop's watch of fd from the events `from` to `to` */
-static void
-hook_events(const bm_ev_hooks *h, int fd, int from, int to)
-{
-	if ((from & BM_EV_READ) && !(to & BM_EV_READ) && h->del_read)
-		h->del_read(h->data, fd);
-	if ((from & BM_EV_WRITE) && !(to & BM_EV_WRITE) && h->del_write)
-		h->del_write(h->data, fd);
-	if (!(from & BM_EV_READ) && (to & BM_EV_READ) && h->add_read)
-		h->add_read(h->data, fd);
-	if (!(from & BM_EV_WRITE) && (to & BM_EV_WRITE) && h->add_write)
-		h->add_write(h->data, fd);
 }
 
 /* stop watching a connection's socket; done before libpq closes it */
@@ -361,6 +340,7 @@ conn_reset(Conn *c)
 	c->state = CONN_EMPTY;
 	c->out_pending = c->read_this_turn = false;
 	c->connect_deadline = 0;
+	c->cancels = 0;
 	c->copy = COPY_NONE;
 	free(c->copy_buf);
 	c->copy_buf = NULL;
@@ -385,10 +365,6 @@ pool_drop(Conn *c)
 	conn_reset(c);
 }
 
-/* first and longest wait between failed connection attempts */
-#define BACKOFF_MIN_MS 50
-#define BACKOFF_MAX_MS 1000
-
 /*
  * The connection could not be made.  The next attempt waits, longer after
  * each failure, so that a server refusing connections is not hammered by a
@@ -402,8 +378,7 @@ connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
 	int			i;
 
 	conn_reset(c);
-	p->backoff_ms = p->backoff_ms == 0 ? BACKOFF_MIN_MS :
-		(p->backoff_ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : p->backoff_ms * 2);
+	p->backoff_ms = backoff_next(p->backoff_ms);
 	p->retry_at = now_ms() + p->backoff_ms;
 	for (i = 0; i < p->size; i++)
 		if (conn_live(&p->conns[i]))
@@ -421,9 +396,11 @@ start_connect(Pool *p, Conn *c, ErrorBuf *why)
 	c->poll = PGRES_POLLING_WRITING;
 	c->rewatch = true;
 	c->connect_deadline = p->connect_timeout_ms > 0 ? now_ms() + p->connect_timeout_ms : 0;
+	c->serial++;
 	if (c->pg == NULL)
 		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
-	PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
+	/* before libpq's default receiver can print anything on stderr */
+	PQsetNoticeReceiver(c->pg, notice_receive, &p->notices);
 	if (PQstatus(c->pg) == CONNECTION_BAD)
 	{
 		char		msg[512];
@@ -570,7 +547,8 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 	{
 		Conn	   *c = &p->conns[i];
 
-		if (c->state != CONN_READY || c->holder != NULL || c->flushing || !proto_takes_work(&c->proto))
+		if (c->state != CONN_READY || c->holder != NULL || !proto_takes_work(&c->proto) ||
+			c->cancels > 0 || c->flushing)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
 		if (c->proto.nops == 0 && !c->read_this_turn &&
@@ -1009,6 +987,19 @@ pool_add_stats(const Pool *p, bm_engine_stats *out)
 		out->prepares += ps->prepares;
 		out->resets += ps->resets;
 	}
+}
+
+/*
+ * What cancels the statement running on the connection (PQfreeCancel it),
+ * or NULL when nothing of ours is on the wire there: an idle connection is
+ * never sent a cancel, which could hit whoever uses it next.
+ */
+PGcancel *
+pool_running_cancel(const Conn *c)
+{
+	if (c->state != CONN_READY || c->proto.nops == 0)
+		return NULL;
+	return PQgetCancel(c->pg);
 }
 
 /* everything before a COPY is answered: out of pipeline mode for it; false: libpq refused */

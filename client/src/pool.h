@@ -53,6 +53,8 @@ typedef struct Conn
 	int			watch_ev;
 	bool		rewatch;		/* socket may have changed: re-register */
 	char		lost_message[512];	/* of the last lost event */
+	long		serial;			/* which connection of this slot: one more at each attempt */
+	int			cancels;		/* cancel requests in flight: no new work meanwhile */
 	Proto		proto;
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
@@ -85,6 +87,7 @@ struct Pool
 	const bm_ev_hooks *hooks;	/* the attached loop's, NULL: none */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
+	NoticeQueue notices;		/* of every connection, for the engine to deliver */
 };
 
 /* what a connection attempt did */
@@ -119,6 +122,7 @@ extern void pool_new_turn(Pool *p);
 extern void pool_sync_watches(Pool *p);
 extern void pool_trace(Pool *p, FILE *f);
 extern void pool_add_stats(const Pool *p, bm_engine_stats *out);
+extern PGcancel *pool_running_cancel(const Conn *c);
 extern bool pool_leave_pipeline(Conn *c);
 extern bool pool_enter_pipeline(Conn *c);
 extern char *pool_copy_buffer(Conn *c);

@@ -1,7 +1,8 @@
 /*
  * util.h
  *	  The bottom layer of libbasemodel, hidden from users: errors with owned
- *	  strings (error.c), the result a callback reads (result.c), interned SQL
+ *	  strings (error.c), the result a callback reads (result.c), notices on
+ *	  their way to the loop (notice.c), interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
  *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
  *	  list.h.  Nothing here calls above util.
@@ -38,6 +39,31 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* first and longest wait between failed connection attempts */
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 1000
+
+/* the wait after the next failed connection attempt, given the last one (0: none yet) */
+static inline int
+backoff_next(int ms)
+{
+	return ms == 0 ? BACKOFF_MIN_MS : (ms >= BACKOFF_MAX_MS / 2 ? BACKOFF_MAX_MS : ms * 2);
+}
+
+/* move an attached loop's watch of fd from the events `from` to `to` */
+static inline void
+hook_events(const bm_ev_hooks *h, int fd, int from, int to)
+{
+	if ((from & BM_EV_READ) && !(to & BM_EV_READ) && h->del_read)
+		h->del_read(h->data, fd);
+	if ((from & BM_EV_WRITE) && !(to & BM_EV_WRITE) && h->del_write)
+		h->del_write(h->data, fd);
+	if (!(from & BM_EV_READ) && (to & BM_EV_READ) && h->add_read)
+		h->add_read(h->data, fd);
+	if (!(from & BM_EV_WRITE) && (to & BM_EV_WRITE) && h->add_write)
+		h->add_write(h->data, fd);
 }
 
 /* error.c: an error with owned strings, turned into a bm_error for callbacks */
@@ -122,6 +148,31 @@ extern StmtEntry *stmtcache_add(StmtCache *sc, SqlText *sql, long seg);
 extern StmtEntry *stmtcache_victim(StmtCache *sc);
 extern void stmtcache_touch(StmtCache *sc, StmtEntry *se);
 extern void stmtcache_remove(StmtCache *sc, StmtEntry *se);
+
+/*
+ * notice.c: notices of every connection, queued by libpq's notice receiver
+ * (inside libpq, where no callback may run) until the loop delivers them
+ */
+typedef struct Notice
+{
+	QLink		link;
+	char		sqlstate[6];
+	const char *severity;		/* these point into the same allocation */
+	const char *message;
+	const char *detail;
+	const char *hint;
+} Notice;
+
+typedef struct NoticeQueue
+{
+	Queue		queue;			/* of Notice (link) */
+	bool		wanted;			/* a handler is set: false drops them */
+} NoticeQueue;
+
+extern void notice_receive(void *arg, const PGresult *res);
+extern Notice *notice_pop(NoticeQueue *q);
+extern void notice_public(const Notice *n, bm_error *out);
+extern void notice_clear(NoticeQueue *q);
 
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
