@@ -18,8 +18,10 @@ PG_CONFIG ?= pg_config
 MODULE_big = basemodel
 OBJS = \
 	extension/basemodel.o \
+	extension/call.o \
 	extension/ddl.o \
 	extension/guard.o \
+	extension/register.o \
 	extension/registry.o \
 	extension/todict.o \
 	extension/trigger.o

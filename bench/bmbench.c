@@ -17,6 +17,12 @@
  *	  bmbench sessions COUNT POOL STMTS   C5 and the session scale: COUNT
  *	                                      sessions opened at once, STMTS
  *	                                      statements and a commit each
+ *	  bmbench readonly COUNT POOL INFLIGHT  R1: COUNT sessions of one point
+ *	                                      select and a commit, INFLIGHT at a
+ *	                                      time; with $BM_BENCH_READ_URL every
+ *	                                      other one is read-only and runs on
+ *	                                      that replica (read_pool_size POOL),
+ *	                                      the rest on the primary
  *	  bmbench stream   ROWS               C6: ROWS rows of 3 columns through
  *	                                      bm_session_stream (peak RSS growth)
  *	  bmbench select   ROWS               the same rows as one result of
@@ -69,6 +75,7 @@ usage(void)
 			"usage: bmbench serial COUNT | pipeline DEPTH COUNT | batch DEPTH COUNT |\n"
 			"               insert SESSIONS ROWS |\n"
 			"               burst COUNT POOL | sessions COUNT POOL STMTS |\n"
+			"               readonly COUNT POOL INFLIGHT |\n"
 			"               stream ROWS | select ROWS | copyin FILE ROWS | bigparam MB\n");
 	exit(2);
 }
@@ -166,6 +173,8 @@ make_engine(int pool_size)
 	memset(&opts, 0, sizeof(opts));
 	opts.pool_size = pool_size;
 	opts.application_name = "bmbench";
+	opts.read_url = getenv("BM_BENCH_READ_URL");
+	opts.read_pool_size = pool_size;
 	memset(&err, 0, sizeof(err));
 	engine = bm_engine_create(NULL, &opts, &err);
 	if (engine == NULL)
@@ -512,6 +521,72 @@ bench_sessions(long count, int pool_size, long stmts)
 	free(lat);
 }
 
+/* R1: sessions spread over the primary and a replica, or on the primary alone */
+static bm_sessionmaker *ro_maker;
+
+static void start_ro_session(void);
+
+static void
+ro_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	if (is_error(err))
+		fail("commit", err);
+	bm_session_close(s);
+	if (left > 0)
+		start_ro_session();
+}
+
+static void
+start_ro_session(void)
+{
+	/* with a replica, every other session is read-only and goes there */
+	bm_session *s = bm_session_open(getenv("BM_BENCH_READ_URL") && left % 2 ? ro_maker : maker);
+
+	if (s == NULL)
+		fail("bm_session_open", bm_last_error());
+	left--;
+	queue_point_session(s, point_cb);
+	if (bm_session_commit(s, ro_commit_cb, NULL) != 0)
+		fail("bm_session_commit", bm_last_error());
+}
+
+static void
+bench_readonly(long count, int pool_size, long inflight)
+{
+	bm_session_options ro = {.read_only = 1};
+	bm_sessionmaker *rw;
+	bm_engine_stats st;
+	double		t0,
+				t;
+
+	make_engine(pool_size);
+	rw = maker;
+	ro_maker = bm_sessionmaker_create(engine, &ro);
+	if (ro_maker == NULL)
+		fail("bm_sessionmaker_create", bm_last_error());
+	/* open and prepare both pools' connections */
+	maker = ro_maker;
+	warm_up(pool_size);
+	maker = rw;
+	warm_up(pool_size);
+	left = count;
+	t0 = now();
+	for (long i = 0; i < inflight && left > 0; i++)
+		start_ro_session();
+	run_loop();
+	t = now() - t0;
+	bm_engine_get_stats(engine, &st);
+	if (answered != count || (getenv("BM_BENCH_READ_URL") && st.replica_sessions < count / 2))
+	{
+		fprintf(stderr, "bmbench: %ld selects answered (expected %ld), %ld on the replica\n",
+				answered, count, st.replica_sessions);
+		exit(1);
+	}
+	print_rate(count, t);
+	printf(" replica_sessions=%ld replica_fallbacks=%ld", st.replica_sessions, st.replica_fallbacks);
+	bm_sessionmaker_free(ro_maker);
+}
+
 #define STREAM_SQL "SELECT g, g * 2, 'row number ' || g FROM generate_series(1, $1::int) g"
 
 static long rows_seen;			/* rows checked so far (streamed, or of the one result) */
@@ -714,6 +789,8 @@ main(int argc, char **argv)
 		bench_burst(parse_count(argv[2]), (int) parse_count(argv[3]));
 	else if (strcmp(argv[1], "sessions") == 0 && argc == 5)
 		bench_sessions(parse_count(argv[2]), (int) parse_count(argv[3]), parse_count(argv[4]));
+	else if (strcmp(argv[1], "readonly") == 0 && argc == 5)
+		bench_readonly(parse_count(argv[2]), (int) parse_count(argv[3]), parse_count(argv[4]));
 	else if (strcmp(argv[1], "stream") == 0 && argc == 3)
 		bench_rows(parse_count(argv[2]), true);
 	else if (strcmp(argv[1], "select") == 0 && argc == 3)

@@ -60,5 +60,25 @@ extern void BaseModelRegistryInit(void);
 extern BaseModelTable *BaseModelGetTable(Oid relid);
 extern bool BaseModelFindRegistration(Oid relid, MemoryContext mcxt,
 									  BaseModelRegistration *reg);
+extern Datum BaseModelNameOrNull(const char *name, bool *isnull);
+
+/* call.c: the install script's internal functions, called without an EXECUTE check */
+extern Datum BaseModelCall(const char *name, int nargs, const Datum *args,
+						   const bool *nulls, bool *isnull);
+extern void BaseModelRun(const char *name, int nargs, const Datum *args,
+						 const bool *nulls);
+extern bool BaseModelCallBool(const char *name, int nargs, const Datum *args,
+							  const bool *nulls);
+
+/* guard.c */
+struct CollectedCommand;
+extern void BaseModelLockTable(Oid relid, bool exclusive);
+extern void BaseModelCheckAlterTable(struct CollectedCommand *cmd);
+extern void BaseModelCheckIdUnique(Oid relid);
+
+/* register.c */
+extern bool BaseModelIdIsUnique(Oid relid, const char *col);
+extern void BaseModelWriteRegistration(Datum reg);
+extern void BaseModelCheckRegistration(Oid relid);
 
 #endif							/* BASEMODEL_H */

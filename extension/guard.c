@@ -3,15 +3,16 @@
  *	  The checks that keep register safe against a concurrent owner and keep
  *	  a registration truthful after ALTER TABLE.
  *
- * basemodel._lock_table() locks a table by OID, re-checks ownership once
- * the lock is held (an owner who held the lock may have changed the table
+ * BaseModelLockTable() locks a table by OID, re-checks ownership once the
+ * lock is held (an owner who held the lock may have changed the table
  * meanwhile) and, under REPEATABLE READ or SERIALIZABLE, refuses to go on
  * with a snapshot that cannot see what the lock holder committed.
- * basemodel._check_alter_table() reads the subcommands of an ALTER TABLE
- * (only C can) to refuse those that would leave a registered table's id
- * unmanaged: DROP IDENTITY or a type change of the id column.  Disabling
- * the trigger, in any form, is allowed and shown by basemodel.registry's
- * enabled column.
+ * BaseModelCheckAlterTable() reads the subcommands of an ALTER TABLE (only
+ * C can) to refuse those that would leave a registered table's id
+ * unmanaged: DROP IDENTITY or a type change of the id column; and
+ * BaseModelCheckIdUnique() refuses one that leaves the id without its
+ * unique key.  Disabling the trigger, in any form, is allowed and shown by
+ * basemodel.registry's enabled column.
  */
 #include "postgres.h"
 
@@ -41,9 +42,6 @@
 #include "utils/syscache.h"
 
 #include "basemodel.h"
-
-PG_FUNCTION_INFO_V1(basemodel_lock_table);
-PG_FUNCTION_INFO_V1(basemodel_check_alter_table);
 
 /* Raise "must be owner" unless the current role owns relid (membership counts). */
 static void
@@ -143,17 +141,16 @@ CheckSnapshotCurrent(Oid relid)
 }
 
 /*
- * basemodel._lock_table(tbl regclass, exclusive boolean): lock the table
- * (and its partitions) in ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE mode by
- * OID, checking before and again after the lock that the current role owns
- * it.  The first check keeps other roles from locking tables they do not
- * own; the second sees whatever the previous lock holder committed.
+ * For register and unregister: lock the table (and its partitions) in
+ * ACCESS EXCLUSIVE (exclusive) or SHARE ROW EXCLUSIVE mode by OID, checking
+ * before and again after the lock that the current role owns it.  The first
+ * check keeps other roles from locking tables they do not own; the second
+ * sees whatever the previous lock holder committed.
  */
-Datum
-basemodel_lock_table(PG_FUNCTION_ARGS)
+void
+BaseModelLockTable(Oid relid, bool exclusive)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	LOCKMODE	mode = PG_GETARG_BOOL(1) ? AccessExclusiveLock : ShareRowExclusiveLock;
+	LOCKMODE	mode = exclusive ? AccessExclusiveLock : ShareRowExclusiveLock;
 
 	CheckOwner(relid);
 	LockRelationOid(relid, mode);
@@ -166,7 +163,6 @@ basemodel_lock_table(PG_FUNCTION_ARGS)
 	/* as LOCK TABLE does: partitions too, so that writers to them wait as well */
 	list_free(find_all_inheritors(relid, mode, NULL));
 	CheckSnapshotCurrent(relid);
-	PG_RETURN_VOID();
 }
 
 /* The registered table as a quoted literal for a hint, as format('%L', tbl::regclass) gives it. */
@@ -212,25 +208,23 @@ RefuseSubcommand(AlterTableCmd *cmd, Oid relid, const BaseModelRegistration *reg
 }
 
 /*
- * basemodel._check_alter_table(cmd pg_ddl_command): from the ddl_command_end
- * trigger, refuse the subcommands of an ALTER TABLE that would leave a
+ * From the ddl_command_end trigger, for a command of
+ * pg_event_trigger_ddl_commands(): refuse the subcommands of an ALTER TABLE that would leave a
  * registered table (or a partition of one) with an unmanaged id.  Disabling
  * the trigger is allowed (pg_dump writes DISABLE TRIGGER for a disabled one,
  * and pg_restore --disable-triggers brackets a data-only restore with it):
  * basemodel.registry reports it as enabled = false.
  */
-Datum
-basemodel_check_alter_table(PG_FUNCTION_ARGS)
+void
+BaseModelCheckAlterTable(CollectedCommand *cmd)
 {
-	CollectedCommand *cmd = (CollectedCommand *) PG_GETARG_POINTER(0);
 	BaseModelRegistration reg;
 	MemoryContext tmp;
 	MemoryContext old;
 	ListCell   *lc;
 
-	/* a pg_ddl_command comes only from pg_event_trigger_ddl_commands() */
 	if (cmd->type != SCT_AlterTable)
-		PG_RETURN_VOID();
+		return;
 
 	tmp = AllocSetContextCreate(CurrentMemoryContext, "basemodel alter table",
 								ALLOCSET_SMALL_SIZES);
@@ -248,5 +242,27 @@ basemodel_check_alter_table(PG_FUNCTION_ARGS)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(tmp);
-	PG_RETURN_VOID();
+}
+
+/*
+ * After ALTER TABLE on a registered table (or one in its partition tree,
+ * which has its registration): its id must still be unique (DROP
+ * CONSTRAINT of its primary key, say, is refused).  The registration is
+ * read afresh, after a rename of the id column was followed.
+ */
+void
+BaseModelCheckIdUnique(Oid relid)
+{
+	BaseModelRegistration reg;
+
+	if (!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg) ||
+		reg.id_column == NULL ||
+		BaseModelIdIsUnique(relid, reg.id_column))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+			 errmsg("column \"%s\" of relation \"%s\" must stay unique and not null because basemodel manages it",
+					reg.id_column, get_rel_name(relid)),
+			 errdetail("It is the id column of the table's registration."),
+			 errhint("Call basemodel.unregister(%s) first.", RegclassLiteral(relid))));
 }

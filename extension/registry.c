@@ -17,7 +17,7 @@
  * (what register added, for unregister's drop_columns) may only name mapped
  * columns.  The install script writes it (basemodel._write_registration);
  * this file is its one reader, for the trigger, for to_dict and, through
- * basemodel._registration(), for SQL.
+ * basemodel.registration(), for SQL.
  *
  * The trigger and to_dict share one cache of it per relation (BaseModelTable,
  * with the column numbers resolved), dropped by a relcache invalidation of
@@ -317,16 +317,16 @@ NameArray(char **names, int n)
 										   TYPALIGN_CHAR));
 }
 
-/* A mapped column as a name Datum; *isnull when there is none. */
-static Datum
-NameOrNull(char *name, bool *isnull)
+/* A column name as a name Datum; *isnull when there is none (NULL). */
+Datum
+BaseModelNameOrNull(const char *name, bool *isnull)
 {
 	*isnull = (name == NULL);
 	return name ? DirectFunctionCall1(namein, CStringGetDatum(name)) : (Datum) 0;
 }
 
 /*
- * basemodel._registration(tbl oid): the registration of a table, decoded
+ * basemodel.registration(tbl oid): the registration of a table, decoded
  * from its trigger, as the columns of basemodel.registry; NULL when the
  * table is not registered.  It reveals nothing pg_trigger does not.
  */
@@ -341,13 +341,13 @@ basemodel_registration(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE ||
 		tupdesc->natts != lengthof(values))
-		elog(ERROR, "basemodel._registration() must return a row of 7 columns");
+		elog(ERROR, "basemodel.registration() must return a row of 7 columns");
 	if (!BaseModelFindRegistration(relid, CurrentMemoryContext, &reg))
 		PG_RETURN_NULL();
 
-	values[0] = NameOrNull(reg.id_column, &nulls[0]);
-	values[1] = NameOrNull(reg.created_column, &nulls[1]);
-	values[2] = NameOrNull(reg.updated_column, &nulls[2]);
+	values[0] = BaseModelNameOrNull(reg.id_column, &nulls[0]);
+	values[1] = BaseModelNameOrNull(reg.created_column, &nulls[1]);
+	values[2] = BaseModelNameOrNull(reg.updated_column, &nulls[2]);
 	values[3] = NameArray(reg.hidden, reg.nhidden);
 	values[4] = NameArray(reg.ignored, reg.nignored);
 	values[5] = BoolGetDatum(reg.skip_unchanged);
@@ -355,7 +355,7 @@ basemodel_registration(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }
 
-/* basemodel._trigger_name(): BASEMODEL_TRIGGER_NAME, for the SQL of the install script. */
+/* basemodel.trigger_name(): BASEMODEL_TRIGGER_NAME, for SQL (user API). */
 Datum
 basemodel_trigger_name(PG_FUNCTION_ARGS)
 {

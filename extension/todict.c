@@ -399,7 +399,7 @@ HasAnyPrivilege(Oid relid, Oid roleid)
  * Whether the relation to_dict got a row of is a table, which may have a
  * registration, that the current role may learn: it has some privilege on
  * the table or one of its columns, or owns it (the rule of
- * basemodel._may_see and basemodel.models); for a partition, privileges on
+ * basemodel.models); for a partition, privileges on
  * an ancestor count, as rows reach a partition's triggers through its
  * parent.  A role that has none gets 42501, whether or not the table is
  * registered: to_dict does not serve rows of a table the caller cannot

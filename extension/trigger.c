@@ -16,12 +16,15 @@
 #include "access/detoast.h"
 #include "access/htup_details.h"
 #include "access/tupmacs.h"
+#include "access/sysattr.h"
 #include "access/xact.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/bitmapset.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -39,7 +42,47 @@ typedef struct TriggerCallSite
 {
 	BaseModelTable *table;
 	uint64		generation;
+	bool		after_other;	/* another BEFORE UPDATE row trigger fires first */
 } TriggerCallSite;
+
+/*
+ * Whether a BEFORE UPDATE row trigger of the relation fires before ours
+ * (they fire in name order, the order of rel->trigdesc): it may change any
+ * column of the new row, so the columns the UPDATE assigns
+ * (tg_updatedcols) no longer bound the columns that changed.  Disabled
+ * ones count too, as session_replication_role may make them fire.  A
+ * relcache invalidation of the relation, which CREATE, DROP and ALTER
+ * TRIGGER send, makes the call site ask again.
+ */
+static bool
+FiresAfterOtherTrigger(Relation rel, const Trigger *ours)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+
+	for (int i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		const Trigger *trigger = &trigdesc->triggers[i];
+
+		if (trigger->tgoid == ours->tgoid)
+			return false;
+		if (TRIGGER_TYPE_MATCHES(trigger->tgtype, TRIGGER_TYPE_ROW, TRIGGER_TYPE_BEFORE,
+								 TRIGGER_TYPE_UPDATE))
+			return true;
+	}
+	return true;
+}
+
+/*
+ * Whether column attnum of the new row may differ from the old one: the
+ * UPDATE assigns it, or another trigger ran first, or PostgreSQL did not
+ * say which columns the UPDATE assigns.
+ */
+static inline bool
+MayHaveChanged(const TriggerData *trigdata, const TriggerCallSite *site, AttrNumber attnum)
+{
+	return site->after_other || trigdata->tg_updatedcols == NULL ||
+		bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, trigdata->tg_updatedcols);
+}
 
 /* Fail clearly when a managed column of the registration does not exist. */
 static void
@@ -314,6 +357,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 		table = GetCheckedTable(rel);
 		site->table = table;
 		site->generation = table->generation;
+		site->after_other = FiresAfterOtherTrigger(rel, trigdata->tg_trigger);
 	}
 	oldtup = trigdata->tg_trigtuple;
 	newtup = trigdata->tg_newtuple;
@@ -321,9 +365,10 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	escape = EscapeHatchOpen(rel);
 	if (!escape)
 	{
-		if (table->id_attnum != 0)
+		/* an UPDATE that does not assign them cannot change them */
+		if (table->id_attnum != 0 && MayHaveChanged(trigdata, site, table->id_attnum))
 			CheckImmutable(rel, table->id_attnum, oldtup, newtup);
-		if (table->created_attnum != 0)
+		if (table->created_attnum != 0 && MayHaveChanged(trigdata, site, table->created_attnum))
 			CheckImmutable(rel, table->created_attnum, oldtup, newtup);
 	}
 	if (table->updated_attnum == 0)

@@ -22,7 +22,7 @@ COMMENT ON FUNCTION basemodel.tablename(text) IS
 -- ---------------------------------------------------------------------------
 
 -- Registrations are not kept in a table: a table is registered exactly when
--- it has the trigger named by basemodel._trigger_name() (zzz_basemodel_update),
+-- it has the trigger named by basemodel.trigger_name() (zzz_basemodel_update),
 -- whose one argument holds the options (see basemodel.registry below, and
 -- extension/registry.c for the format).  Every dump that holds a table holds its trigger, so the two can
 -- never drift apart.
@@ -39,65 +39,25 @@ SELECT pg_catalog.pg_extension_config_dump('basemodel.auto_schemas', '');
 COMMENT ON TABLE basemodel.auto_schemas IS
     'schemas where CREATE TABLE registers the new table; see basemodel.auto_register';
 
--- Whether the current role may change the registration of a table: it owns
--- the table (directly or through a role), or the table is gone.
-CREATE FUNCTION basemodel._owns_table(tbl oid) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN coalesce((SELECT pg_catalog.pg_has_role(c.relowner, 'USAGE')
-                       FROM pg_catalog.pg_class c WHERE c.oid = tbl), false);
-COMMENT ON FUNCTION basemodel._owns_table(oid) IS
-    'internal: the current role owns the table';
-
--- A table's name for messages: unqualified and unquoted, as PostgreSQL's own.
-CREATE FUNCTION basemodel._relname(tbl oid) RETURNS name
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN (SELECT c.relname FROM pg_catalog.pg_class c WHERE c.oid = tbl);
-COMMENT ON FUNCTION basemodel._relname(oid) IS
-    'internal: the name of a table, for messages';
-
--- Whether the current role can see the table (the rule of information_schema.tables).
-CREATE FUNCTION basemodel._may_see(tbl oid) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = tbl)
-        OR basemodel._owns_table(tbl)
-        OR pg_catalog.has_table_privilege(tbl, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
-        OR pg_catalog.has_any_column_privilege(tbl, 'SELECT, INSERT, UPDATE, REFERENCES');
-COMMENT ON FUNCTION basemodel._may_see(oid) IS
-    'internal: the current role has some privilege on the table';
-
-CREATE FUNCTION basemodel._owns_schema(schema_name name) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
-                       FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name),
-                    false);
-COMMENT ON FUNCTION basemodel._owns_schema(name) IS
-    'internal: the current role owns the schema';
-
-CREATE FUNCTION basemodel._may_change_schema(schema_name name) RETURNS boolean
-    LANGUAGE sql STABLE STRICT PARALLEL SAFE
-    SET search_path = pg_catalog, pg_temp
-    RETURN NOT EXISTS (SELECT FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name)
-        OR basemodel._owns_schema(schema_name);
-COMMENT ON FUNCTION basemodel._may_change_schema(name) IS
-    'internal: the current role owns the schema, or the schema no longer exists';
-
 -- Nothing here is SECURITY DEFINER: auto_register runs as its caller, and
 -- row level security lets a role change only the entries of the schemas it
--- owns.
+-- owns.  The policies call built-in functions only (a policy's functions
+-- need EXECUTE by the current role, and basemodel's internal functions are
+-- not PUBLIC's): the subquery is NULL when the schema does not exist.
 ALTER TABLE basemodel.auto_schemas ENABLE ROW LEVEL SECURITY;
 GRANT SELECT, INSERT, DELETE, UPDATE ON basemodel.auto_schemas TO PUBLIC;
 CREATE POLICY auto_schemas_read ON basemodel.auto_schemas FOR SELECT USING (true);
 CREATE POLICY auto_schemas_insert ON basemodel.auto_schemas FOR INSERT
-    WITH CHECK (basemodel._owns_schema(schema_name));
+    WITH CHECK (coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                            FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name), false));
 CREATE POLICY auto_schemas_update ON basemodel.auto_schemas FOR UPDATE
-    USING (basemodel._may_change_schema(schema_name))
-    WITH CHECK (basemodel._owns_schema(schema_name));
+    USING (coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                       FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name), true))
+    WITH CHECK (coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                            FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name), false));
 CREATE POLICY auto_schemas_delete ON basemodel.auto_schemas FOR DELETE
-    USING (basemodel._may_change_schema(schema_name));
+    USING (coalesce((SELECT pg_catalog.pg_has_role(n.nspowner, 'USAGE')
+                       FROM pg_catalog.pg_namespace n WHERE n.nspname = schema_name), true));
 
 COMMENT ON POLICY auto_schemas_read ON basemodel.auto_schemas IS
     'everyone sees which schemas register new tables';
@@ -134,24 +94,24 @@ COMMENT ON FUNCTION basemodel.to_dict(record, text[]) IS
 -- ---------------------------------------------------------------------------
 
 -- The name of the trigger that holds a registration, from the C constant
--- BASEMODEL_TRIGGER_NAME: the one place it is spelt.  Executable by PUBLIC,
--- as basemodel.registry calls it as its reader; the name is documented.
-CREATE FUNCTION basemodel._trigger_name() RETURNS name
+-- BASEMODEL_TRIGGER_NAME: the one place it is spelt.  User API (README,
+-- Security): basemodel.registry calls it as its reader.
+CREATE FUNCTION basemodel.trigger_name() RETURNS name
     LANGUAGE c IMMUTABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'basemodel_trigger_name';
-COMMENT ON FUNCTION basemodel._trigger_name() IS
-    'internal: the name of the trigger register installs, which holds the registration';
+COMMENT ON FUNCTION basemodel.trigger_name() IS
+    'the name of the trigger register installs, which holds the registration';
 
--- Executable by PUBLIC: basemodel.registry calls it as its reader, and it
--- reveals nothing pg_trigger (readable by all) does not.
-CREATE FUNCTION basemodel._registration(tbl oid,
+-- User API (README, Security): basemodel.registry calls it as its reader.
+-- Read-only, and it reveals nothing pg_trigger (readable by all) does not.
+CREATE FUNCTION basemodel.registration(tbl oid,
     OUT id_column name, OUT created_column name, OUT updated_column name,
     OUT hidden name[], OUT ignore_columns name[], OUT skip_unchanged boolean,
     OUT added_columns name[])
     LANGUAGE c STABLE STRICT PARALLEL SAFE
     AS 'MODULE_PATHNAME', 'basemodel_registration';
-COMMENT ON FUNCTION basemodel._registration(oid) IS
-    'internal: the registration of a table, decoded from its trigger; NULL when it has none';
+COMMENT ON FUNCTION basemodel.registration(oid) IS
+    'the registration of a table, decoded from its trigger; NULL when it has none';
 
 -- Not a security barrier and not filtered: a registration is as public as
 -- the trigger that holds it (pg_trigger and pg_get_triggerdef are readable
@@ -178,8 +138,8 @@ SELECT t.tgrelid::pg_catalog.regclass AS tbl,
                       AND (c.tgrelid = t.tgrelid
                            OR c.tgrelid IN (SELECT pt.relid FROM pg_catalog.pg_partition_tree(t.tgrelid) pt))) AS enabled
   FROM pg_catalog.pg_trigger t
- CROSS JOIN LATERAL basemodel._registration(t.tgrelid) r
- WHERE t.tgname = basemodel._trigger_name()
+ CROSS JOIN LATERAL basemodel.registration(t.tgrelid) r
+ WHERE t.tgname = basemodel.trigger_name()
    AND t.tgfoid = 'basemodel.before_update()'::pg_catalog.regprocedure
    AND t.tgparentid = 0;
 GRANT SELECT ON basemodel.registry TO PUBLIC;
@@ -207,12 +167,12 @@ BEGIN
     SELECT array_agg(t.tgrelid::regclass), array_agg(t.tgenabled) INTO rels, states
       FROM pg_trigger t
      WHERE (t.tgrelid = reg.tbl OR t.tgrelid IN (SELECT pt.relid FROM pg_partition_tree(reg.tbl) pt))
-       AND t.tgname = basemodel._trigger_name()
+       AND t.tgname = basemodel.trigger_name()
        AND t.tgfoid = 'basemodel.before_update()'::regprocedure
        AND t.tgenabled IN ('D', 'R');
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s '
                    'FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(%L)',
-                   basemodel._trigger_name(), reg.tbl,
+                   basemodel.trigger_name(), reg.tbl,
                    json_build_object('version', 1,
                                       'id_column', reg.id_column,
                                       'created_column', reg.created_column,
@@ -224,7 +184,7 @@ BEGIN
     FOR i IN 1 .. coalesce(cardinality(rels), 0) LOOP
         EXECUTE format('ALTER TABLE ONLY %s %s TRIGGER %I', rels[i],
                        CASE states[i] WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE REPLICA' END,
-                       basemodel._trigger_name());
+                       basemodel.trigger_name());
     END LOOP;
 END;
 $$;
@@ -234,11 +194,12 @@ COMMENT ON FUNCTION basemodel._write_registration(basemodel.registry) IS
 -- A trigger calling basemodel.before_update() registers its table, so only
 -- the table's owner may create one (pg_restore runs as the owner or a
 -- superuser), only in the shape register gives it, and only with a
--- registration register would have written (checked by
--- basemodel._check_registration, defined below).  Whatever function it
+-- registration register would have written: the trigger's table is
+-- returned for the ddl_command_end trigger (C) to check its registration
+-- as register would, or NULL when there is nothing more to check.  Whatever function it
 -- calls, a trigger named zzz_basemodel_update replaces a registration
 -- (CREATE OR REPLACE TRIGGER), which is the owner's to do.
-CREATE FUNCTION basemodel._check_trigger(trigger oid) RETURNS void
+CREATE FUNCTION basemodel._check_trigger(trigger oid) RETURNS oid
     LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -246,41 +207,40 @@ DECLARE
     trg record;
 BEGIN
     SELECT t.tgrelid, t.tgname, t.tgtype, t.tgqual IS NOT NULL AS has_when,
-           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner,
+           cardinality(t.tgattr::int2[]) > 0 AS has_columns, c.relowner, c.relname,
            t.tgfoid = 'basemodel.before_update()'::regprocedure AS ours
       INTO trg
       FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
      WHERE t.oid = $1
-       AND (t.tgfoid = 'basemodel.before_update()'::regprocedure OR t.tgname = basemodel._trigger_name());
+       AND (t.tgfoid = 'basemodel.before_update()'::regprocedure OR t.tgname = basemodel.trigger_name());
     IF NOT FOUND THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     IF NOT pg_has_role(trg.relowner, 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table %', basemodel._relname(trg.tgrelid)
+        RAISE EXCEPTION 'must be owner of table %', trg.relname
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = CASE WHEN trg.ours
                                 THEN 'A trigger calling basemodel.before_update() registers the table.'
-                                ELSE format('basemodel reserves the trigger name "%s" for the registration of the table.', basemodel._trigger_name()) END,
+                                ELSE format('basemodel reserves the trigger name "%s" for the registration of the table.', basemodel.trigger_name()) END,
                   HINT = format('The owner of the table calls basemodel.register(%L).', trg.tgrelid::regclass);
     END IF;
     IF NOT trg.ours THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     -- 19: TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_UPDATE
-    IF trg.tgname <> basemodel._trigger_name() OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
+    IF trg.tgname <> basemodel.trigger_name() OR trg.tgtype <> 19 OR trg.has_when OR trg.has_columns THEN
         RAISE EXCEPTION 'trigger "%" on table "%" cannot call basemodel.before_update()',
-                        trg.tgname, basemodel._relname(trg.tgrelid)
+                        trg.tgname, trg.relname
             USING ERRCODE = 'invalid_object_definition',
                   DETAIL = format('basemodel.before_update() runs only as the trigger "%s" BEFORE UPDATE FOR EACH ROW, without WHEN or a column list.',
-                                  basemodel._trigger_name()),
+                                  basemodel.trigger_name()),
                   HINT = format('Call basemodel.register(%L) to install it.', trg.tgrelid::regclass);
     END IF;
-    -- decoding raises the error for a malformed registration
-    PERFORM basemodel._check_registration(trg.tgrelid);
+    RETURN trg.tgrelid;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._check_trigger(oid) IS
-    'internal: refuses a trigger calling basemodel.before_update() that register would not have made';
+    'internal: refuses a trigger calling basemodel.before_update() in a shape register would not have made, or on a table the current role does not own';
 
 -- ---------------------------------------------------------------------------
 -- register / unregister
@@ -294,7 +254,7 @@ AS $$
 DECLARE
     rel record;
 BEGIN
-    SELECT c.relkind, c.relpersistence, c.relowner, n.nspname
+    SELECT c.relname, c.relkind, c.relpersistence, c.relowner, n.nspname
       INTO rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = tbl;
@@ -303,19 +263,19 @@ BEGIN
             USING ERRCODE = 'undefined_table';
     END IF;
     IF rel.nspname IN ('pg_catalog', 'information_schema', 'pg_toast') THEN
-        RAISE EXCEPTION 'permission denied: "%" is a system catalog', basemodel._relname(tbl)
+        RAISE EXCEPTION 'permission denied: "%" is a system catalog', rel.relname
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF rel.nspname = 'basemodel' THEN
-        RAISE EXCEPTION 'permission denied: "%" belongs to the extension basemodel', basemodel._relname(tbl)
+        RAISE EXCEPTION 'permission denied: "%" belongs to the extension basemodel', rel.relname
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'The extension''s own objects are not models: the extension manages them.';
     END IF;
     IF rel.relkind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION '"%" is not a table', basemodel._relname(tbl)
+        RAISE EXCEPTION '"%" is not a table', rel.relname
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = format('basemodel registers ordinary and partitioned tables; "%s" is %s.',
-                                  basemodel._relname(tbl), CASE rel.relkind
+                                  rel.relname, CASE rel.relkind
                                            WHEN 'v' THEN 'a view'
                                            WHEN 'm' THEN 'a materialized view'
                                            WHEN 'f' THEN 'a foreign table'
@@ -326,12 +286,12 @@ BEGIN
                                            ELSE 'not a table' END);
     END IF;
     IF rel.relpersistence = 't' THEN
-        RAISE EXCEPTION 'cannot register temporary table "%"', basemodel._relname(tbl)
+        RAISE EXCEPTION 'cannot register temporary table "%"', rel.relname
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'basemodel registers the tables every session shares; a temporary table belongs to one session.';
     END IF;
     IF NOT pg_has_role(rel.relowner, 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of table %', basemodel._relname(tbl)
+        RAISE EXCEPTION 'must be owner of table %', rel.relname
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN rel.relkind;
@@ -362,27 +322,24 @@ COMMENT ON FUNCTION basemodel._clip(text, int) IS
     'internal: the longest prefix of a string that fits in max_bytes bytes';
 
 -- Create the sequence of an id column added to a partitioned table, named
--- like the one of a serial column, and return its quoted name.
-CREATE FUNCTION basemodel._new_sequence(tbl regclass, col name) RETURNS text
+-- like the one of a serial column, and return its quoted name.  BASE is the
+-- name without the number that makes it new: register (C) builds it from
+-- the table's and the column's names clipped by basemodel._clip (a name
+-- holds 63 bytes, and the number must never be cut off).
+CREATE FUNCTION basemodel._new_sequence(tbl regclass, base text) RETURNS text
     LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     nsp name;
-    rel name;
     owner name;
     candidate name;
     n int := 0;
 BEGIN
-    SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, rel, owner
+    SELECT n.nspname, pg_get_userbyid(c.relowner) INTO nsp, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
-    -- a name holds 63 bytes: clip the parts by bytes, so that the suffix
-    -- that makes the candidate new is never cut off
-    rel := basemodel._clip(rel, 30);
-    col := basemodel._clip(col, 20);
     LOOP
-        candidate := rel || '_' || col || '_seq'
-                     || CASE WHEN n > 0 THEN n::text ELSE '' END;
+        candidate := base || CASE WHEN n > 0 THEN n::text ELSE '' END;
         EXIT WHEN NOT EXISTS (SELECT FROM pg_class c JOIN pg_namespace s ON s.oid = c.relnamespace
                                WHERE s.nspname = nsp AND c.relname = candidate);
         n := n + 1;
@@ -396,7 +353,7 @@ BEGIN
     RETURN format('%I.%I', nsp, candidate);
 END;
 $$;
-COMMENT ON FUNCTION basemodel._new_sequence(regclass, name) IS
+COMMENT ON FUNCTION basemodel._new_sequence(regclass, text) IS
     'internal: creates the sequence for an id column added to a partitioned table';
 
 -- Whether register will have to ALTER the table: a mapped column is missing,
@@ -417,15 +374,6 @@ RETURNS boolean
 COMMENT ON FUNCTION basemodel._needs_alter(regclass, name, name, name) IS
     'internal: register will add a column or a default to the table';
 
--- Lock the table by OID and check, once the lock is held, that the current
--- role still owns it; under REPEATABLE READ or SERIALIZABLE, fail with 40001
--- when the table changed after the transaction's snapshot (C, guard.c).
-CREATE FUNCTION basemodel._lock_table(tbl regclass, exclusive boolean) RETURNS void
-    LANGUAGE c VOLATILE STRICT
-    AS 'MODULE_PATHNAME', 'basemodel_lock_table';
-COMMENT ON FUNCTION basemodel._lock_table(regclass, boolean) IS
-    'internal: locks a table the current role owns (ACCESS EXCLUSIVE or SHARE ROW EXCLUSIVE), checking ownership again under the lock';
-
 -- Whether the column's default is nextval of the sequence it owns (OWNED BY
 -- alone says nothing of what fills the column: SET DEFAULT 1 keeps it).
 CREATE FUNCTION basemodel._fills_from_own_sequence(tbl regclass, col name) RETURNS boolean
@@ -444,8 +392,10 @@ COMMENT ON FUNCTION basemodel._fills_from_own_sequence(regclass, name) IS
 -- a valid, immediate, plain unique index; in a partitioned table, where a
 -- unique index must include the partition key, any column of one, or a
 -- column filled from its own identity, or by default from the sequence it
--- owns.
-CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
+-- owns (FILLS_FROM_OWN_SEQUENCE: what basemodel._fills_from_own_sequence
+-- says of it, which the C caller asks first).
+CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name, fills_from_own_sequence boolean)
+RETURNS boolean
     LANGUAGE sql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
     RETURN EXISTS (
@@ -457,8 +407,8 @@ CREATE FUNCTION basemodel._id_is_unique(tbl regclass, col name) RETURNS boolean
                            AND i.indpred IS NULL AND i.indexprs IS NULL
                            AND (i.indnkeyatts = 1 AND i.indkey[0] = a.attnum
                                 OR c.relkind = 'p' AND a.attnum = ANY (i.indkey::int2[])))
-                OR c.relkind = 'p' AND (a.attidentity <> '' OR basemodel._fills_from_own_sequence(tbl, col))));
-COMMENT ON FUNCTION basemodel._id_is_unique(regclass, name) IS
+                OR c.relkind = 'p' AND (a.attidentity <> '' OR fills_from_own_sequence)));
+COMMENT ON FUNCTION basemodel._id_is_unique(regclass, name, boolean) IS
     'internal: the column can serve as the id of a registered table';
 
 -- basemodel covers the partitions of a registered table, not inheritance
@@ -483,7 +433,7 @@ BEGIN
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'table "%" inherits from table "%", and basemodel does not manage inheritance',
-                        basemodel._relname(link.inhrelid), basemodel._relname(link.inhparent)
+                        (SELECT rn.relname FROM pg_class rn WHERE rn.oid = link.inhrelid), (SELECT rn.relname FROM pg_class rn WHERE rn.oid = link.inhparent)
             USING ERRCODE = 'feature_not_supported',
                   DETAIL = 'A registered table can be a partitioned table or a partition, not an inheritance parent or child.',
                   HINT = CASE WHEN link.registered IS NULL
@@ -496,10 +446,10 @@ $$;
 COMMENT ON FUNCTION basemodel._refuse_inheritance(oid, boolean) IS
     'internal: refuses inheritance links that involve a registered table (or one being registered)';
 
--- register's steps, in the order it takes them.  Each runs as the caller,
--- does nothing the caller could not do in plain SQL, and may be called on
--- its own (EXECUTE is checked against the caller, so they stay PUBLIC's):
--- the ones that write check the table with _check_table themselves.
+-- register's steps, in the order it (C, extension/register.c) takes them.
+-- Each runs as the caller and does nothing the caller could not do in
+-- plain SQL; none is PUBLIC's to call alone, so none checks the table
+-- again: register has checked and locked it.
 
 -- Step: one registration per branch of a partition tree.  A registered table
 -- covers its partitions, and a registered partition's own trigger would
@@ -522,9 +472,9 @@ BEGIN
             ERRCODE = 'invalid_table_definition',
             MESSAGE = CASE WHEN other.above
                            THEN format('table "%s" is a partition of registered table "%s"',
-                                       basemodel._relname(tbl), basemodel._relname(other.tbl))
+                                       (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl), (SELECT rn.relname FROM pg_class rn WHERE rn.oid = other.tbl))
                            ELSE format('partition "%s" of table "%s" is registered on its own',
-                                       basemodel._relname(other.tbl), basemodel._relname(tbl)) END,
+                                       (SELECT rn.relname FROM pg_class rn WHERE rn.oid = other.tbl), (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)) END,
             DETAIL = 'Registering a partitioned table covers all of its partitions.',
             HINT = CASE WHEN other.above
                         THEN format('Call basemodel.register(%L) to change the options of the whole tree.', other.tbl)
@@ -535,12 +485,14 @@ $$;
 COMMENT ON FUNCTION basemodel._check_partition_branch(regclass) IS
     'internal: register''s step that refuses a second registration in one partition tree';
 
--- What register checks, run on the registration of a trigger written by
--- hand (or restored: pg_dump creates triggers after constraints and
--- indexes, so a dumped registration passes): the table may be registered,
--- takes part in no inheritance and no other registration of its partition
--- tree, and the mapped columns exist with the types register requires.
-CREATE FUNCTION basemodel._check_registration(tbl oid) RETURNS void
+-- The last of register's checks that the ddl_command_end trigger (C) runs
+-- on the registration of a trigger written by hand (or restored: pg_dump
+-- creates triggers after constraints and indexes, so a dumped registration
+-- passes), after basemodel._check_table, basemodel._refuse_inheritance and
+-- basemodel._check_partition_branch: the mapped columns exist with the
+-- types register requires.  ID_IS_UNIQUE is what basemodel._id_is_unique
+-- says of the id column, which the C caller asks first.
+CREATE FUNCTION basemodel._check_mapped_columns(tbl oid, id_is_unique boolean) RETURNS void
     LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -548,10 +500,7 @@ DECLARE
     reg record;
     bad record;
 BEGIN
-    SELECT * INTO reg FROM basemodel._registration($1);
-    PERFORM basemodel._check_table($1);
-    PERFORM basemodel._refuse_inheritance($1, true);
-    PERFORM basemodel._check_partition_branch($1::regclass);
+    SELECT * INTO reg FROM basemodel.registration($1);
     SELECT m.col, m.stamp, a.attnum, a.attgenerated, a.atttypid INTO bad
       FROM unnest(ARRAY[reg.id_column, reg.created_column, reg.updated_column],
                   ARRAY[false, true, true]) m(col, stamp)
@@ -560,118 +509,56 @@ BEGIN
      WHERE m.col IS NOT NULL
        AND (a.attnum IS NULL OR a.attgenerated <> ''
             OR m.stamp AND a.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype)
-            OR NOT m.stamp AND NOT basemodel._id_is_unique($1, m.col))
+            OR NOT m.stamp AND NOT id_is_unique)
      LIMIT 1;
     IF NOT FOUND THEN
         RETURN;
     END IF;
     IF bad.attnum IS NULL THEN
-        RAISE EXCEPTION 'column "%" of relation "%" does not exist', bad.col, basemodel._relname($1)
+        RAISE EXCEPTION 'column "%" of relation "%" does not exist', bad.col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = $1)
             USING ERRCODE = 'undefined_column',
-                  DETAIL = format('It is mapped by the registration in the trigger "%s".', basemodel._trigger_name()),
+                  DETAIL = format('It is mapped by the registration in the trigger "%s".', basemodel.trigger_name()),
                   HINT = format('Call basemodel.register(%L), which adds missing columns.', $1::regclass);
     ELSIF bad.attgenerated <> '' THEN
-        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', bad.col, basemodel._relname($1)
+        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', bad.col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = $1)
             USING ERRCODE = 'invalid_table_definition',
                   DETAIL = 'basemodel cannot manage a generated column.';
     ELSIF bad.stamp THEN
         RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp',
-                        bad.col, basemodel._relname($1), format_type(bad.atttypid, NULL)
+                        bad.col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = $1), format_type(bad.atttypid, NULL)
             USING ERRCODE = 'datatype_mismatch';
     ELSE
-        RAISE EXCEPTION 'column "%" of relation "%" is not unique', bad.col, basemodel._relname($1)
+        RAISE EXCEPTION 'column "%" of relation "%" is not unique', bad.col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = $1)
             USING ERRCODE = 'invalid_table_definition',
                   DETAIL = 'The id column of a registration must be the primary key, or unique and not null.';
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._check_registration(oid) IS
-    'internal: refuses a registration in a trigger that register would have refused';
+COMMENT ON FUNCTION basemodel._check_mapped_columns(oid, boolean) IS
+    'internal: refuses a registration in a trigger whose mapped columns register would have refused';
 
--- Step, for one managed column (role id, created or updated) of a table of
--- kind KIND: check an existing column, or plan adding a missing one.
--- CLAUSE is the ALTER TABLE clause it needs (NULL: none); a missing id of
--- a partitioned table NEEDS_SEQUENCE instead.
-CREATE FUNCTION basemodel._plan_column(tbl regclass, kind "char", role text, col name,
-    OUT missing boolean, OUT clause text, OUT needs_sequence boolean)
-    LANGUAGE plpgsql STABLE STRICT
+-- Step: check the mapping (each managed column at most once) and each
+-- mapped column of a table of kind KIND, and plan the ALTER TABLE clauses
+-- that add or adopt them.  MAPPED lists the mapped columns, MISSING those
+-- to add, CLAUSES what adds them; a missing id of a partitioned table
+-- NEEDS_SEQUENCE instead of a clause (PostgreSQL 15 cannot add an identity
+-- column to a partitioned table, and a unique index would have to include
+-- the partition key).  ID_IS_UNIQUE is what basemodel._id_is_unique says of
+-- the id column, which the C caller asks first.
+CREATE FUNCTION basemodel._plan_columns(tbl regclass, kind "char", id_column name,
+    created_column name, updated_column name, id_is_unique boolean,
+    OUT mapped name[], OUT missing name[], OUT clauses text[], OUT needs_sequence boolean)
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    att record;
-    has_pkey boolean;
-BEGIN
-    missing := false;
-    needs_sequence := false;
-    SELECT a.attnum, a.atttypid, a.attnotnull, a.attgenerated, a.attidentity,
-           a.atthasdef, format_type(a.atttypid, a.atttypmod) AS typname
-      INTO att
-      FROM pg_attribute a
-     WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
-    IF NOT FOUND THEN
-        missing := true;
-        IF role = 'id' THEN
-            has_pkey := EXISTS (SELECT FROM pg_constraint
-                                 WHERE conrelid = tbl AND contype = 'p');
-            IF kind = 'p' THEN
-                needs_sequence := true;
-            ELSIF has_pkey THEN
-                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
-            ELSE
-                clause := format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
-            END IF;
-        ELSE
-            clause := format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
-        END IF;
-        RETURN;
-    END IF;
-
-    IF att.attgenerated <> '' THEN
-        RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col, basemodel._relname(tbl)
-            USING ERRCODE = 'invalid_table_definition',
-                  DETAIL = 'basemodel cannot manage a generated column.';
-    END IF;
-    IF role = 'id' THEN
-        IF NOT basemodel._id_is_unique(tbl, col) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is not unique', col, basemodel._relname(tbl)
-                USING ERRCODE = 'invalid_table_definition',
-                      DETAIL = CASE WHEN kind = 'p'
-                                    THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
-                                    ELSE 'An id column must be the primary key, or unique and not null.' END,
-                      HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
-        END IF;
-    ELSE
-        IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-            RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col, basemodel._relname(tbl), att.typname
-                USING ERRCODE = 'datatype_mismatch',
-                      HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
-        END IF;
-        IF NOT att.atthasdef THEN
-            clause := format('ALTER COLUMN %I SET DEFAULT now()', col);
-        END IF;
-    END IF;
-END;
-$$;
-COMMENT ON FUNCTION basemodel._plan_column(regclass, "char", text, name) IS
-    'internal: register''s step that checks one managed column or plans adding it';
-
--- Step: check the mapping (each managed column at most once) and plan the
--- ALTER TABLE clauses that add or adopt the columns.  MAPPED lists the
--- mapped columns, MISSING those to add; SEQ is the sequence created for a
--- partitioned table's new id (it writes, so it checks the table first).
-CREATE FUNCTION basemodel._plan_columns(tbl regclass, id_column name, created_column name,
-    updated_column name, OUT mapped name[], OUT missing name[], OUT clauses text[], OUT seq text)
-    LANGUAGE plpgsql VOLATILE
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    kind "char" := basemodel._check_table(tbl);
     role text;
     col name;
-    step record;
+    att record;
 BEGIN
     missing := '{}';
     clauses := '{}';
+    needs_sequence := false;
     FOREACH role IN ARRAY ARRAY['id', 'created', 'updated'] LOOP
         col := CASE role WHEN 'id' THEN id_column
                          WHEN 'created' THEN created_column
@@ -689,24 +576,56 @@ BEGIN
         END IF;
         mapped := mapped || col;
 
-        step := basemodel._plan_column(tbl, kind, role, col);
-        IF step.missing THEN
+        SELECT a.attnum, a.atttypid, a.attgenerated, a.atthasdef,
+               format_type(a.atttypid, a.atttypmod) AS typname
+          INTO att
+          FROM pg_attribute a
+         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
             missing := missing || col;
+            IF role <> 'id' THEN
+                clauses := clauses || format('ADD COLUMN %I timestamptz NOT NULL DEFAULT now()', col);
+            ELSIF kind = 'p' THEN
+                needs_sequence := true;
+            ELSIF EXISTS (SELECT FROM pg_constraint WHERE conrelid = tbl AND contype = 'p') THEN
+                clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY UNIQUE', col);
+            ELSE
+                clauses := clauses || format('ADD COLUMN %I bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY', col);
+            END IF;
+            CONTINUE;
         END IF;
-        IF step.needs_sequence THEN
-            -- PostgreSQL 15 cannot add an identity column to a partitioned
-            -- table, and a unique index would have to include the
-            -- partition key: a sequence it is.
-            seq := basemodel._new_sequence(tbl, col);
-            step.clause := format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', col, seq);
+
+        IF att.attgenerated <> '' THEN
+            RAISE EXCEPTION 'column "%" of relation "%" is a generated column', col,
+                            (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
+                USING ERRCODE = 'invalid_table_definition',
+                      DETAIL = 'basemodel cannot manage a generated column.';
         END IF;
-        IF step.clause IS NOT NULL THEN
-            clauses := clauses || step.clause;
+        IF role = 'id' THEN
+            IF NOT id_is_unique THEN
+                RAISE EXCEPTION 'column "%" of relation "%" is not unique', col,
+                                (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
+                    USING ERRCODE = 'invalid_table_definition',
+                          DETAIL = CASE WHEN kind = 'p'
+                                        THEN 'An id column of a partitioned table must be not null, and in a unique key or filled from its own sequence.'
+                                        ELSE 'An id column must be the primary key, or unique and not null.' END,
+                          HINT = 'Add a primary key or a unique constraint on it, or map id_column to another column.';
+            END IF;
+        ELSE
+            IF att.atttypid NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+                RAISE EXCEPTION 'column "%" of relation "%" is of type %, not timestamptz or timestamp', col,
+                                (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl), att.typname
+                    USING ERRCODE = 'datatype_mismatch',
+                          HINT = format('Map %s_column to another column, or change the type of "%s".', role, col);
+            END IF;
+            IF NOT att.atthasdef THEN
+                clauses := clauses || format('ALTER COLUMN %I SET DEFAULT now()', col);
+            END IF;
         END IF;
     END LOOP;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._plan_columns(regclass, name, name, name) IS
+COMMENT ON FUNCTION basemodel._plan_columns(regclass, "char", name, name, name, boolean) IS
     'internal: register''s step that checks the mapping and plans the ALTER TABLE clauses';
 
 -- Step: hidden and ignored columns must exist (or be about to: MISSING).
@@ -730,7 +649,7 @@ BEGIN
                     SELECT FROM pg_attribute a
                      WHERE a.attrelid = tbl AND a.attname = col
                        AND a.attnum > 0 AND NOT a.attisdropped)) THEN
-                RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, basemodel._relname(tbl)
+                RAISE EXCEPTION 'column "%" of relation "%" does not exist', col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
                     USING ERRCODE = 'undefined_column',
                           DETAIL = format('It is named in %s.', list.argname);
             END IF;
@@ -743,6 +662,8 @@ COMMENT ON FUNCTION basemodel._check_listed_columns(regclass, name[], name[], na
 
 -- Step: apply the plan of _plan_columns with one ALTER TABLE, after refusing
 -- to add columns to a partition (it has those of its partitioned table).
+-- SEQ is the sequence basemodel._new_sequence made when the plan needed
+-- one: the id column is added first, filled from it.
 CREATE FUNCTION basemodel._apply_columns(tbl regclass, id_column name, missing name[],
     clauses text[], seq text) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -751,24 +672,29 @@ AS $$
 DECLARE
     has_rows boolean;
 BEGIN
-    PERFORM basemodel._check_table(tbl);
     IF cardinality(missing) > 0 AND (SELECT c.relispartition FROM pg_class c WHERE c.oid = tbl) THEN
-        RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], basemodel._relname(tbl)
+        RAISE EXCEPTION 'cannot add column "%" to partition "%"', missing[1], (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
             USING ERRCODE = 'wrong_object_type',
                   DETAIL = 'A partition has the columns of its partitioned table.',
                   HINT = format('Register the partitioned table %s instead, or map the missing columns to existing ones.',
                                 (SELECT i.inhparent::regclass FROM pg_inherits i WHERE i.inhrelid = tbl));
     END IF;
 
+    IF seq IS NOT NULL THEN
+        clauses := format('ADD COLUMN %I bigint NOT NULL DEFAULT nextval(%L::regclass)', id_column, seq)
+                   || clauses;
+    END IF;
     IF cardinality(clauses) > 0 THEN
         -- from the size of the files, not a query: a query of the table could
         -- run code of its owner (rules, policies) with the caller's rights
         IF id_column = ANY (missing) THEN
-            has_rows := EXISTS (SELECT FROM basemodel._tree(tbl) t
-                                  JOIN pg_class c ON c.oid = t.relid
-                                 WHERE c.relkind = 'r' AND pg_relation_size(c.oid) > 0);
+            -- a registered table takes part in no inheritance, and
+            -- pg_partition_tree is empty for a table that is no partition
+            has_rows := EXISTS (SELECT FROM pg_class c
+                                 WHERE (c.oid = tbl OR c.oid IN (SELECT t.relid FROM pg_partition_tree(tbl) t))
+                                   AND c.relkind = 'r' AND pg_relation_size(c.oid) > 0);
             IF has_rows THEN
-                RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, basemodel._relname(tbl);
+                RAISE NOTICE 'adding column "%" to table "%" rewrites the table', id_column, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl);
             END IF;
         END IF;
         EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
@@ -781,13 +707,14 @@ $$;
 COMMENT ON FUNCTION basemodel._apply_columns(regclass, name, name[], text[], text) IS
     'internal: register''s step that runs the planned ALTER TABLE';
 
--- Step: write the registration as the trigger's argument, only when it
--- changes.  added_columns keeps the columns added now, plus those added
--- before that are still mapped.
+-- Step: the registration to write as the trigger's argument, NULL when it
+-- would not change (register passes it to basemodel._write_registration).
+-- added_columns keeps the columns added now, plus those added before that
+-- are still mapped.
 CREATE FUNCTION basemodel._store_registration(tbl regclass, id_column name, created_column name,
     updated_column name, hidden name[], ignore_columns name[], skip_unchanged boolean,
-    mapped name[], missing name[]) RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    mapped name[], missing name[]) RETURNS basemodel.registry
+    LANGUAGE plpgsql STABLE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -795,11 +722,10 @@ DECLARE
     prev basemodel.registry;
     added name[];
 BEGIN
-    PERFORM basemodel._check_table(tbl);
     SELECT t.tgfoid INTO trigger_function FROM pg_trigger t
-     WHERE t.tgrelid = tbl AND t.tgname = basemodel._trigger_name();
+     WHERE t.tgrelid = tbl AND t.tgname = basemodel.trigger_name();
     IF FOUND AND trigger_function <> 'basemodel.before_update()'::regprocedure THEN
-        RAISE EXCEPTION 'trigger "%" for relation "%" already exists', basemodel._trigger_name(), basemodel._relname(tbl)
+        RAISE EXCEPTION 'trigger "%" for relation "%" already exists', basemodel.trigger_name(), (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
             USING ERRCODE = 'duplicate_object',
                   DETAIL = format('It calls %s, not basemodel.before_update().', trigger_function::regprocedure),
                   HINT = 'Rename that trigger: basemodel needs the name.';
@@ -814,15 +740,19 @@ BEGIN
            prev.ignore_columns, prev.skip_unchanged, prev.added_columns)
           IS DISTINCT FROM (id_column, created_column, updated_column, hidden,
                             ignore_columns, skip_unchanged, added) THEN
-        PERFORM basemodel._write_registration(
-            ROW(tbl, id_column, created_column, updated_column, hidden,
-                ignore_columns, skip_unchanged, added, NULL)::basemodel.registry);
+        RETURN ROW(tbl, id_column, created_column, updated_column, hidden,
+                   ignore_columns, skip_unchanged, added, NULL)::basemodel.registry;
     END IF;
+    RETURN NULL;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._store_registration(regclass, name, name, name, name[], name[], boolean, name[], name[]) IS
-    'internal: register''s step that writes the registration when it changed';
+    'internal: register''s step that gives the registration to write, NULL when it did not change';
 
+-- register and unregister are C (extension/register.c): they lock the table
+-- and run the steps above, which are not PUBLIC's, calling them directly
+-- (a call from C checks no EXECUTE privilege).  Everything runs as the
+-- caller.
 CREATE FUNCTION basemodel.register(
     tbl regclass,
     id_column name DEFAULT 'id',
@@ -832,109 +762,82 @@ CREATE FUNCTION basemodel.register(
     ignore_columns name[] DEFAULT '{}',
     skip_unchanged boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE c VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    plan record;
-BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_table(tbl);
-
-    -- Serialize with writers and with other registrations of this table.
-    -- When ALTER TABLE below will add a column or a default, its ACCESS
-    -- EXCLUSIVE lock is taken now: upgrading a weaker lock later would
-    -- deadlock with a transaction that read the table and then writes it.
-    -- Whoever held the lock may have changed the table (made it a view,
-    -- given it away): everything is checked again under the lock.
-    PERFORM basemodel._lock_table(tbl, basemodel._needs_alter(tbl, id_column, created_column, updated_column));
-    PERFORM basemodel._check_table(tbl);
-    PERFORM basemodel._refuse_inheritance(tbl, true);
-    PERFORM basemodel._check_partition_branch(tbl);
-
-    hidden := coalesce(hidden, '{}');
-    ignore_columns := coalesce(ignore_columns, '{}');
-    skip_unchanged := coalesce(skip_unchanged, false);
-
-    SELECT * INTO plan FROM basemodel._plan_columns(tbl, id_column, created_column, updated_column);
-    PERFORM basemodel._check_listed_columns(tbl, plan.missing, hidden, ignore_columns);
-    PERFORM basemodel._apply_columns(tbl, id_column, plan.missing, plan.clauses, plan.seq);
-    PERFORM basemodel._store_registration(tbl, id_column, created_column, updated_column, hidden,
-                                          ignore_columns, skip_unchanged, plan.mapped, plan.missing);
-END;
-$$;
+AS 'MODULE_PATHNAME', 'basemodel_register';
 COMMENT ON FUNCTION basemodel.register(regclass, name, name, name, name[], name[], boolean) IS
     'adds or adopts id, created_at and updated_at, and installs the trigger that holds the registration';
 
--- Whether a column has the shape register gives a column it adds: an id is
--- a bigint identity, or a bigint filled from the sequence it owns; a
--- timestamp is timestamptz (or timestamp, which the owner may change it to)
--- with the default now().
-CREATE FUNCTION basemodel._has_added_shape(tbl regclass, col name, is_id boolean) RETURNS boolean
-    LANGUAGE sql STABLE STRICT
+-- unregister's step once the table is locked: drop the trigger, which is
+-- the registration (it goes first, as the sql_drop trigger refuses to drop
+-- a managed column of a registered table), and return what it held.
+CREATE FUNCTION basemodel._drop_registration(tbl regclass) RETURNS basemodel.registry
+    LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
-    RETURN EXISTS (
-        SELECT FROM pg_attribute a
-          LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-         WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
-           AND CASE WHEN is_id
-                    THEN a.atttypid = 'bigint'::regtype
-                         AND (a.attidentity <> '' OR basemodel._fills_from_own_sequence(tbl, col))
-                    ELSE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)
-                         AND pg_get_expr(d.adbin, d.adrelid) = 'now()' END);
-COMMENT ON FUNCTION basemodel._has_added_shape(regclass, name, boolean) IS
-    'internal: the column still has the type and default register gives the columns it adds';
-
-CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     reg basemodel.registry;
-    clauses text[];
-    col name;
 BEGIN
-    IF tbl IS NULL THEN
-        RAISE EXCEPTION 'table must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_table(tbl);
-    PERFORM basemodel._lock_table(tbl, coalesce(drop_columns, false));
-    PERFORM basemodel._check_table(tbl);
-    SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = unregister.tbl;
+    SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = _drop_registration.tbl;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'table "%" is not registered', basemodel._relname(tbl)
+        RAISE EXCEPTION 'table "%" is not registered', (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
             USING ERRCODE = 'undefined_object';
     END IF;
+    EXECUTE format('DROP TRIGGER %I ON %s', basemodel.trigger_name(), tbl);
+    RETURN reg;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._drop_registration(regclass) IS
+    'internal: unregister''s step that drops the trigger and returns the registration it held';
 
-    -- the trigger is the registration; it goes first, as the sql_drop
-    -- trigger refuses to drop a managed column of a registered table
-    EXECUTE format('DROP TRIGGER %I ON %s', basemodel._trigger_name(), tbl);
-
-    -- added_columns names only mapped columns (the decoder checks it); a
-    -- trigger written by hand may name columns register did not add, so
-    -- only a column that still has the shape register gives it is dropped
-    IF coalesce(drop_columns, false) THEN
-        FOR col IN SELECT a.attname
-                     FROM pg_attribute a
-                    WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
-                      AND a.attnum > 0 AND NOT a.attisdropped
-                    ORDER BY a.attnum LOOP
-            IF basemodel._has_added_shape(tbl, col, col IS NOT DISTINCT FROM reg.id_column) THEN
-                clauses := clauses || format('DROP COLUMN %I', col);
-            ELSE
-                RAISE NOTICE 'column "%" of table "%" is kept', col, basemodel._relname(tbl)
-                    USING DETAIL = 'It does not have the type and default basemodel.register gives the columns it adds.';
-            END IF;
-        END LOOP;
-        IF clauses IS NOT NULL THEN
-            EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
+-- unregister's step for drop_columns: drop the columns REG says register
+-- added.  added_columns names only mapped columns (the decoder checks it);
+-- a trigger written by hand may name columns register did not add, so only
+-- a column that still has the shape register gives it is dropped: an id is
+-- a bigint identity, or a bigint filled from the sequence it owns
+-- (ID_FILLS_FROM_OWN_SEQUENCE: what basemodel._fills_from_own_sequence says
+-- of it, which the C caller asks first); a timestamp is timestamptz (or
+-- timestamp, which the owner may change it to) with the default now().
+CREATE FUNCTION basemodel._drop_added_columns(tbl regclass, reg basemodel.registry,
+    id_fills_from_own_sequence boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    col record;
+    clauses text[];
+BEGIN
+    FOR col IN SELECT a.attname,
+                      CASE WHEN a.attname IS NOT DISTINCT FROM reg.id_column
+                           THEN a.atttypid = 'bigint'::regtype
+                                AND (a.attidentity <> '' OR id_fills_from_own_sequence)
+                           ELSE a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)
+                                AND pg_get_expr(d.adbin, d.adrelid) IS NOT DISTINCT FROM 'now()' END AS added_shape
+                 FROM pg_attribute a
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                WHERE a.attrelid = tbl AND a.attname = ANY (reg.added_columns)
+                  AND a.attnum > 0 AND NOT a.attisdropped
+                ORDER BY a.attnum LOOP
+        IF col.added_shape THEN
+            clauses := clauses || format('DROP COLUMN %I', col.attname);
+        ELSE
+            RAISE NOTICE 'column "%" of table "%" is kept', col.attname, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = tbl)
+                USING DETAIL = 'It does not have the type and default basemodel.register gives the columns it adds.';
         END IF;
+    END LOOP;
+    IF clauses IS NOT NULL THEN
+        EXECUTE format('ALTER TABLE %s %s', tbl, array_to_string(clauses, ', '));
     END IF;
 END;
 $$;
+COMMENT ON FUNCTION basemodel._drop_added_columns(regclass, basemodel.registry, boolean) IS
+    'internal: unregister''s step that drops the columns register added, if they still have the shape it gave them';
+
+CREATE FUNCTION basemodel.unregister(tbl regclass, drop_columns boolean DEFAULT false)
+RETURNS void
+LANGUAGE c VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'basemodel_unregister';
 COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
     'removes the trigger, which is the registration; drops the columns register added when drop_columns';
 
@@ -942,6 +845,8 @@ COMMENT ON FUNCTION basemodel.unregister(regclass, boolean) IS
 -- The models view
 -- ---------------------------------------------------------------------------
 
+-- The tables the current role can see, by the rule of
+-- information_schema.tables: it owns them or has some privilege on them.
 CREATE VIEW basemodel.models WITH (security_barrier) AS
 SELECT r.tbl AS model,
        n.nspname AS schema_name,
@@ -958,7 +863,9 @@ SELECT r.tbl AS model,
   FROM basemodel.registry r
   JOIN pg_catalog.pg_class c ON c.oid = r.tbl
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
- WHERE basemodel._may_see(r.tbl);
+ WHERE pg_catalog.pg_has_role(c.relowner, 'USAGE')
+    OR pg_catalog.has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+    OR pg_catalog.has_any_column_privilege(c.oid, 'SELECT, INSERT, UPDATE, REFERENCES');
 GRANT SELECT ON basemodel.models TO PUBLIC;
 COMMENT ON VIEW basemodel.models IS
     'registered tables and their options, for tables the current role can see';
@@ -967,54 +874,45 @@ COMMENT ON VIEW basemodel.models IS
 -- Automatic registration
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION basemodel._check_schema(schema_name name) RETURNS void
-    LANGUAGE plpgsql STABLE
+-- auto_register and auto_register_off (C, extension/register.c) call this,
+-- as the caller: ENABLE adds the schema's entry, or else removes it.
+CREATE FUNCTION basemodel._set_auto_register(schema_name name, enable boolean) RETURNS void
+    LANGUAGE plpgsql VOLATILE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     owner oid;
 BEGIN
-    SELECT n.nspowner INTO owner FROM pg_namespace n WHERE n.nspname = schema_name;
+    SELECT n.nspowner INTO owner FROM pg_namespace n WHERE n.nspname = $1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'schema "%" does not exist', schema_name
+        RAISE EXCEPTION 'schema "%" does not exist', $1
             USING ERRCODE = 'invalid_schema_name';
     END IF;
     IF NOT pg_has_role(owner, 'USAGE') THEN
-        RAISE EXCEPTION 'must be owner of schema %', quote_ident(schema_name)
+        RAISE EXCEPTION 'must be owner of schema %', quote_ident($1)
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF $2 THEN
+        INSERT INTO basemodel.auto_schemas VALUES ($1) ON CONFLICT DO NOTHING;
+    ELSE
+        DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = $1;
+    END IF;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._check_schema(name) IS
-    'internal: raises the error for a schema the current role does not own';
+COMMENT ON FUNCTION basemodel._set_auto_register(name, boolean) IS
+    'internal: turns auto-registration of a schema the current role owns on or off';
 
 CREATE FUNCTION basemodel.auto_register(schema name) RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF $1 IS NULL THEN
-        RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_schema($1);
-    INSERT INTO basemodel.auto_schemas VALUES ($1) ON CONFLICT DO NOTHING;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'basemodel_auto_register';
 COMMENT ON FUNCTION basemodel.auto_register(name) IS
     'registers, with the default options, every table created in the schema from now on';
 
 CREATE FUNCTION basemodel.auto_register_off(schema name) RETURNS void
-    LANGUAGE plpgsql VOLATILE
+    LANGUAGE c VOLATILE
     SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF $1 IS NULL THEN
-        RAISE EXCEPTION 'schema must not be null' USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    PERFORM basemodel._check_schema($1);
-    DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = $1;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'basemodel_auto_register_off';
 COMMENT ON FUNCTION basemodel.auto_register_off(name) IS
     'stops registering new tables of the schema; registered tables stay registered';
 
@@ -1024,10 +922,11 @@ COMMENT ON FUNCTION basemodel.auto_register_off(name) IS
 
 -- A column of the table was renamed to newname (in a child of an
 -- inheritance or partition tree, through its parent, so the attnum may
--- differ): replace, in the table's registration, the one name that no
--- longer exists by the new one.
-CREATE FUNCTION basemodel._follow_column_rename(tbl oid, newname name) RETURNS void
-    LANGUAGE plpgsql VOLATILE STRICT
+-- differ): the table's registration with the one name that no longer
+-- exists replaced by the new one, for basemodel._write_registration; NULL
+-- when there is nothing to replace.
+CREATE FUNCTION basemodel._follow_column_rename(tbl oid, newname name) RETURNS basemodel.registry
+    LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1037,7 +936,7 @@ DECLARE
 BEGIN
     SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = $1;
     IF NOT FOUND THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     SELECT array_agg(DISTINCT n) INTO gone
       FROM unnest(ARRAY[reg.id_column, reg.created_column, reg.updated_column]
@@ -1047,7 +946,7 @@ BEGIN
                         WHERE a.attrelid = $1 AND a.attname = n
                           AND a.attnum > 0 AND NOT a.attisdropped);
     IF cardinality(gone) IS DISTINCT FROM 1 THEN
-        RETURN;
+        RETURN NULL;
     END IF;
     oldname := gone[1];
     reg.id_column := CASE WHEN reg.id_column = oldname THEN newname ELSE reg.id_column END;
@@ -1056,11 +955,11 @@ BEGIN
     reg.hidden := array_replace(reg.hidden, oldname, newname);
     reg.ignore_columns := array_replace(reg.ignore_columns, oldname, newname);
     reg.added_columns := array_replace(reg.added_columns, oldname, newname);
-    PERFORM basemodel._write_registration(reg);
+    RETURN reg;
 END;
 $$;
 COMMENT ON FUNCTION basemodel._follow_column_rename(oid, name) IS
-    'internal: follows ALTER TABLE ... RENAME COLUMN in the registration';
+    'internal: the registration that follows ALTER TABLE ... RENAME COLUMN, NULL when it needs no change';
 
 -- After ALTER TABLE on a registered table: the managed timestamp columns
 -- must still be timestamps (the trigger writes them).
@@ -1080,7 +979,7 @@ BEGIN
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'column "%" of relation "%" must stay of type timestamptz or timestamp',
-                        bad.attname, basemodel._relname($1)
+                        bad.attname, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = $1)
             USING ERRCODE = 'datatype_mismatch',
                   DETAIL = format('basemodel manages it; the new type would be %s.', bad.typname),
                   HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', $1::regclass);
@@ -1089,21 +988,6 @@ END;
 $$;
 COMMENT ON FUNCTION basemodel._check_managed_types(oid) IS
     'internal: refuses ALTER TABLE that changes a managed timestamp column to another type';
-
--- The table and every table below it in inheritance or partition trees:
--- ALTER TABLE on a parent recurses into them.
-CREATE FUNCTION basemodel._tree(tbl oid) RETURNS TABLE (relid oid)
-    LANGUAGE sql STABLE STRICT
-    SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-    WITH RECURSIVE t(relid) AS (
-        SELECT tbl
-        UNION
-        SELECT i.inhrelid FROM pg_inherits i JOIN t ON i.inhparent = t.relid)
-    SELECT relid FROM t;
-END;
-COMMENT ON FUNCTION basemodel._tree(oid) IS
-    'internal: a table and all its inheritance children and partitions';
 
 -- A table attached as a partition of a registered table keeps its own
 -- defaults, which ATTACH PARTITION does not copy: give each managed column
@@ -1131,130 +1015,135 @@ $$;
 COMMENT ON FUNCTION basemodel._copy_managed_defaults(oid) IS
     'internal: gives the partitions of a registered table the defaults of its managed columns';
 
--- ALTER TABLE subcommands that would leave a registered table's id
--- unmanaged: DROP IDENTITY or a type change of the id column.  Only C reads
--- them.
-CREATE FUNCTION basemodel._check_alter_table(cmd pg_ddl_command) RETURNS void
-    LANGUAGE c VOLATILE STRICT
-    AS 'MODULE_PATHNAME', 'basemodel_check_alter_table';
-COMMENT ON FUNCTION basemodel._check_alter_table(pg_ddl_command) IS
-    'internal: refuses ALTER TABLE subcommands that would leave a registered table unmanaged';
+-- The ddl_command_end trigger's test for a new table (CREATE TABLE, CREATE
+-- TABLE AS, SELECT INTO): whether auto_register covers it, so that it
+-- calls basemodel.register on it.  basemodel.auto_schemas has row level
+-- security, which pg_dump's scripts and pg_restore turn off; that would
+-- make this read fail for a role that is not a superuser, so it is turned
+-- back on here: the policies, not the restore, decide what is seen.
+CREATE FUNCTION basemodel._auto_registers(tbl oid) RETURNS boolean
+    LANGUAGE sql STABLE STRICT
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = on
+    RETURN EXISTS (SELECT FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.oid = tbl AND c.relkind IN ('r', 'p')
+                      AND NOT c.relispartition AND c.relpersistence <> 't'
+                      AND n.nspname IN (SELECT a.schema_name FROM basemodel.auto_schemas a))
+       AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = _auto_registers.tbl);
+COMMENT ON FUNCTION basemodel._auto_registers(oid) IS
+    'internal: a new table is in a schema auto_register covers, and of a kind it registers';
 
--- After ALTER TABLE on a registered table: its id must still be unique
--- (DROP CONSTRAINT of its primary key, say, is refused).
-CREATE FUNCTION basemodel._check_id_unique(tbl oid) RETURNS void
+-- After ALTER TRIGGER ... RENAME: basemodel finds its trigger by name.
+CREATE FUNCTION basemodel._check_trigger_rename(trigger oid) RETURNS void
     LANGUAGE plpgsql STABLE STRICT
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    col name;
+    renamed record;
 BEGIN
-    SELECT r.id_column INTO col FROM basemodel.registry r WHERE r.tbl = $1;
-    IF col IS NOT NULL AND NOT basemodel._id_is_unique($1, col) THEN
-        RAISE EXCEPTION 'column "%" of relation "%" must stay unique and not null because basemodel manages it',
-                        col, basemodel._relname($1)
+    SELECT t.tgrelid::regclass AS tbl, c.relname INTO renamed
+      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+     WHERE t.oid = $1 AND t.tgfoid = 'basemodel.before_update()'::regprocedure
+       AND t.tgname <> basemodel.trigger_name();
+    IF FOUND THEN
+        RAISE EXCEPTION 'cannot rename trigger "%" on table "%" because basemodel manages it',
+                        basemodel.trigger_name(), renamed.relname
             USING ERRCODE = 'dependent_objects_still_exist',
-                  DETAIL = 'It is the id column of the table''s registration.',
-                  HINT = format('Call basemodel.unregister(%L) first.', $1::regclass);
+                  DETAIL = 'basemodel finds its trigger by name.',
+                  HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
     END IF;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._check_id_unique(oid) IS
-    'internal: refuses ALTER TABLE that leaves the id column of a registered table without its unique key';
+COMMENT ON FUNCTION basemodel._check_trigger_rename(oid) IS
+    'internal: refuses to rename basemodel''s trigger';
 
-CREATE FUNCTION basemodel._renamed_schema(cmd pg_ddl_command) RETURNS name
-    LANGUAGE c STABLE STRICT
-    AS 'MODULE_PATHNAME', 'basemodel_renamed_schema';
-COMMENT ON FUNCTION basemodel._renamed_schema(pg_ddl_command) IS
-    'internal: the old name of a schema an ALTER SCHEMA ... RENAME renamed, or NULL';
-
--- The event triggers read basemodel.auto_schemas, which has row level
--- security; pg_dump's scripts and pg_restore turn row_security off, which
--- makes any such read by a role that is not a superuser fail, so they turn
--- it back on: the policies, not the restore, decide what they see.  While
--- row_security is off (a restore), auto_register leaves new tables alone:
--- the dump brings each registered table's own trigger, and registering a
--- table before its primary key is restored would fail.
-CREATE FUNCTION basemodel._follow_ddl(restoring boolean) RETURNS void
-    LANGUAGE plpgsql VOLATILE STRICT
+-- After CREATE SCHEMA, or ALTER SCHEMA (OLDNAME: the old name of a renamed
+-- schema, NULL when it was not renamed): an entry under the schema's new
+-- name is stale, as the schema did not exist under it when the entry was
+-- made; a renamed schema's entry follows it.  Row level security as in
+-- basemodel._auto_registers.
+CREATE FUNCTION basemodel._follow_schema(schema oid, created boolean, oldname name) RETURNS void
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
     SET row_security = on
 AS $$
 DECLARE
-    cmd record;
-    member oid;
-    renamed record;
-    oldname name;
     newname name;
 BEGIN
-    FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
-        IF cmd.object_type = 'table' THEN
-            PERFORM basemodel._refuse_inheritance(cmd.objid, false);
-        END IF;
-        IF cmd.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
-           AND cmd.object_type = 'table' AND NOT cmd.in_extension AND NOT restoring
-           AND cmd.schema_name IN (SELECT a.schema_name FROM basemodel.auto_schemas a)
-           AND EXISTS (SELECT FROM pg_class c
-                        WHERE c.oid = cmd.objid AND c.relkind IN ('r', 'p')
-                          AND NOT c.relispartition AND c.relpersistence <> 't')
-           AND NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = cmd.objid) THEN
-            PERFORM basemodel.register(cmd.objid::regclass);
-        ELSIF cmd.command_tag = 'ALTER TABLE' THEN
-            PERFORM basemodel._check_alter_table(cmd.command);
-            -- one lookup per member, so that only their registrations are decoded
-            FOR member IN SELECT t.relid FROM basemodel._tree(cmd.objid) t LOOP
-                CONTINUE WHEN NOT EXISTS (SELECT FROM basemodel.registry r WHERE r.tbl = member);
-                IF cmd.objsubid > 0 THEN
-                    PERFORM basemodel._follow_column_rename(member,
-                        (SELECT a.attname FROM pg_attribute a
-                          WHERE a.attrelid = cmd.objid AND a.attnum = cmd.objsubid));
-                END IF;
-                PERFORM basemodel._check_managed_types(member);
-                PERFORM basemodel._check_id_unique(member);
-                PERFORM basemodel._copy_managed_defaults(member);
-            END LOOP;
-        ELSIF cmd.command_tag = 'ALTER TRIGGER' AND cmd.object_type = 'trigger' THEN
-            SELECT t.tgrelid::regclass AS tbl, t.tgname INTO renamed FROM pg_trigger t
-             WHERE t.oid = cmd.objid AND t.tgfoid = 'basemodel.before_update()'::regprocedure
-               AND t.tgname <> basemodel._trigger_name();
-            IF FOUND THEN
-                RAISE EXCEPTION 'cannot rename trigger "%" on table "%" because basemodel manages it',
-                                basemodel._trigger_name(), basemodel._relname(renamed.tbl)
+    SELECT n.nspname INTO newname FROM pg_namespace n WHERE n.oid = schema;
+    IF created OR oldname IS NOT NULL THEN
+        DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = newname;
+    END IF;
+    IF oldname IS NOT NULL THEN
+        UPDATE basemodel.auto_schemas a SET schema_name = newname
+         WHERE a.schema_name = oldname;
+    END IF;
+END;
+$$;
+COMMENT ON FUNCTION basemodel._follow_schema(oid, boolean, name) IS
+    'internal: follows CREATE SCHEMA and ALTER SCHEMA ... RENAME in basemodel.auto_schemas';
+
+-- The sql_drop trigger's work: forget the entries of dropped schemas, refuse
+-- to drop a managed column, and return the registrations that named dropped
+-- hidden or ignored columns, without them, for basemodel._write_registration
+-- (dropped tables take their triggers, and so their registrations, with
+-- them; dropping the trigger is unregistering).  Row level security as in
+-- basemodel._auto_registers.
+CREATE FUNCTION basemodel._forget_dropped() RETURNS basemodel.registry[]
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    SET row_security = on
+AS $$
+DECLARE
+    relid oid;
+    dropped name[];
+    reg basemodel.registry;
+    col name;
+    changed boolean;
+    result basemodel.registry[] := '{}';
+BEGIN
+    DELETE FROM basemodel.auto_schemas a
+     USING pg_event_trigger_dropped_objects() o
+     WHERE o.object_type = 'schema' AND a.schema_name = o.object_name;
+
+    FOR relid, dropped IN SELECT o.objid, array_agg(o.address_names[3])
+                            FROM pg_event_trigger_dropped_objects() o
+                           WHERE o.object_type = 'table column'
+                           GROUP BY o.objid LOOP
+        SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = relid;
+        CONTINUE WHEN NOT FOUND;
+        changed := false;
+        FOREACH col IN ARRAY dropped LOOP
+            IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
+                RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it',
+                                col, (SELECT rn.relname FROM pg_class rn WHERE rn.oid = relid)
                     USING ERRCODE = 'dependent_objects_still_exist',
-                          DETAIL = 'basemodel finds its trigger by name.',
-                          HINT = format('Call basemodel.unregister(%L) first.', renamed.tbl);
+                          HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
             END IF;
-        ELSIF cmd.command_tag = 'CREATE TRIGGER' AND cmd.object_type = 'trigger' THEN
-            PERFORM basemodel._check_trigger(cmd.objid);
-        ELSIF cmd.command_tag IN ('ALTER SCHEMA', 'CREATE SCHEMA') AND cmd.object_type = 'schema' THEN
-            -- an entry under the schema's new name is stale: the schema did
-            -- not exist under it when the entry was made
-            SELECT n.nspname INTO newname FROM pg_namespace n WHERE n.oid = cmd.objid;
-            oldname := basemodel._renamed_schema(cmd.command);
-            IF cmd.command_tag = 'CREATE SCHEMA' OR oldname IS NOT NULL THEN
-                DELETE FROM basemodel.auto_schemas a WHERE a.schema_name = newname;
+            IF col = ANY (reg.hidden || reg.ignore_columns) THEN
+                reg.hidden := array_remove(reg.hidden, col);
+                reg.ignore_columns := array_remove(reg.ignore_columns, col);
+                changed := true;
             END IF;
-            IF oldname IS NOT NULL THEN
-                UPDATE basemodel.auto_schemas a SET schema_name = newname
-                 WHERE a.schema_name = oldname;
-            END IF;
+        END LOOP;
+        IF changed THEN
+            result := result || reg;
         END IF;
     END LOOP;
+    RETURN result;
 END;
 $$;
-COMMENT ON FUNCTION basemodel._follow_ddl(boolean) IS
-    'internal: auto-registration of new tables, renames of columns and schemas, defaults of attached partitions, checked triggers, and refused trigger renames';
+COMMENT ON FUNCTION basemodel._forget_dropped() IS
+    'internal: forgets dropped schemas, refuses drops of managed columns, and gives the registrations that lose dropped columns';
 
+-- The event triggers are C (extension/ddl.c): they read what only C can
+-- (the statement's parse tree) and call the functions above directly.
 CREATE FUNCTION basemodel._on_ddl_command_end() RETURNS event_trigger
-    LANGUAGE plpgsql
+    LANGUAGE c
     SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM basemodel._follow_ddl(current_setting('row_security') = 'off');
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'basemodel_on_ddl_command_end';
 COMMENT ON FUNCTION basemodel._on_ddl_command_end() IS
-    'internal: follows up DDL through basemodel._follow_ddl, telling it whether a restore runs';
+    'internal: auto-registration of new tables, renames of columns and schemas, checked ALTER TABLE, defaults of attached partitions, checked triggers, refused trigger renames';
 
 CREATE EVENT TRIGGER basemodel_ddl_command_end ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE', 'CREATE SCHEMA',
@@ -1264,39 +1153,9 @@ COMMENT ON EVENT TRIGGER basemodel_ddl_command_end IS
     'auto-registration, renames, attached partitions, checked triggers';
 
 CREATE FUNCTION basemodel._on_sql_drop() RETURNS event_trigger
-    LANGUAGE plpgsql
+    LANGUAGE c
     SET search_path = pg_catalog, pg_temp
-    SET row_security = on
-AS $$
-DECLARE
-    obj record;
-    reg basemodel.registry;
-    col name;
-BEGIN
-    -- dropped tables take their triggers, and so their registrations, with
-    -- them; dropping the trigger is unregistering
-    DELETE FROM basemodel.auto_schemas a
-     USING pg_event_trigger_dropped_objects() o
-     WHERE o.object_type = 'schema' AND a.schema_name = o.object_name;
-
-    FOR obj IN SELECT * FROM pg_event_trigger_dropped_objects()
-                WHERE object_type = 'table column' LOOP
-        SELECT * INTO reg FROM basemodel.registry r WHERE r.tbl = obj.objid;
-        CONTINUE WHEN NOT FOUND;
-        col := obj.address_names[3];
-        IF col IN (reg.id_column, reg.created_column, reg.updated_column) THEN
-            RAISE EXCEPTION 'cannot drop column "%" of table "%" because basemodel manages it', col, basemodel._relname(reg.tbl)
-                USING ERRCODE = 'dependent_objects_still_exist',
-                      HINT = format('Call basemodel.unregister(%L) first, or register the table with another mapping.', reg.tbl);
-        END IF;
-        IF col = ANY (reg.hidden || reg.ignore_columns) THEN
-            reg.hidden := array_remove(reg.hidden, col);
-            reg.ignore_columns := array_remove(reg.ignore_columns, col);
-            PERFORM basemodel._write_registration(reg);
-        END IF;
-    END LOOP;
-END;
-$$;
+    AS 'MODULE_PATHNAME', 'basemodel_on_sql_drop';
 COMMENT ON FUNCTION basemodel._on_sql_drop() IS
     'internal: forgets dropped columns and schemas, refuses to drop managed columns';
 
@@ -1327,7 +1186,9 @@ COMMENT ON FUNCTION basemodel._release_tables() IS
     'internal: removes basemodel''s triggers from every table (before DROP EXTENSION)';
 
 CREATE FUNCTION basemodel._on_drop_extension() RETURNS event_trigger
-    LANGUAGE c AS 'MODULE_PATHNAME', 'basemodel_on_drop_extension';
+    LANGUAGE c
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'basemodel_on_drop_extension';
 COMMENT ON FUNCTION basemodel._on_drop_extension() IS
     'internal: calls basemodel._release_tables() when DROP EXTENSION names basemodel';
 
@@ -1341,15 +1202,25 @@ COMMENT ON EVENT TRIGGER basemodel_drop_extension IS
 -- Who may execute what
 -- ---------------------------------------------------------------------------
 
--- The user API (tablename, register, unregister, to_dict, auto_register,
--- auto_register_off) and before_update (CREATE TRIGGER checks EXECUTE on it)
--- stay executable by PUBLIC.  So do the internal helpers that the user API,
--- the row level security policies, the models view and the ddl_command_end
--- trigger call as the current role: PostgreSQL checks EXECUTE against that
--- role, and they can do no more than it could in SQL.  The functions below
--- run only as triggers, as event triggers, or on behalf of DROP EXTENSION
--- (whose caller owns them): no one else may call them.
-REVOKE EXECUTE ON FUNCTION basemodel._on_ddl_command_end() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION basemodel._on_sql_drop() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION basemodel._on_drop_extension() FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION basemodel._release_tables() FROM PUBLIC;
+-- PUBLIC executes the user API (README, Security) and nothing else.  The
+-- internal functions run only when C calls them (register, unregister,
+-- auto_register, auto_register_off and the event triggers, which check
+-- the caller's rights first and call them directly: a call from C checks
+-- no EXECUTE privilege) or as event triggers; views and policies call
+-- only the user API and built-in functions, as their functions need
+-- EXECUTE by the current role.  before_update stays PUBLIC's because
+-- CREATE TRIGGER checks EXECUTE on it (pg_restore creates the trigger as
+-- the table's owner).
+REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA basemodel FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    basemodel.tablename(text),
+    basemodel.register(regclass, name, name, name, name[], name[], boolean),
+    basemodel.unregister(regclass, boolean),
+    basemodel.auto_register(name),
+    basemodel.auto_register_off(name),
+    basemodel.to_dict(record),
+    basemodel.to_dict(record, text[]),
+    basemodel.registration(oid),
+    basemodel.trigger_name(),
+    basemodel.before_update()
+    TO PUBLIC;

@@ -17,13 +17,25 @@
  *	 bm_engine_free included (the free is finished when the callback returns).
  * - A call that fails returns -1 (or NULL) and leaves the reason in
  *	 bm_last_error(); misuse is BM_ERR_USAGE and never crashes.
- * - One statement per execute.  COPY and transaction control (BEGIN, START,
- *	 COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION)
- *	 are refused with BM_ERR_USAGE: sessions are the transactions, and COPY
- *	 runs through bm_session_copy_in and bm_session_copy_out.
+ * - One statement per execute ("SELECT 1; SELECT 2" is refused with
+ *	 BM_ERR_USAGE), with parameters of less than 1 GiB in all.  COPY,
+ *	 LISTEN/UNLISTEN and transaction control (BEGIN, START, COMMIT, END,
+ *	 ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION) are refused
+ *	 with BM_ERR_USAGE: sessions are the transactions, bm_session_savepoint,
+ *	 _rollback_to and _release their savepoints, and COPY runs through
+ *	 bm_session_copy_in and bm_session_copy_out.
  * - The one exception to "exactly one callback": bm_session_stream calls
  *	 back once per row, then exactly once more at the end (the end result or
  *	 the error), in the session's order like any other call.
+ * - What a code says about a commit: BM_OK committed; BM_ERR_SQL,
+ *	 BM_ERR_ABORTED, BM_ERR_CONNECTION, BM_ERR_TIMEOUT and BM_ERR_CLOSED did
+ *	 not (the transaction, or the autocommit statement, was rolled back or
+ *	 never ran); only BM_ERR_OUTCOME_UNKNOWN may go either way.  Once a
+ *	 session's COMMIT is on the wire, every one of its unit's callbacks still
+ *	 unanswered when the connection is lost (or the server stops answering,
+ *	 or the engine is freed) gets BM_ERR_OUTCOME_UNKNOWN.  A rollback of a
+ *	 transaction that cannot have committed is BM_OK, also when its
+ *	 connection is lost.
  * - The bm_result and bm_error given to a callback are valid only during the
  *	 callback; copy what you keep (bm_result_copy keeps a whole result).
  * - Threads: an engine, its sessionmakers, sessions and results belong to the
@@ -55,12 +67,13 @@ enum
 {
 	BM_OK = 0,					/* no error */
 	BM_ERR_SQL,					/* the server rejected the statement (see sqlstate) */
-	BM_ERR_CONNECTION,			/* the connection failed or was lost */
+	BM_ERR_CONNECTION,			/* the connection failed or was lost; surely not committed */
 	BM_ERR_ABORTED,				/* not run: an earlier statement of the transaction failed */
-	BM_ERR_TIMEOUT,				/* connect or statement timeout */
-	BM_ERR_CLOSED,				/* the engine was freed before the work finished */
+	BM_ERR_TIMEOUT,				/* connect or statement timeout; surely not committed */
+	BM_ERR_CLOSED,				/* the engine was freed before the work finished; surely not committed */
 	BM_ERR_USAGE,				/* the call was misused (bad argument, wrong state) */
-	BM_ERR_NOMEM				/* out of memory */
+	BM_ERR_NOMEM,				/* out of memory */
+	BM_ERR_OUTCOME_UNKNOWN		/* the answer was lost after COMMIT (or an autocommit statement) was sent: it may or may not have committed */
 };
 
 /* the symbolic name of an error code ("BM_ERR_SQL"), "BM_ERR_UNKNOWN" if none */
@@ -83,6 +96,11 @@ typedef struct bm_error
 	const char *message;		/* never NULL when code != BM_OK */
 	const char *detail;			/* server's DETAIL, or NULL */
 	const char *hint;			/* server's HINT, or NULL */
+	const char *schema_name;	/* schema of the object the error is about, or NULL */
+	const char *table_name;		/* table of the error (a constraint's, a column's), or NULL */
+	const char *column_name;	/* column of the error (a not-null violation's), or NULL */
+	const char *constraint_name;	/* constraint the statement violated, or NULL */
+	int			position;		/* 1-based character in the statement where the error is, 0 if none */
 	const char *severity;		/* a notice's severity ("NOTICE", "WARNING", "INFO", ...), NULL otherwise */
 } bm_error;
 
@@ -95,10 +113,12 @@ typedef void (*bm_done_cb) (bm_session *s, const bm_error *err, void *arg);
 typedef struct bm_engine_options
 {
 	int			pool_size;		/* connections at most (up to 10000); 0: default 4 */
-	int			connect_timeout_ms; /* per connection attempt; 0: the URL's connect_timeout, else none */
-	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout (a connection silent for twice that + 1 s is dropped); 0: none */
+	int			connect_timeout_ms; /* per connection attempt, per host of a multi-host URL; 0: the URL's connect_timeout, else none */
+	int			statement_timeout_ms;	/* per statement, as the server's statement_timeout, set inside each transaction (a connection silent for that long per query it waits on, plus that + 1 s, is dropped); 0: none */
 	const char *application_name;	/* NULL: the URL's, else "basemodel" */
-	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256 */
+	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256; -1: none, every statement unnamed (the setting behind PgBouncer in transaction or statement mode) */
+	const char *read_url;		/* replicas for read-only sessions (libpq URL or conninfo, several hosts allowed; target_session_attrs defaults to standby); NULL: read-only sessions use the main pool */
+	int			read_pool_size; /* connections to replicas at most (up to 10000); 0: pool_size */
 } bm_engine_options;
 
 /* transaction isolation level of a session's transactions */
@@ -113,13 +133,13 @@ typedef enum bm_isolation
 /* options of bm_sessionmaker_create; NULL means all zero */
 typedef struct bm_session_options
 {
-	int			read_only;		/* nonzero: transactions are READ ONLY */
+	int			read_only;		/* nonzero: transactions are READ ONLY, on a replica when the engine has a read_url and one is reachable (else on the main pool); a replica may lag: read your own writes in a normal session */
 	bm_isolation isolation;		/* isolation level of each transaction */
 } bm_session_options;
 
 /* create an engine from a libpq URL or conninfo (NULL: $DATABASE_URL); connects lazily; NULL + err on failure */
 bm_engine  *bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err);
-/* call back all pending work (BM_ERR_CLOSED unless already answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards */
+/* read the answers that have arrived, call back all pending work (BM_ERR_OUTCOME_UNKNOWN if sent after its COMMIT, else BM_ERR_CLOSED, unless answered), close connections, free the engine, its sessions and makers; their handles are invalid afterwards.  From inside a callback it finishes when the callback returns: the callbacks of work queued before then run after this call returns */
 void		bm_engine_free(bm_engine *e);
 /* built-in poll loop: runs until no work is pending; 0, or -1 (bm_last_error) on misuse or a fatal error */
 int			bm_engine_run(bm_engine *e);
@@ -158,6 +178,21 @@ void		bm_session_close(bm_session *s);
 /* the engine a session belongs to */
 bm_engine  *bm_session_engine(const bm_session *s);
 
+/* queue SAVEPOINT name (an identifier, quoted for you; BEGIN is implied before the first); 0 or -1 */
+int			bm_session_savepoint(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+/* queue ROLLBACK TO SAVEPOINT name: after a failed statement the transaction is usable again from here; 0 or -1 */
+int			bm_session_rollback_to(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+/* queue RELEASE SAVEPOINT name; 0 or -1 */
+int			bm_session_release(bm_session *s, const char *name, bm_done_cb cb, void *arg);
+
+/* a unit of work for bm_sessionmaker_run: queue the unit's statements on s (no commit), return 0, or -1 to give up */
+typedef int (*bm_work_fn) (bm_session *s, void *arg);
+/* run work in a session of its own and commit; on 40001, 40P01 or a lost connection (never once COMMIT may have run) roll back, wait a few ms and run it again, up to max_attempts; done once with the outcome; 0 or -1 */
+int			bm_sessionmaker_run(bm_sessionmaker *m, bm_work_fn work, bm_done_cb done, void *arg,
+								int max_attempts);
+/* which attempt of bm_sessionmaker_run the session serves: 1 for the first, 0 for a session of bm_session_open */
+int			bm_session_attempt(const bm_session *s);
+
 /* number of rows */
 int			bm_result_nrows(const bm_result *r);
 /* number of columns */
@@ -168,12 +203,44 @@ const char *bm_result_colname(const bm_result *r, int col);
 const char *bm_result_value(const bm_result *r, int row, int col);
 /* 1 if the value is SQL NULL (or out of range), else 0 */
 int			bm_result_isnull(const bm_result *r, int row, int col);
+/* number of the column named name (exactly, case included), -1 if none */
+int			bm_result_colnum(const bm_result *r, const char *name);
+/* type OID of column col (20 int8, 701 float8, 16 bool, ...), 0 if out of range */
+unsigned int bm_result_coltype(const bm_result *r, int col);
+/* the value as an integer into *out: 0, or -1 (bm_last_error) when NULL, out of range or not an integer */
+int			bm_result_int64(const bm_result *r, int row, int col, long long *out);
+/* the value as a double into *out: 0, or -1 (bm_last_error) when NULL, out of range or not a number */
+int			bm_result_double(const bm_result *r, int row, int col, double *out);
+/* the value as a boolean (1 or 0) into *out: 0, or -1 (bm_last_error) when NULL, out of range or not a boolean */
+int			bm_result_bool(const bm_result *r, int row, int col, int *out);
 /* rows affected by INSERT/UPDATE/DELETE/MERGE/SELECT/COPY..., -1 if the command reports none */
 long		bm_result_affected(const bm_result *r);
 /* an owned copy of a result, to keep it after the callback; NULL when out of memory */
 bm_result  *bm_result_copy(const bm_result *r);
 /* free a copy made by bm_result_copy */
 void		bm_result_free(bm_result *r);
+
+/* most parameters a bm_params holds */
+#define BM_PARAMS_MAX 32
+
+/* a statement's parameters built without snprintf: pass p.n and p.values to an execute (values are copied there) */
+typedef struct bm_params
+{
+	int			n;				/* parameters added so far */
+	const char *values[BM_PARAMS_MAX];	/* text form of each, NULL for SQL NULL */
+	char		text[BM_PARAMS_MAX][32];	/* where numbers and booleans are written */
+} bm_params;
+
+/* empty the parameters */
+void		bm_params_init(bm_params *p);
+/* add an integer; 0, or -1 (BM_ERR_USAGE) when p is full */
+int			bm_params_int64(bm_params *p, long long v);
+/* add a double (exact: it reads back as the same double; NaN and infinities as PostgreSQL spells them); 0 or -1 */
+int			bm_params_double(bm_params *p, double v);
+/* add a boolean (nonzero: true); 0 or -1 */
+int			bm_params_bool(bm_params *p, int v);
+/* add a text value, NULL for SQL NULL (not copied: it must live until the execute); 0 or -1 */
+int			bm_params_text(bm_params *p, const char *v);
 
 /* the error of this thread's last call that returned -1 or NULL */
 const bm_error *bm_last_error(void);
@@ -189,6 +256,8 @@ typedef struct bm_engine_stats
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections lost or closed after an error */
 	long		resets;			/* connections reset before going back to the pool (pipelined) */
+	long		replica_sessions;	/* read-only units of work run on the read pool (read_url) */
+	long		replica_fallbacks;	/* read-only units of work run on the main pool because no replica was reachable */
 } bm_engine_stats;
 
 /* copy the engine's counters into *out */

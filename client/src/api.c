@@ -11,6 +11,48 @@
 
 #include "engine.h"
 
+/*
+ * The server reads a Parse or Bind message of at most 1 GiB - 2 bytes
+ * (PQ_LARGE_MESSAGE_LIMIT) and drops the connection on a longer one
+ * ("invalid message length").  Room is left for the message's own fields
+ * (names, counts, format codes); each parameter adds its 4-byte length.
+ */
+#define MAX_MESSAGE_PAYLOAD ((size_t) 0x3ffffffe - 64)
+
+/* -1 (and why) when the statement's text or parameters would not fit in one message */
+static int
+check_sizes(const char *sql, int nparams, const char *const *params)
+{
+	size_t		total = 0;
+	size_t		len = strlen(sql);
+	int			i;
+
+	if (len > MAX_MESSAGE_PAYLOAD)
+	{
+		set_last_error(BM_ERR_USAGE, "sql is %zu bytes; the server accepts less than 1 GiB in one statement",
+					   len);
+		return -1;
+	}
+	for (i = 0; i < nparams; i++)
+	{
+		len = params[i] ? strlen(params[i]) : 0;
+		total += len + 4;
+		if (len + 4 > MAX_MESSAGE_PAYLOAD)
+		{
+			set_last_error(BM_ERR_USAGE, "parameter %d is %zu bytes; the server accepts less than 1 GiB of parameters in one statement",
+						   i + 1, len);
+			return -1;
+		}
+		if (total > MAX_MESSAGE_PAYLOAD)
+		{
+			set_last_error(BM_ERR_USAGE, "parameters 1 to %d total %zu bytes; the server accepts less than 1 GiB of parameters in one statement",
+						   i + 1, total);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* checks shared by every call that queues a statement */
 static int
 check_statement(const char *sql, int nparams, const char *const *params)
@@ -37,7 +79,13 @@ check_statement(const char *sql, int nparams, const char *const *params)
 		set_last_error(BM_ERR_USAGE, "%s", why);
 		return -1;
 	}
-	return 0;
+	if (sql_has_several_statements(sql))
+	{
+		set_last_error(BM_ERR_USAGE,
+					   "sql holds more than one statement; queue each one with its own execute");
+		return -1;
+	}
+	return check_sizes(sql, nparams, params);
 }
 
 /* bm_engine_create's failure: what was made goes, the error is reported */
@@ -53,6 +101,36 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 	if (err)
 		*err = *last_error_public();
 	return NULL;
+}
+
+/* the capacity of each connection's statement cache: 0 (-1) prepares nothing */
+static int
+statement_cache(int option)
+{
+	return option == -1 ? 0 : option == 0 ? BM_DEFAULT_STATEMENT_CACHE : option;
+}
+
+/*
+ * The pool of replicas for read-only sessions: read_url, standbys unless it
+ * says otherwise (target_session_attrs); NULL with *code and why when it
+ * cannot be.
+ */
+static Pool *
+read_pool_create(bm_engine *e, const bm_engine_options *opts, char *why, size_t whylen, int *code)
+{
+	int			size = opts->read_pool_size ? opts->read_pool_size : e->pool->size;
+	Pool	   *p = pool_create(opts->read_url, opts, size,
+								statement_cache(opts->statement_cache_size),
+								&e->texts, code, why, whylen);
+
+	if (p && !pool_default_param(p, "target_session_attrs", "standby"))
+	{
+		pool_free(p);
+		*code = BM_ERR_NOMEM;
+		snprintf(why, whylen, "out of memory");
+		return NULL;
+	}
+	return p;
 }
 
 BM_EXPORT bm_engine *
@@ -73,23 +151,29 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 								 "no URL given and DATABASE_URL is not set");
 	}
 	if (opts->pool_size < 0 || opts->connect_timeout_ms < 0 ||
-		opts->statement_timeout_ms < 0 || opts->statement_cache_size < 0)
+		opts->statement_timeout_ms < 0 || opts->statement_cache_size < -1 || opts->read_pool_size < 0)
 		return create_failed(NULL, err, BM_ERR_USAGE,
-							 "engine options must not be negative (pool_size, timeouts, statement_cache_size)");
-	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
+							 "engine options must not be negative (pool_size, read_pool_size, timeouts; statement_cache_size may be -1)");
+	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->read_pool_size > BM_MAX_POOL_SIZE ||
+		opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
 		return create_failed(NULL, err, BM_ERR_USAGE,
-							 opts->pool_size > BM_MAX_POOL_SIZE
-							 ? "pool_size is too large (at most " BM_STR(BM_MAX_POOL_SIZE) ")"
-							 : "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")");
+							 opts->statement_cache_size > BM_MAX_STATEMENT_CACHE
+							 ? "statement_cache_size is too large (at most " BM_STR(BM_MAX_STATEMENT_CACHE) ")"
+							 : "pool_size and read_pool_size must be at most " BM_STR(BM_MAX_POOL_SIZE));
 	e = calloc(1, sizeof(*e));
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
 	e->pool = pool_create(url, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
-						  opts->statement_cache_size ? opts->statement_cache_size : BM_DEFAULT_STATEMENT_CACHE,
+						  statement_cache(opts->statement_cache_size),
 						  &e->texts, &code, why, sizeof(why));
 	if (e->pool == NULL)
 		return create_failed(e, err, code, why);
+	if (opts->read_url && (e->read_pool = read_pool_create(e, opts, why, sizeof(why), &code)) == NULL)
+	{
+		pool_free(e->pool);
+		return create_failed(e, err, code, why);
+	}
 	if (err)
 		memset(err, 0, sizeof(*err));
 	return e;
@@ -132,8 +216,13 @@ bm_engine_get_stats(const bm_engine *e, bm_engine_stats *out)
 	if (out == NULL)
 		return;
 	memset(out, 0, sizeof(*out));
-	if (e != NULL)
-		pool_add_stats(e->pool, out);
+	if (e == NULL)
+		return;
+	pool_add_stats(e->pool, out);
+	if (e->read_pool)
+		pool_add_stats(e->read_pool, out);
+	out->replica_sessions = e->replica_sessions;
+	out->replica_fallbacks = e->replica_fallbacks;
 }
 
 BM_EXPORT int
@@ -142,6 +231,8 @@ bm_engine_trace(bm_engine *e, FILE *f)
 	if (check_engine(e) != 0)
 		return -1;
 	pool_trace(e->pool, f);
+	if (e->read_pool)
+		pool_trace(e->read_pool, f);
 	return 0;
 }
 
@@ -202,6 +293,7 @@ bm_session_open(bm_sessionmaker *m)
 	s->engine = e;
 	s->failed_unit = -1;
 	s->begin_sql = session_begin_sql(&m->opts);
+	s->read_only = m->opts.read_only != 0;
 	dlist_push(&e->sessions, &s->link);
 	return s;
 }
@@ -363,6 +455,70 @@ bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg)
 	if (check_open(s, "bm_session_rollback") != 0)
 		return -1;
 	return end_unit(s, REQ_ROLLBACK, cb, arg, false);
+}
+
+/*
+ * Queue a savepoint command (verb, then name quoted as an identifier) in the
+ * open unit; SAVEPOINT may open one (BEGIN is implied before it).
+ */
+static int
+savepoint_request(bm_session *s, ReqKind kind, const char *verb, const char *what,
+				  const char *name, bm_done_cb cb, void *arg)
+{
+	Request    *req;
+	char	   *sql,
+			   *q;
+
+	if ((kind == REQ_SAVEPOINT ? check_session(s, what) : check_open(s, what)) != 0)
+		return -1;
+	if (name == NULL || *name == '\0')
+	{
+		set_last_error(BM_ERR_USAGE, "%s: the savepoint name is %s", what, name ? "empty" : "NULL");
+		return -1;
+	}
+	sql = malloc(strlen(verb) + 2 * strlen(name) + 4);
+	if (sql == NULL)
+	{
+		set_last_error(BM_ERR_NOMEM, "out of memory");
+		return -1;
+	}
+	q = sql + sprintf(sql, "%s \"", verb);
+	for (; *name; name++)
+	{
+		if (*name == '"')
+			*q++ = '"';
+		*q++ = *name;
+	}
+	strcpy(q, "\"");
+	req = request_new(s->engine, kind, sql, 0, NULL);
+	free(sql);
+	if (req == NULL)
+		return -1;
+	req->cb.done = cb;
+	req->arg = arg;
+	req->unit = s->api_unit;
+	s->api_open = true;
+	engine_queue_session(s->engine, s, req);
+	return 0;
+}
+
+BM_EXPORT int
+bm_session_savepoint(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_SAVEPOINT, "SAVEPOINT", "bm_session_savepoint", name, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_rollback_to(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT", "bm_session_rollback_to",
+							 name, cb, arg);
+}
+
+BM_EXPORT int
+bm_session_release(bm_session *s, const char *name, bm_done_cb cb, void *arg)
+{
+	return savepoint_request(s, REQ_RELEASE, "RELEASE SAVEPOINT", "bm_session_release", name, cb, arg);
 }
 
 /*

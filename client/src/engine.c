@@ -2,8 +2,9 @@
  * engine.c
  *	  The coordinator: the life of a request from the call that accepts it
  *	  to its one callback (in the order its owner queued it), the pump that
- *	  hands queued work to the pool's connections through proto, applying
- *	  what proto, the pool and sessions report (answers, failed units, lost
+ *	  hands queued work to the pools' connections through proto (read-only
+ *	  sessions to the replicas' when one is reachable), applying what
+ *	  proto, the pools and sessions report (answers, failed units, lost
  *	  connections, failed connection attempts), and freeing with work
  *	  pending.  It owns every queue.  Calls session, pool, proto and util;
  *	  loop.c and api.c call it.
@@ -144,11 +145,14 @@ request_done(bm_engine *e, Request *req)
 	collect(e, req->session ? &req->session->requests : &e->auto_reqs);
 }
 
-/* the request fails with code (unless it failed already), then is done */
+/*
+ * The request fails with code (unless it failed already), then is done.  A
+ * rollback never fails this way: its transaction cannot commit any more.
+ */
 static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
-	if (request_code(req) == BM_OK)
+	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -216,21 +220,63 @@ engine_kick(bm_engine *e)
 	}
 }
 
-/* requests wait for their callbacks */
+/* requests wait for their callbacks, or timers to fire */
 bool
 engine_has_work(bm_engine *e)
 {
-	return e->pending > 0 || !queue_empty(&e->ready);
+	return e->pending > 0 || !queue_empty(&e->ready) || e->timers.first != NULL;
 }
 
-/* the session waits for a connection for its next unit */
+/* t fires from the loop at t->at; the list stays sorted (new timers are mostly the latest) */
+void
+engine_add_timer(bm_engine *e, Timer *t)
+{
+	Timer	   *before = DLIST_LAST(&e->timers, Timer, link);
+
+	while (before && before->at > t->at)
+		before = DLIST_PREV(before, Timer, link);
+	if (before == NULL)
+		dlist_push(&e->timers, &t->link);
+	else
+	{
+		t->link.prev = &before->link;
+		t->link.next = before->link.next;
+		if (before->link.next)
+			before->link.next->prev = &t->link;
+		else
+			e->timers.last = &t->link;
+		before->link.next = &t->link;
+	}
+	engine_kick(e);
+}
+
+/* the timers due by now fire, earliest first */
+static void
+fire_timers(bm_engine *e, int64_t now)
+{
+	Timer	   *t;
+
+	while (!e->free_requested && (t = DLIST_FIRST(&e->timers, Timer, link)) != NULL && t->at <= now)
+	{
+		dlist_remove(&e->timers, &t->link);
+		e->depth++;
+		t->fire(t, false);
+		e->depth--;
+	}
+}
+
+/*
+ * The session waits for a connection for its next unit: a replica's when it
+ * is read-only and one is reachable.
+ */
 static void
 enqueue_wait(bm_engine *e, bm_session *s)
 {
 	if (s->waiting || s->conn)
 		return;
 	s->waiting = true;
-	queue_push(&e->wait, &s->wait_link);
+	queue_push(s->read_only && e->read_pool && !e->replicas_down ? &e->read_wait : &e->wait,
+			   &s->wait_link);
 	engine_kick(e);
 }
 
@@ -281,6 +327,33 @@ let_go(bm_engine *e, Conn *c)
 }
 
 /*
+ * A request still unanswered on a connection lost with `code` and `message`
+ * fails, unless it already has its answer, with what its outcome may be
+ * (proto_lost_code): a rollback succeeds, what may have committed is
+ * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`.
+ */
+static void
+fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *message)
+{
+	int			lost = proto_lost_code(&c->proto, req, code);
+	char		buf[700];
+
+	if (request_code(req) == BM_OK && lost != BM_OK)
+	{
+		if (lost == BM_ERR_OUTCOME_UNKNOWN)
+		{
+			snprintf(buf, sizeof(buf), "outcome unknown: %s, after %s was sent; it may or may not have committed",
+					 message, req->session ? "the transaction's COMMIT" : "the statement");
+			message = buf;
+		}
+		PQclear(req->res);
+		req->res = NULL;
+		err_set(request_error(req), lost, NULL, message, NULL, NULL);
+	}
+	request_done(e, req);
+}
+
+/*
  * Fail everything the connection carried with `code`: the server answers a
  * batch only at its end, so after a timeout nobody knows which statement
  * hung, and all of them timed out.  The session holding it loses its
@@ -297,11 +370,7 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-	{
-		if (request_code(req) == BM_OK)
-			err_set(request_error(req), code, NULL, buf, NULL, NULL);
-		request_done(e, req);
-	}
+		fail_unanswered(e, c, req, code, buf);
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);
@@ -348,6 +417,40 @@ after_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
 }
 
 /*
+ * What a connection attempt to a replica did.  When none is reachable the
+ * read-only sessions waiting for one take the main pool's connections
+ * instead (never failing for that alone), until an attempt, made at the
+ * pool's backoff, reaches one again.
+ */
+static void
+after_replica_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
+{
+	bm_session *s;
+
+	if (r == CONNECT_PENDING)
+		return;
+	engine_kick(e);
+	if (r == CONNECT_READY)
+		e->replicas_down = false;
+	if (r != CONNECT_HOPELESS)
+		return;
+	e->replicas_down = true;
+	while ((s = QUEUE_POP(&e->read_wait, bm_session, wait_link)) != NULL)
+		queue_push(&e->wait, &s->wait_link);
+	err_clear(why);
+}
+
+/* what a connection attempt of pool p did */
+static void
+connected(bm_engine *e, const Pool *p, ConnectResult r, ErrorBuf *why)
+{
+	if (p == e->read_pool)
+		after_replica_connect(e, r, why);
+	else
+		after_connect(e, r, why);
+}
+
+/*
  * A send through proto failed: the connection goes, and req, when it was
  * not on the wire yet (so that the connection's failure cannot reach it),
  * fails here.  True when the send went well.
@@ -377,6 +480,7 @@ send_session(bm_engine *e, Conn *c)
 	bm_session *s = c->holder;
 	Proto	   *p = &c->proto;
 	Request    *req;
+	ProtoStatus st;
 
 	/* a cancel request on its way could hit anything sent now */
 	if (c->cancels > 0 || pool_flushing(c))
@@ -389,7 +493,11 @@ send_session(bm_engine *e, Conn *c)
 		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
 			return;
 		queue_pop(&s->unsent);
-		if (!sent(e, c, proto_send_unit(p, req), req))
+		st = proto_send_unit(p, req);
+		/* answered without being sent: see answer_suspended */
+		if (req->state == REQ_DONE)
+			request_done(e, req);
+		if (!sent(e, c, st, req))
 			return;
 	}
 }
@@ -414,16 +522,52 @@ end_batch(bm_engine *e, Conn *c)
 		write_out(e, c);
 }
 
-/* a connection for work, replacing any found dead on the way */
+/* a connection of pool p for work, replacing any found dead on the way */
 static Conn *
-pick(bm_engine *e, bool for_session)
+pick(bm_engine *e, Pool *p, bool for_session)
 {
 	bool		dropped = false;
-	Conn	   *c = pool_pick(e->pool, for_session, &dropped);
+	Conn	   *c = pool_pick(p, for_session, &dropped);
 
 	if (dropped)
 		engine_kick(e);
 	return c;
+}
+
+/* the waiting session s takes connection c for its next unit */
+static void
+hand_over(bm_session *s, Conn *c)
+{
+	s->waiting = false;
+	c->holder = s;
+	session_take_conn(s, c);
+	proto_begin_unit(&c->proto);
+}
+
+/*
+ * Read-only sessions take the replicas' free connections; the read pool
+ * grows for those still waiting.  While no replica is reachable one attempt
+ * is made whenever the pool's backoff allows, so that read-only sessions
+ * move back as soon as a replica answers again.
+ */
+static void
+pump_replicas(bm_engine *e)
+{
+	ErrorBuf	why = {0};
+	bm_session *s;
+	Conn	   *c;
+	int			demand = e->replicas_down ? 1 : 0;
+
+	while ((s = QUEUE_HEAD(&e->read_wait, bm_session, wait_link)) != NULL &&
+		   (c = pick(e, e->read_pool, true)) != NULL)
+	{
+		queue_pop(&e->read_wait);
+		e->replica_sessions++;
+		hand_over(s, c);
+	}
+	for (s = QUEUE_HEAD(&e->read_wait, bm_session, wait_link); s; s = QUEUE_NEXT(s, bm_session, wait_link))
+		demand++;
+	after_replica_connect(e, pool_grow(e->read_pool, demand, &why), &why);
 }
 
 /* hand queued work to connections and send it, one batch per connection */
@@ -434,38 +578,42 @@ pump(bm_engine *e)
 	Request    *req;
 	bm_session *s;
 	Conn	   *c;
+	Pool	   *p;
 	int			demand = 0,
-				i;
+				i,
+				k;
 
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, false)) != NULL)
+		   (c = pick(e, e->pool, false)) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
 		sent(e, c, proto_send_auto(&c->proto, req), req);
 	}
+	if (e->read_pool)
+		pump_replicas(e);
 	while ((s = QUEUE_HEAD(&e->wait, bm_session, wait_link)) != NULL &&
-		   (c = pick(e, true)) != NULL)
+		   (c = pick(e, e->pool, true)) != NULL)
 	{
 		queue_pop(&e->wait);
-		s->waiting = false;
-		c->holder = s;
-		session_take_conn(s, c);
-		proto_begin_unit(&c->proto);
+		if (s->read_only && e->read_pool)
+			e->replica_fallbacks++;
+		hand_over(s, c);
 	}
 	for (s = QUEUE_HEAD(&e->wait, bm_session, wait_link); s; s = QUEUE_NEXT(s, bm_session, wait_link))
 		demand++;
 	if (!queue_empty(&e->auto_unsent))
 		demand++;
 	after_connect(e, pool_grow(e->pool, demand, &why), &why);
-	for (i = 0; i < e->pool->size; i++)
-	{
-		c = &e->pool->conns[i];
-		if (c->state == CONN_READY && c->holder)
-			send_session(e, c);
-		else if (c->state == CONN_READY && c->proto.reset_due && !pool_flushing(c))
-			sent(e, c, proto_send_cleanup(&c->proto), NULL);
-		end_batch(e, c);
-	}
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			c = &p->conns[i];
+			if (c->state == CONN_READY && c->holder)
+				send_session(e, c);
+			else if (c->state == CONN_READY && c->proto.reset_due && !pool_flushing(c))
+				sent(e, c, proto_send_cleanup(&c->proto), NULL);
+			end_batch(e, c);
+		}
 }
 
 /*
@@ -613,7 +761,7 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 	bool		was_flushing = pool_flushing(c);
 
 	if (c->state == CONN_CONNECTING)
-		after_connect(e, pool_connect_poll(c, &why), &why);
+		connected(e, c->pool, pool_connect_poll(c, &why), &why);
 	else if (c->state == CONN_READY)
 	{
 		if (events & BM_EV_WRITE)
@@ -630,24 +778,28 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 		engine_kick(e);
 }
 
-/* connection attempts and statements past their deadlines fail */
+/* connection attempts and statements past their deadlines fail; due timers fire */
 void
 engine_check_timeouts(bm_engine *e, int64_t now)
 {
-	int			i;
+	Pool	   *p;
+	int			i,
+				k;
 
-	for (i = 0; i < e->pool->size; i++)
-	{
-		Conn	   *c = &e->pool->conns[i];
-		ErrorBuf	why = {0};
-		char		msg[128];
-		ConnectResult r = pool_connect_timeout(c, now, &why);
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+			ErrorBuf	why = {0};
+			char		msg[128];
+			ConnectResult r = pool_connect_timeout(c, now, &why);
 
-		if (r != CONNECT_PENDING)
-			after_connect(e, r, &why);
-		else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
-			engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
-	}
+			if (r != CONNECT_PENDING)
+				connected(e, p, r, &why);
+			else if (pool_answer_overdue(c, now, msg, sizeof(msg)))
+				engine_conn_lost(e, c, BM_ERR_TIMEOUT, msg);
+		}
+	fire_timers(e, now);
 }
 
 /* the earliest time the engine must look again, 0 if none */
@@ -656,11 +808,24 @@ engine_next_deadline(bm_engine *e)
 {
 	int64_t		next = pool_next_deadline(e->pool);
 	int64_t		retry = e->pool->retry_at;
+	Timer	   *t = DLIST_FIRST(&e->timers, Timer, link);
 
+	if (t && (next == 0 || t->at < next))
+		next = t->at;
 	/* work waits for the next connection attempt */
 	if ((!queue_empty(&e->wait) || !queue_empty(&e->auto_unsent)) && retry > now_ms() &&
 		(next == 0 || retry < next))
 		next = retry;
+	if (e->read_pool)
+	{
+		int64_t		rnext = pool_next_deadline(e->read_pool);
+
+		retry = e->read_pool->retry_at;
+		if (!queue_empty(&e->read_wait) && retry > now_ms() && (rnext == 0 || retry < rnext))
+			rnext = retry;
+		if (rnext && (next == 0 || rnext < next))
+			next = rnext;
+	}
 	return next;
 }
 
@@ -716,6 +881,8 @@ engine_settle(bm_engine *e)
 	if (e->reap_needed)
 		reap(e, false);
 	pool_new_turn(e->pool);
+	if (e->read_pool)
+		pool_new_turn(e->read_pool);
 	return true;
 }
 
@@ -726,7 +893,7 @@ engine_settle(bm_engine *e)
 static void
 deliver_closed(bm_engine *e, Request *req)
 {
-	if (req->state != REQ_DONE)
+	if (req->state != REQ_DONE && req->kind != REQ_ROLLBACK)
 	{
 		PQclear(req->res);
 		req->res = NULL;
@@ -747,16 +914,19 @@ deliver_closed(bm_engine *e, Request *req)
 static void
 close_events(bm_engine *e)
 {
-	int			i;
+	Pool	   *p;
+	int			i,
+				k;
 
-	for (i = 0; i < e->pool->size; i++)
-	{
-		Conn	   *c = &e->pool->conns[i];
-		PGcancel   *pc = pool_running_cancel(c);
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+			PGcancel   *pc = pool_running_cancel(c);
 
-		if (pc)
-			cancel_start(&e->cancels, pc, c, c->serial);
-	}
+			if (pc)
+				cancel_start(&e->cancels, pc, c, c->serial);
+		}
 	listen_free(e->listener);
 	e->listener = NULL;
 	if (e->cancel_watched)
@@ -765,10 +935,36 @@ close_events(bm_engine *e)
 }
 
 /*
- * Cancel what runs on the server and close every connection, then call back
- * every request still waiting for its callback: first the ones whose turn
- * had come (they come first in their owner's order), then each owner's
- * queue.  The cancel requests are waited for, a bounded time, at the end.
+ * The engine is going: take what the server has answered already, so that
+ * a commit that committed says so, then give up on what is still on the
+ * wire (BM_ERR_CLOSED where it surely did not commit, else
+ * BM_ERR_OUTCOME_UNKNOWN).
+ */
+static void
+read_before_close(bm_engine *e)
+{
+	Pool	   *p;
+	int			i,
+				k;
+
+	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		for (i = 0; i < p->size; i++)
+		{
+			Conn	   *c = &p->conns[i];
+
+			if (c->state == CONN_READY && c->proto.nops > 0)
+				read_in(e, c);
+			if (c->state == CONN_READY && c->proto.nops > 0)
+				engine_conn_lost(e, c, BM_ERR_CLOSED, "the engine was freed before the statement finished");
+		}
+}
+
+/*
+ * Cancel what runs on the server, take what it has answered already, close
+ * every connection, then call back every request still waiting for its
+ * callback: first the ones whose turn had come (they come first in their
+ * owner's order), then each owner's queue; then the timers fire, closing.
+ * The cancel requests are waited for, a bounded time, at the end.
  */
 void
 engine_destroy(bm_engine *e)
@@ -776,12 +972,16 @@ engine_destroy(bm_engine *e)
 	bm_sessionmaker *m;
 	bm_session *s;
 	Request    *req;
+	Timer	   *t;
 
 	e->closing = true;
 	e->free_requested = true;
 	e->depth++;
 	close_events(e);
+	read_before_close(e);
 	pool_close_all(e->pool);
+	if (e->read_pool)
+		pool_close_all(e->read_pool);
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
 	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
@@ -789,6 +989,12 @@ engine_destroy(bm_engine *e)
 			deliver_closed(e, req);
 	while ((req = QUEUE_POP(&e->auto_reqs, Request, link)) != NULL)
 		deliver_closed(e, req);
+	/* after the callbacks, which cannot add timers now that the engine is closing */
+	while ((t = DLIST_FIRST(&e->timers, Timer, link)) != NULL)
+	{
+		dlist_remove(&e->timers, &t->link);
+		t->fire(t, true);
+	}
 	e->depth--;
 	reap(e, true);
 	while ((m = DLIST_FIRST(&e->makers, bm_sessionmaker, link)) != NULL)
@@ -800,6 +1006,7 @@ engine_destroy(bm_engine *e)
 		e->hooks.cleanup(e->hooks.data);
 	cancel_shutdown(&e->cancels, e->pool->connect_timeout_ms > 0 ? e->pool->connect_timeout_ms : CANCEL_WAIT_MS);
 	pool_free(e->pool);
+	pool_free(e->read_pool);
 	free_lists(e);
 	sqltable_free(&e->texts);
 	free(e);

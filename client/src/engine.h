@@ -3,10 +3,12 @@
  *	  The engine layer: the one coordinator.  It owns every queue (the
  *	  requests of autocommit statements, the sessions waiting for a
  *	  connection, the answered requests whose callbacks are due), hands work
- *	  to its Pool's connections through proto, and applies what proto, pool
+ *	  to its Pools' connections (the main one; replicas for read-only
+ *	  sessions when there is a read_url) through proto, and applies what proto, pool
  *	  and sessions report.  engine.c is the coordinator, api.c the public
  *	  calls that queue work, events.c the server's events (notices, LISTEN,
- *	  cancel requests); loop.c, above, drives them.
+ *	  cancel requests), run.c the retrying unit of work on top of them and
+ *	  the engine's timers; loop.c, above, drives them.
  */
 #ifndef BM_ENGINE_H
 #define BM_ENGINE_H
@@ -31,6 +33,18 @@
 #define REQ_SIZE_CLASSES 4
 #define REQ_UNPOOLED 255
 
+/*
+ * A timer of the engine.  fire runs from the loop once the monotonic clock
+ * reaches at, on the engine's stack like a callback; closing: the engine is
+ * being freed and takes no more work.
+ */
+typedef struct Timer
+{
+	DLink		link;			/* the engine's list, earliest first */
+	int64_t		at;				/* ms on the monotonic clock */
+	void		(*fire) (struct Timer *t, bool closing);
+} Timer;
+
 struct bm_sessionmaker
 {
 	bm_engine  *engine;
@@ -41,9 +55,14 @@ struct bm_sessionmaker
 struct bm_engine
 {
 	Pool	   *pool;
+	Pool	   *read_pool;		/* replicas for read-only sessions (read_url), NULL: none */
 	DList		sessions;		/* of bm_session (link) */
 	DList		makers;			/* of bm_sessionmaker (link) */
 	Queue		wait;			/* of bm_session (wait_link): waiting for a connection */
+	Queue		read_wait;		/* of bm_session (wait_link): read-only, waiting for a replica */
+	bool		replicas_down;	/* no replica reachable: read-only sessions use the main pool */
+	long		replica_sessions;	/* units run on the read pool */
+	long		replica_fallbacks;	/* read-only units run on the main pool instead */
 	Queue		auto_reqs;		/* of Request (link): autocommit, not yet called back */
 	Queue		auto_unsent;	/* of Request (send_link): autocommit, not sent */
 	Queue		ready;			/* of Request (link): answered, callbacks due, in order */
@@ -67,7 +86,15 @@ struct bm_engine
 	Listener   *listener;		/* NULL until the first bm_engine_listen */
 	Canceller	cancels;
 	bool		cancel_watched;	/* the attached loop watches cancels.wake_fd */
+	DList		timers;			/* of Timer (link), earliest first */
 };
+
+/* the engine's pools: k = 0 the main one, 1 the replicas; NULL past the last */
+static inline Pool *
+engine_pool(const bm_engine *e, int k)
+{
+	return k == 0 ? e->pool : k == 1 ? e->read_pool : NULL;
+}
 
 /* engine.c */
 extern int	check_engine(bm_engine *e);
@@ -83,6 +110,7 @@ extern int64_t engine_next_deadline(bm_engine *e);
 extern bool engine_settle(bm_engine *e);
 extern bool engine_has_work(bm_engine *e);
 extern void engine_destroy(bm_engine *e);
+extern void engine_add_timer(bm_engine *e, Timer *t);
 
 /* copy.c: what one step of a COPY's data did */
 typedef enum CopyStep

@@ -35,6 +35,8 @@ bm_error_name(int code)
 			return "BM_ERR_USAGE";
 		case BM_ERR_NOMEM:
 			return "BM_ERR_NOMEM";
+		case BM_ERR_OUTCOME_UNKNOWN:
+			return "BM_ERR_OUTCOME_UNKNOWN";
 	}
 	return "BM_ERR_UNKNOWN";
 }
@@ -106,6 +108,10 @@ err_clear(ErrorBuf *eb)
 	free(eb->message);
 	free(eb->detail);
 	free(eb->hint);
+	free(eb->schema_name);
+	free(eb->table_name);
+	free(eb->column_name);
+	free(eb->constraint_name);
 	memset(eb, 0, sizeof(*eb));
 }
 
@@ -125,11 +131,27 @@ err_set(ErrorBuf *eb, int code, const char *sqlstate, const char *message,
 	eb->hint = dup_or_null(hint);
 }
 
+/* the server's fields naming what the error is about (after err_set, which clears them) */
+void
+err_set_fields(ErrorBuf *eb, const char *schema_name, const char *table_name,
+			   const char *column_name, const char *constraint_name, int position)
+{
+	if (eb == NULL)
+		return;
+	eb->schema_name = dup_or_null(schema_name);
+	eb->table_name = dup_or_null(table_name);
+	eb->column_name = dup_or_null(column_name);
+	eb->constraint_name = dup_or_null(constraint_name);
+	eb->position = position;
+}
+
 /* dst becomes a copy of src */
 void
 err_copy(ErrorBuf *dst, const ErrorBuf *src)
 {
 	err_set(dst, src->code, src->sqlstate, src->message, src->detail, src->hint);
+	err_set_fields(dst, src->schema_name, src->table_name, src->column_name,
+				   src->constraint_name, src->position);
 }
 
 /* the view a callback gets; when strdup failed the message says so */
@@ -142,4 +164,9 @@ err_public(const ErrorBuf *eb, bm_error *out)
 	out->message = eb->message ? eb->message : (eb->code == BM_OK ? "" : "out of memory");
 	out->detail = eb->detail;
 	out->hint = eb->hint;
+	out->schema_name = eb->schema_name;
+	out->table_name = eb->table_name;
+	out->column_name = eb->column_name;
+	out->constraint_name = eb->constraint_name;
+	out->position = eb->position;
 }

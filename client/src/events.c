@@ -31,13 +31,18 @@
 BM_EXPORT int
 bm_engine_on_notice(bm_engine *e, bm_notice_cb cb, void *arg)
 {
+	Pool	   *p;
+
 	if (check_engine(e) != 0)
 		return -1;
 	e->notice_cb = cb;
 	e->notice_arg = arg;
-	e->pool->notices.wanted = cb != NULL;
-	if (cb == NULL)
-		notice_clear(&e->pool->notices);
+	for (int k = 0; (p = engine_pool(e, k)) != NULL; k++)
+	{
+		p->notices.wanted = cb != NULL;
+		if (cb == NULL)
+			notice_clear(&p->notices);
+	}
 	return 0;
 }
 
@@ -153,16 +158,18 @@ static bool
 deliver_notices(bm_engine *e)
 {
 	Notice	   *n;
+	Pool	   *p;
 
-	while (!e->free_requested && (n = notice_pop(&e->pool->notices)) != NULL)
-	{
-		bm_error	err;
+	for (int k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		while (!e->free_requested && (n = notice_pop(&p->notices)) != NULL)
+		{
+			bm_error	err;
 
-		notice_public(n, &err);
-		if (e->notice_cb)
-			EVENT_CALLBACK(e, e->notice_cb(e, &err, e->notice_arg));
-		free(n);
-	}
+			notice_public(n, &err);
+			if (e->notice_cb)
+				EVENT_CALLBACK(e, e->notice_cb(e, &err, e->notice_arg));
+			free(n);
+		}
 	return !e->free_requested;
 }
 
@@ -206,7 +213,12 @@ events_deliver(bm_engine *e)
 bool
 events_due(bm_engine *e)
 {
-	return !queue_empty(&e->pool->notices.queue);
+	Pool	   *p;
+
+	for (int k = 0; (p = engine_pool(e, k)) != NULL; k++)
+		if (!queue_empty(&p->notices.queue))
+			return true;
+	return false;
 }
 
 /* a channel is listened to: the built-in loop keeps running */

@@ -73,6 +73,8 @@ bm_engine_attach(bm_engine *e, const bm_ev_hooks *hooks)
 	e->hooks = *hooks;
 	e->attached = true;
 	e->pool->hooks = &e->hooks;
+	if (e->read_pool)
+		e->read_pool->hooks = &e->hooks;
 	e->timer_ms = -1;
 	engine_kick(e);
 	return 0;
@@ -93,6 +95,8 @@ settle(bm_engine *e)
 			return;
 	} while (events_due(e));
 	pool_sync_watches(e->pool);
+	if (e->read_pool)
+		pool_sync_watches(e->read_pool);
 	events_sync_watches(e);
 	arm_timer(e);
 }
@@ -110,15 +114,18 @@ entry_end(bm_engine *e)
 BM_EXPORT void
 bm_engine_on_ready(bm_engine *e, int fd, int events)
 {
-	int			i;
+	Pool	   *p;
+	int			i,
+				k;
 
 	if (e == NULL || e->busy || e->depth > 0 || e->closing)
 		return;
 	e->busy = true;
 	if (!events_io(e, fd, events))
-		for (i = 0; i < e->pool->size; i++)
-		{
-			Conn	   *c = &e->pool->conns[i];
+		for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+			for (i = 0; i < p->size; i++)
+			{
+				Conn	   *c = &p->conns[i];
 
 			if (c->state != CONN_EMPTY && c->watch_fd == fd && fd >= 0)
 				engine_conn_io(e, c, events);
@@ -143,7 +150,9 @@ bm_engine_run(bm_engine *e)
 {
 	struct pollfd *fds;
 	Conn	  **conns;
-	int			rc = 0;
+	Pool	   *p;
+	int			rc = 0,
+				nconns = e ? e->pool->size + (e->read_pool ? e->read_pool->size : 0) : 0;
 
 	if (e == NULL)
 	{
@@ -160,9 +169,9 @@ bm_engine_run(bm_engine *e)
 		set_last_error(BM_ERR_USAGE, "bm_engine_run: an event loop is attached; run that loop instead");
 		return -1;
 	}
-	/* the pool's sockets, then up to EVENT_FDS of events.c's */
-	fds = malloc((e->pool->size + EVENT_FDS) * sizeof(*fds));
-	conns = malloc((e->pool->size + EVENT_FDS) * sizeof(*conns));
+	/* the pools' sockets, then up to EVENT_FDS of events.c's */
+	fds = malloc((nconns + EVENT_FDS) * sizeof(*fds));
+	conns = malloc((nconns + EVENT_FDS) * sizeof(*conns));
 	if (fds == NULL || conns == NULL)
 	{
 		free(fds);
@@ -177,6 +186,7 @@ bm_engine_run(bm_engine *e)
 	{
 		int			n = 0,
 					i,
+					k,
 					ready,
 					efds[EVENT_FDS],
 					eevs[EVENT_FDS],
@@ -187,19 +197,20 @@ bm_engine_run(bm_engine *e)
 		settle(e);
 		if (e->free_requested || !(engine_has_work(e) || events_active(e)))
 			break;
-		for (i = 0; i < e->pool->size; i++)
-		{
-			Conn	   *c = &e->pool->conns[i];
-			int			fd = pool_fd(c),
-						ev = fd >= 0 ? pool_wanted_events(c) : 0;
+		for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
+			for (i = 0; i < p->size; i++)
+			{
+				Conn	   *c = &p->conns[i];
+				int			fd = pool_fd(c),
+							ev = fd >= 0 ? pool_wanted_events(c) : 0;
 
-			if (ev == 0)
-				continue;
-			fds[n].fd = fd;
-			fds[n].events = ((ev & BM_EV_READ) ? POLLIN : 0) | ((ev & BM_EV_WRITE) ? POLLOUT : 0);
-			fds[n].revents = 0;
-			conns[n++] = c;
-		}
+				if (ev == 0)
+					continue;
+				fds[n].fd = fd;
+				fds[n].events = ((ev & BM_EV_READ) ? POLLIN : 0) | ((ev & BM_EV_WRITE) ? POLLOUT : 0);
+				fds[n].revents = 0;
+				conns[n++] = c;
+			}
 		nevents = events_poll_fds(e, efds, eevs);
 		for (i = 0; i < nevents; i++)
 		{

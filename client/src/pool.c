@@ -59,6 +59,14 @@ check_value(const char *keyword, const char *val)
 	return NULL;
 }
 
+/* what target_session_attrs asks for: a pool drops a connection whose server is not that any more */
+static void
+pool_target(Pool *p, const char *attrs)
+{
+	p->writable = strcmp(attrs, "read-write") == 0 || strcmp(attrs, "primary") == 0;
+	p->standby = strcmp(attrs, "standby") == 0;
+}
+
 /* parse and check the URL: 0, or -1 (a bad URL or value) or -2 (out of memory) with the problem in why */
 static int
 build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, size_t whylen)
@@ -69,8 +77,6 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	int			n = 0,
 				i = 0;
 	const char *appname = o->application_name;
-	const char *user_options = NULL;
-	char	   *options = NULL;
 
 	opts = PQconninfoParse(url, &errmsg);
 	if (opts == NULL)
@@ -105,35 +111,23 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 		}
 		if (strcmp(opt->keyword, "application_name") == 0 && appname == NULL)
 			appname = opt->val;
-		if (strcmp(opt->keyword, "options") == 0)
-			user_options = opt->val;
+		/* such a pool drops a connection whose server changed role */
+		if (strcmp(opt->keyword, "target_session_attrs") == 0)
+			pool_target(p, opt->val);
 		/* libpq enforces connect_timeout only when it blocks; we enforce it */
 		if (strcmp(opt->keyword, "connect_timeout") == 0 && p->connect_timeout_ms == 0)
 			p->connect_timeout_ms = atoi(opt->val) > 0 ? atoi(opt->val) * 1000 : 0;
 	}
 	if (appname == NULL)
 		appname = "basemodel";
-	if (p->statement_timeout_ms > 0)
-	{
-		size_t		len = (user_options ? strlen(user_options) : 0) + 64;
 
-		options = malloc(len);
-		if (options)
-			snprintf(options, len, "%s%s-c statement_timeout=%d",
-					 user_options ? user_options : "", user_options ? " " : "",
-					 p->statement_timeout_ms);
-	}
-	else if (user_options)
-		options = strdup(user_options);
-
-	p->keywords = calloc(n + 3, sizeof(char *));
-	p->values = calloc(n + 3, sizeof(char *));
+	p->keywords = calloc(n + 2, sizeof(char *));
+	p->values = calloc(n + 2, sizeof(char *));
 	if (p->keywords == NULL || p->values == NULL)
 		goto nomem;
 	for (opt = opts; opt->keyword; opt++)
 	{
-		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0 ||
-			strcmp(opt->keyword, "options") == 0)
+		if (opt->val == NULL || strcmp(opt->keyword, "application_name") == 0)
 			continue;
 		p->keywords[i] = strdup(opt->keyword);
 		p->values[i] = strdup(opt->val);
@@ -144,22 +138,49 @@ build_conninfo(Pool *p, const char *url, const bm_engine_options *o, char *why, 
 	p->values[i] = strdup(appname);
 	if (p->keywords[i] == NULL || p->values[i++] == NULL)
 		goto nomem;
-	if (options)
-	{
-		p->keywords[i] = strdup("options");
-		p->values[i] = options;
-		options = NULL;
-		if (p->keywords[i++] == NULL)
-			goto nomem;
-	}
 	PQconninfoFree(opts);
 	return 0;
 
 nomem:
-	free(options);
 	PQconninfoFree(opts);
 	snprintf(why, whylen, "out of memory");
 	return -2;
+}
+
+/*
+ * A connection parameter the URL did not set gets value (the read pool's
+ * target_session_attrs); false when out of memory.
+ */
+bool
+pool_default_param(Pool *p, const char *keyword, const char *value)
+{
+	const char **keywords,
+			  **values;
+	int			n;
+
+	for (n = 0; p->keywords[n]; n++)
+		if (strcmp(p->keywords[n], keyword) == 0)
+			return true;
+	if (strcmp(keyword, "target_session_attrs") == 0)
+		pool_target(p, value);
+	keywords = realloc(p->keywords, (n + 2) * sizeof(char *));
+	if (keywords)
+		p->keywords = keywords;
+	values = realloc(p->values, (n + 2) * sizeof(char *));
+	if (values)
+		p->values = values;
+	if (keywords == NULL || values == NULL)
+		return false;
+	keywords[n + 1] = values[n + 1] = NULL;
+	if ((values[n] = strdup(value)) == NULL)
+		return false;
+	if ((keywords[n] = strdup(keyword)) == NULL)
+	{
+		free((char *) values[n]);
+		values[n] = NULL;
+		return false;
+	}
+	return true;
 }
 
 /* the connection parameters go */
@@ -251,6 +272,13 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 		pool_free(p);
 		return NULL;
 	}
+	if (conninfo_add_keepalives(&p->keywords, &p->values) == 0)
+		p->host_values = conninfo_split_hosts(p->keywords, p->values, &p->nhosts);
+	if (p->nhosts <= 0)
+	{
+		pool_free(p);
+		return NULL;
+	}
 	if ((p->conns = calloc(size, sizeof(Conn))) == NULL)
 	{
 		pool_free(p);
@@ -267,7 +295,7 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 			pool_free(p);
 			return NULL;
 		}
-		c->proto.statement_timeout_ms = p->statement_timeout_ms;
+		proto_set_statement_timeout(&c->proto, p->statement_timeout_ms);
 		c->proto.max_replays = size;
 	}
 	return p;
@@ -284,16 +312,27 @@ pool_free(Pool *p)
 	for (i = 0; p->conns && i < p->size; i++)
 		proto_destroy(&p->conns[i].proto);
 	free(p->conns);
+	conninfo_free_hosts(p->host_values, p->nhosts);
 	free_conninfo(p);
 	notice_clear(&p->notices);
 	free(p);
 }
 
-/* connected or on the way there */
-static bool
-conn_live(const Conn *c)
+/*
+ * Every notice goes to the pool's queue for the engine to deliver (never to
+ * stderr).  A FATAL that comes while the connection is idle reaches libpq as
+ * a notice too: the server is closing the connection (a restart,
+ * pg_terminate_backend, idle_session_timeout).
+ */
+static void
+conn_notice(void *arg, const PGresult *res)
 {
-	return c->state == CONN_READY || c->state == CONN_CONNECTING;
+	Conn	   *c = arg;
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+		c->server_fatal = true;
+	notice_receive(&c->pool->notices, res);
 }
 
 /* stop watching a connection's socket; done before libpq closes it */
@@ -338,7 +377,7 @@ conn_reset(Conn *c)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = CONN_EMPTY;
-	c->out_pending = c->read_this_turn = false;
+	c->out_pending = c->read_this_turn = c->server_fatal = false;
 	c->connect_deadline = 0;
 	c->cancels = 0;
 	c->copy = COPY_NONE;
@@ -368,46 +407,64 @@ pool_drop(Conn *c)
 /*
  * The connection could not be made.  The next attempt waits, longer after
  * each failure, so that a server refusing connections is not hammered by a
- * busy loop.  If it was the last hope, why says what failed: the engine then
- * fails the work waiting for a connection.
+ * busy loop.  When no connection is ready, why says what failed: the engine
+ * then fails the work waiting for a connection.  Attempts still under way do
+ * not count: attempts out of step would otherwise keep the work waiting for
+ * as long as the server is unreachable.
  */
+static ConnectResult start_connect(Pool *p, Conn *c, ErrorBuf *why);
+
 static ConnectResult
-connect_failed(Conn *c, int code, const char *message, ErrorBuf *why)
+connect_failed(Conn *c, int code, const char *sqlstate, const char *message, ErrorBuf *why)
 {
 	Pool	   *p = c->pool;
 	int			i;
 
 	conn_reset(c);
+	/* a multi-host URL: the next host, at once (libpq moves on after any failure) */
+	if (code != BM_ERR_NOMEM && c->host + 1 < p->nhosts)
+	{
+		c->host++;
+		return start_connect(p, c, why);
+	}
+	c->host = 0;
 	p->backoff_ms = backoff_next(p->backoff_ms);
 	p->retry_at = now_ms() + p->backoff_ms;
 	for (i = 0; i < p->size; i++)
-		if (conn_live(&p->conns[i]))
+		if (p->conns[i].state == CONN_READY)
 			return CONNECT_FAILED;
-	err_set(why, code, NULL, message, NULL, NULL);
+	err_set(why, code, sqlstate, message, NULL, NULL);
 	return CONNECT_HOPELESS;
+}
+
+/* the attempt failed: libpq's message, with the server's SQLSTATE if it sent one */
+static ConnectResult
+connect_refused(Conn *c, ErrorBuf *why)
+{
+	char		msg[1024],
+				sqlstate[6];
+
+	conninfo_refusal(c->pg, msg, sizeof(msg), sqlstate);
+	return connect_failed(c, BM_ERR_CONNECTION, sqlstate[0] ? sqlstate : NULL, msg, why);
 }
 
 /* start one connection attempt */
 static ConnectResult
 start_connect(Pool *p, Conn *c, ErrorBuf *why)
 {
-	c->pg = PQconnectStartParams(p->keywords, p->values, 0);
+	c->pg = PQconnectStartParams(p->keywords, p->host_values ? p->host_values[c->host] : p->values, 0);
 	c->state = CONN_CONNECTING;
 	c->poll = PGRES_POLLING_WRITING;
 	c->rewatch = true;
 	c->connect_deadline = p->connect_timeout_ms > 0 ? now_ms() + p->connect_timeout_ms : 0;
 	c->serial++;
 	if (c->pg == NULL)
-		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
-	/* before libpq's default receiver can print anything on stderr */
-	PQsetNoticeReceiver(c->pg, notice_receive, &p->notices);
+		return connect_failed(c, BM_ERR_NOMEM, NULL, "out of memory", why);
+	PQsetNoticeReceiver(c->pg, conn_notice, c);
+	/* the server's SQLSTATE of a refusal shows only in a verbose message */
+	PQsetErrorVerbosity(c->pg, PQERRORS_VERBOSE);
 	if (PQstatus(c->pg) == CONNECTION_BAD)
-	{
-		char		msg[512];
-
-		snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
-	}
+		return connect_refused(c, why);
 	return CONNECT_PENDING;
 }
 
@@ -478,20 +535,22 @@ conn_ready(Conn *c, ErrorBuf *why)
 
 	c->connect_deadline = 0;
 	if ((c->first_settings = settings_now(c->pg)) == NULL)
-		return connect_failed(c, BM_ERR_NOMEM, "out of memory", why);
+		return connect_failed(c, BM_ERR_NOMEM, NULL, "out of memory", why);
 	if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg))
 	{
 		char		msg[512];
 
 		snprintf(msg, sizeof(msg), "cannot enter pipeline mode: %s", PQerrorMessage(c->pg));
-		return connect_failed(c, BM_ERR_CONNECTION, msg, why);
+		return connect_failed(c, BM_ERR_CONNECTION, NULL, msg, why);
 	}
+	PQsetErrorVerbosity(c->pg, PQERRORS_DEFAULT);
 	if (p->trace)
 	{
 		PQtrace(c->pg, p->trace);
 		PQsetTraceFlags(c->pg, PQTRACE_SUPPRESS_TIMESTAMPS);
 	}
 	c->state = CONN_READY;
+	c->host = 0;
 	p->retry_at = 0;
 	p->backoff_ms = 0;
 	p->connects++;
@@ -502,8 +561,6 @@ conn_ready(Conn *c, ErrorBuf *why)
 ConnectResult
 pool_connect_poll(Conn *c, ErrorBuf *why)
 {
-	char		msg[512];
-
 	c->poll = PQconnectPoll(c->pg);
 	c->rewatch = true;
 	switch (c->poll)
@@ -511,8 +568,7 @@ pool_connect_poll(Conn *c, ErrorBuf *why)
 		case PGRES_POLLING_OK:
 			return conn_ready(c, why);
 		case PGRES_POLLING_FAILED:
-			snprintf(msg, sizeof(msg), "cannot connect: %s", PQerrorMessage(c->pg));
-			return connect_failed(c, BM_ERR_CONNECTION, msg, why);
+			return connect_refused(c, why);
 		default:
 			return CONNECT_PENDING;
 	}
@@ -527,7 +583,56 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
 	if (c->state != CONN_CONNECTING || c->connect_deadline == 0 || now < c->connect_deadline)
 		return CONNECT_PENDING;
 	snprintf(msg, sizeof(msg), "connection timed out after %d ms", c->pool->connect_timeout_ms);
-	return connect_failed(c, BM_ERR_TIMEOUT, msg, why);
+	return connect_failed(c, BM_ERR_TIMEOUT, NULL, msg, why);
+}
+
+/*
+ * An idle connection still up?  One the server closed while we were not
+ * looking has its FATAL waiting (parsed by PQisBusy, it reaches
+ * conn_notice), and the end of the stream, which a second read may be the
+ * first to see.  Work that would go to it has not reached the server yet.
+ */
+static bool
+idle_conn_alive(Conn *c)
+{
+	int			i;
+
+	for (i = 0; i < 2; i++)
+	{
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
+			return false;
+		(void) PQisBusy(c->pg);
+		if (c->server_fatal)
+			return false;
+	}
+	return true;
+}
+
+/* the server reported parameter name as "on" */
+static bool
+server_says_on(PGconn *pg, const char *name)
+{
+	const char *v = PQparameterStatus(pg, name);
+
+	return v && strcmp(v, "on") == 0;
+}
+
+/*
+ * The server is no longer what the pool's target_session_attrs asked for.
+ * For a writable pool: a hot standby, or a primary fenced with
+ * default_transaction_read_only (what a write's 25006 on such a connection
+ * means); for a pool of standbys: a standby that was promoted.  Servers
+ * (14 and later) report both parameters when they change, before the next
+ * ReadyForQuery; an older one that reports no in_hot_standby is not judged.
+ */
+static bool
+server_changed_role(const Pool *p, PGconn *pg)
+{
+	if (p->writable)
+		return server_says_on(pg, "in_hot_standby") || server_says_on(pg, "default_transaction_read_only");
+	if (p->standby)
+		return PQparameterStatus(pg, "in_hot_standby") != NULL && !server_says_on(pg, "in_hot_standby");
+	return false;
 }
 
 /*
@@ -535,7 +640,10 @@ pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why)
  * autocommit statement, the one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
  * we were not looking (a restart) is replaced instead of failing new work
- * (*dropped: one was).
+ * (*dropped: one was).  One whose server changed role (a switchover: the
+ * primary of a writable pool became read-only, the standby of a pool of
+ * standbys was promoted) is replaced too: libpq's target_session_attrs then
+ * finds a server of the right kind.
  */
 Conn *
 pool_pick(Pool *p, bool for_session, bool *dropped)
@@ -551,8 +659,8 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 			c->cancels > 0 || c->flushing)
 			continue;
 		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 && !c->read_this_turn &&
-			(!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD))
+		if (c->proto.nops == 0 &&
+			((!c->read_this_turn && !idle_conn_alive(c)) || server_changed_role(p, c->pg)))
 		{
 			pool_drop(c);
 			*dropped = true;
@@ -617,11 +725,18 @@ pool_grow(Pool *p, int demand, ErrorBuf *why)
 	return result;
 }
 
-/* the client-side guard: the server's statement_timeout should fire first */
+/*
+ * The client-side guard: how long the connection may stay silent.  The
+ * server answers a batch only when it reaches a Sync (or a Flush), and each
+ * statement on the way has its own statement_timeout, so the guard allows
+ * one timeout for every query still unanswered, and one more with a second
+ * for the network: the server's timeout always fires first.  Every byte
+ * read restarts it (progress_at), and an answer shortens it.
+ */
 static int64_t
-guard_ms(const Pool *p)
+guard_ms(const Conn *c)
 {
-	return 2 * (int64_t) p->statement_timeout_ms + 1000;
+	return (int64_t) (c->proto.nops + 1) * c->pool->statement_timeout_ms + 1000;
 }
 
 /* no answer for too long on a connection with work: msg says so */
@@ -631,10 +746,10 @@ pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len)
 	const Pool *p = c->pool;
 
 	if (c->state != CONN_READY || c->proto.nops == 0 || p->statement_timeout_ms <= 0 ||
-		now < c->proto.progress_at + guard_ms(p))
+		now < c->proto.progress_at + guard_ms(c))
 		return false;
 	snprintf(msg, len, "statement timed out: no answer from the server for %lld ms",
-			 (long long) guard_ms(p));
+			 (long long) (now - c->proto.progress_at));
 	return true;
 }
 
@@ -653,11 +768,25 @@ pool_next_deadline(const Pool *p)
 		if (c->state == CONN_CONNECTING)
 			d = c->connect_deadline;
 		else if (c->state == CONN_READY && c->proto.nops > 0 && p->statement_timeout_ms > 0)
-			d = c->proto.progress_at + guard_ms(p);
+			d = c->proto.progress_at + guard_ms(c);
 		if (d && (next == 0 || d < next))
 			next = d;
 	}
 	return next;
+}
+
+/*
+ * A notification (a LISTEN run inside a function: the statement itself is
+ * refused) has no reader on a pooled connection: libpq would keep every one
+ * for the connection's life, so it is dropped as soon as libpq has parsed it.
+ */
+static void
+drop_notifications(Conn *c)
+{
+	PGnotify   *n;
+
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
 }
 
 /*
@@ -716,6 +845,11 @@ answer_of(PGresult *res, Answer *a)
 		a->detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 		a->hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
 		a->source = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
+		a->schema_name = PQresultErrorField(res, PG_DIAG_SCHEMA_NAME);
+		a->table_name = PQresultErrorField(res, PG_DIAG_TABLE_NAME);
+		a->column_name = PQresultErrorField(res, PG_DIAG_COLUMN_NAME);
+		a->constraint_name = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+		a->position = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 	}
 }
 
@@ -757,10 +891,13 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 		if (res && a.status == PGRES_PIPELINE_SYNC && c->proto.nops == 1)
 			a.settings_changed = settings_changed(c);
 		if (!proto_feed(&c->proto, res ? &a : NULL, ev))
-			return false;
+			break;
 		if (!proto_event_empty(ev))
 			return true;
 	}
+	/* every read ends here: what came with the answers, or while idle */
+	if (c->state == CONN_READY)
+		drop_notifications(c);
 	return false;
 }
 

@@ -7,7 +7,8 @@
  *	  util only, never sessions or engine queues: what happened comes back as
  *	  return values and ProtoEvents for the engine to apply.  A Pool is an
  *	  object of its own, so that a second one (replicas) needs no new engine
- *	  fields; today an engine holds one.
+ *	  fields: an engine holds its main Pool and, with a read_url, a Pool of
+ *	  replicas.
  */
 #ifndef BM_POOL_H
 #define BM_POOL_H
@@ -59,6 +60,8 @@ typedef struct Conn
 	CopyPhase	copy;			/* a COPY's data phase */
 	char	   *copy_buf;		/* COPY_CHUNK bytes for COPY FROM STDIN, while it runs */
 	char	   *first_settings; /* the reported settings when it connected */
+	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
+	int			host;			/* of a multi-host URL, the one this attempt tries */
 	bool		big_out;		/* a parameter of BIG_SEND bytes or more is queued to go */
 	bool		flushing;		/* a flusher thread owns pg until it writes to flush_pipe */
 	int			flush_pipe[2];	/* the flusher's "done" (read end watched by the loop) */
@@ -88,6 +91,10 @@ struct Pool
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections dropped */
 	NoticeQueue notices;		/* of every connection, for the engine to deliver */
+	bool		writable;		/* target_session_attrs asks for a writable server */
+	bool		standby;		/* target_session_attrs asks for a standby */
+	int			nhosts;			/* hosts of a multi-host URL, tried one by one; 1: one */
+	const char ***host_values;	/* per host: values with that host alone; NULL when one */
 };
 
 /* what a connection attempt did */
@@ -95,12 +102,13 @@ typedef enum ConnectResult
 {
 	CONNECT_PENDING,			/* still in progress (or nothing started) */
 	CONNECT_READY,				/* a connection is ready for work */
-	CONNECT_FAILED,				/* an attempt failed; others are still alive */
-	CONNECT_HOPELESS			/* an attempt failed and no other is alive */
+	CONNECT_FAILED,				/* an attempt failed; another connection is ready */
+	CONNECT_HOPELESS			/* an attempt failed and no connection is ready */
 } ConnectResult;
 
 extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
 						 SqlTable *texts, int *code, char *why, size_t whylen);
+extern bool pool_default_param(Pool *p, const char *keyword, const char *value);
 extern void pool_free(Pool *p);
 extern void pool_close_all(Pool *p);
 extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);

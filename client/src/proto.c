@@ -74,6 +74,23 @@ proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
 	return stmtcache_init(&p->cache, cache_size, texts);
 }
 
+/*
+ * Every transaction the Proto sends (a unit, an autocommit statement) runs
+ * under a statement timeout of ms (0: the server's own), set with
+ * set_config(..., true) inside it: local to that transaction, it cannot
+ * outlive it on a server connection that a pooler hands to other clients,
+ * and needs no startup parameter (PgBouncer refuses "options").
+ */
+void
+proto_set_statement_timeout(Proto *p, int ms)
+{
+	p->statement_timeout_ms = ms;
+	p->timeout_sql[0] = '\0';
+	if (ms > 0)
+		snprintf(p->timeout_sql, sizeof(p->timeout_sql),
+				 "SELECT pg_catalog.set_config('statement_timeout', '%d', true)", ms);
+}
+
 /* queue what the connection expects back; a NULL return means out of memory */
 static Op *
 op_push(Proto *p, OpKind kind, Request *req)
@@ -135,13 +152,15 @@ proto_reset(Proto *p)
 	p->batch_open = p->wrote = false;
 	p->seg = 0;
 	p->in_unit = false;
-	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->begun = p->unit_end_sent = p->unit_failed = p->commit_sent = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->copy = NULL;
 	err_clear(&p->failure);
 	p->dirt = p->reset_leaves = 0;
 	p->reset_due = p->end_answered = false;
 	err_clear(&p->reset_failure);
+	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* everything the Proto holds goes back to malloc */
@@ -162,10 +181,12 @@ void
 proto_begin_unit(Proto *p)
 {
 	p->in_unit = true;
-	p->begun = p->unit_end_sent = p->unit_failed = false;
+	p->begun = p->unit_end_sent = p->unit_failed = p->commit_sent = false;
 	p->need_fail_sync = p->need_cleanup = p->send_cleanup = false;
 	p->end_answered = false;
 	err_clear(&p->failure);
+	p->savepoints = false;
+	p->rollbacks_to = 0;
 }
 
 /* a statement with no parameters, through the unnamed statement */
@@ -331,6 +352,8 @@ send_reset(Proto *p)
 
 /*
  * One autocommit statement: its own implicit transaction, ended by a Sync,
+ * with the statement timeout set first in the same transaction (except for
+ * a statement that must run alone in it, VACUUM, which then runs without),
  * and the reset behind it when it may leave state.  On failure the
  * connection must go; req may then not be on the wire.
  */
@@ -340,6 +363,9 @@ proto_send_auto(Proto *p, Request *req)
 	ProtoStatus st;
 
 	p->nauto++;
+	if (p->timeout_sql[0] && !sql_runs_alone(req->sql->text) &&
+		(st = send_simple(p, OP_TIMEOUT, req, p->timeout_sql)) != PROTO_OK)
+		return st;
 	p->dirt |= req->sql->leaves;
 	if ((st = send_exec(p, req)) != PROTO_OK)
 		return st;
@@ -376,23 +402,58 @@ proto_send_cleanup(Proto *p)
 	return p->reset_due ? send_reset(p) : PROTO_OK;
 }
 
-/* the unit's BEGIN, before its first request */
+/* the unit's BEGIN, and its statement timeout, before its first request */
 ProtoStatus
 proto_send_begin(Proto *p, const char *begin_sql)
 {
+	ProtoStatus st;
+
 	if (p->begun)
 		return PROTO_OK;
 	p->begun = true;
-	return send_simple(p, OP_BEGIN, NULL, begin_sql);
+	if ((st = send_simple(p, OP_BEGIN, NULL, begin_sql)) != PROTO_OK || !p->timeout_sql[0])
+		return st;
+	return send_simple(p, OP_TIMEOUT, NULL, p->timeout_sql);
 }
 
 /*
- * One request of the unit: a statement, or the COMMIT/ROLLBACK that ends it,
- * with the reset behind it when the unit's statements may leave state, or a
- * COPY.  libpq runs no COPY in pipeline mode, so a COPY starts as a Sync
- * (the transaction stays open): once it is answered, so is everything
- * before, and the connection can leave pipeline mode (the event copy_due).
- * Nothing more is sent until the COPY is over.
+ * A request of a unit that failed after a SAVEPOINT, with its end and no
+ * ROLLBACK TO on the wire: the server skips everything up to the next Sync,
+ * and only a ROLLBACK TO (sent normally) can make the unit usable again.
+ * Anything else is answered here: a statement as not run; the end of the
+ * unit with the failure (a rollback with success), closing the aborted
+ * pipeline with a Sync after which the cleanup ROLLBACK goes.  The caller
+ * finds req done.
+ */
+static ProtoStatus
+answer_suspended(Proto *p, Request *req)
+{
+	req->state = REQ_DONE;
+	switch (req->kind)
+	{
+		case REQ_COMMIT:
+			err_copy(request_error(req), &p->failure);
+			/* fall through */
+		case REQ_ROLLBACK:
+			p->unit_end_sent = true;
+			p->need_cleanup = true;
+			return send_sync(p, SYNC_FAIL, NULL);
+		default:
+			request_not_run(req, p->failure.message);
+			return PROTO_OK;
+	}
+}
+
+/*
+ * One request of the unit: a statement, a savepoint command, or the
+ * COMMIT/ROLLBACK that ends it (with the reset behind it when the unit's
+ * statements may leave state), or a COPY.  A ROLLBACK TO goes after a Sync
+ * of its own, so that an error before it makes the server skip only up to
+ * there: the statements after it run whether or not something before it
+ * failed, in the same round trip.  libpq runs no COPY in pipeline mode, so a
+ * COPY starts as a Sync (the transaction stays open): once it is answered,
+ * so is everything before, and the connection can leave pipeline mode (the
+ * event copy_due).  Nothing more is sent until the COPY is over.
  */
 ProtoStatus
 proto_send_unit(Proto *p, Request *req)
@@ -400,6 +461,8 @@ proto_send_unit(Proto *p, Request *req)
 	ProtoStatus st;
 
 	req->state = REQ_SENT;
+	if (p->unit_failed && !p->unit_end_sent && p->rollbacks_to == 0 && req->kind != REQ_ROLLBACK_TO)
+		return answer_suspended(p, req);
 	if (req->kind == REQ_EXEC || req->kind == REQ_STREAM)
 	{
 		p->dirt |= req->sql->leaves;
@@ -410,9 +473,26 @@ proto_send_unit(Proto *p, Request *req)
 		p->copy = req;
 		return send_sync(p, SYNC_COPY, req);
 	}
+	switch (req->kind)
+	{
+		case REQ_SAVEPOINT:
+			p->savepoints = true;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_ROLLBACK_TO:
+			p->rollbacks_to++;
+			if ((st = send_sync(p, SYNC_SAVEPOINT, NULL)) != PROTO_OK)
+				return st;
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		case REQ_RELEASE:
+			return send_simple(p, OP_SAVEPOINT, req, req->sql->text);
+		default:
+			break;
+	}
 	p->unit_end_sent = true;
 	if ((st = send_simple(p, OP_END, req, req->kind == REQ_COMMIT ? "COMMIT" : "ROLLBACK")) != PROTO_OK)
 		return st;
+	/* the server runs a COMMIT as soon as it reads it, Sync or not */
+	p->commit_sent = req->kind == REQ_COMMIT;
 	if ((st = send_sync(p, SYNC_END, req)) != PROTO_OK)
 		return st;
 	return send_reset(p);
@@ -483,12 +563,18 @@ answer_error(const Proto *p, ErrorBuf *eb, const Answer *a)
 		strstr(msg, "statement timeout") != NULL)
 		code = BM_ERR_TIMEOUT;
 	err_set(eb, code, a->sqlstate, msg, a->detail, a->hint);
+	err_set_fields(eb, a->schema_name, a->table_name, a->column_name, a->constraint_name,
+				   a->position ? atoi(a->position) : 0);
 }
+
+static void unit_abandon(Proto *p, ProtoEvent *ev);
 
 /*
  * The unit on the wire failed (first time only): the pipeline after the
  * failure is aborted, so it needs its own Sync unless the unit's end was
- * sent, then a ROLLBACK.  The event tells the session.
+ * sent, then a ROLLBACK.  The event tells the session.  A unit that has
+ * sent a SAVEPOINT and not its end waits instead: the session's next
+ * requests may roll back to it (proto_send_unit answers the others).
  */
 static void
 unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
@@ -497,6 +583,20 @@ unit_fail(Proto *p, const ErrorBuf *why, ProtoEvent *ev)
 		return;
 	p->unit_failed = true;
 	err_copy(&p->failure, why);
+	unit_abandon(p, ev);
+}
+
+/*
+ * The failed unit ends: the Sync and the ROLLBACK that clean up are due, and
+ * the session hears of it.  Not yet while a ROLLBACK TO may still make it
+ * usable: one on the wire, or one the session may queue next (a SAVEPOINT
+ * was sent and the unit's end was not).
+ */
+static void
+unit_abandon(Proto *p, ProtoEvent *ev)
+{
+	if (p->rollbacks_to > 0 || (p->savepoints && !p->unit_end_sent))
+		return;
 	if (!p->unit_end_sent)
 	{
 		p->unit_end_sent = true;
@@ -531,6 +631,72 @@ forget_stale_plan(Proto *p, Request *req, const Answer *a)
 	return true;
 }
 
+/*
+ * The server's error for a wrong number of parameters names the prepared
+ * statement ("bind message supplies 1 parameters, but prepared statement
+ * \"bm_2\" requires 0"): the name is ours, not the caller's, so say it in
+ * the caller's terms.  Told by the function that raised it, in any language;
+ * the count the statement takes is read from an English message only.
+ */
+static void
+explain_parameter_count(Request *req, const Answer *a)
+{
+	char		msg[160];
+	const char *requires;
+	int			given,
+				takes;
+
+	if (a->source == NULL || strcmp(a->source, "exec_bind_message") != 0 ||
+		a->sqlstate == NULL || strcmp(a->sqlstate, "08P01") != 0 ||
+		a->message == NULL)
+		return;
+	requires = strstr(a->message, "\" requires ");
+	if (sscanf(a->message, "bind message supplies %d parameters", &given) == 1 &&
+		requires && sscanf(requires, "\" requires %d", &takes) == 1)
+		snprintf(msg, sizeof(msg), "the statement takes %d parameters, but %d were given (nparams)",
+				 takes, (int) req->nparams);
+	else
+		snprintf(msg, sizeof(msg), "the statement takes another number of parameters than the %d given (nparams)",
+				 (int) req->nparams);
+	err_set(request_error(req), BM_ERR_SQL, a->sqlstate, msg, a->detail, a->hint);
+}
+
+/*
+ * A ROLLBACK TO that ran after the unit failed: the transaction is usable
+ * again, and whatever follows it (the commit included) runs as if nothing
+ * had failed.
+ */
+static void
+unit_recover(Proto *p)
+{
+	p->unit_failed = false;
+	p->need_cleanup = false;
+	err_clear(&p->failure);
+}
+
+/* a SAVEPOINT, ROLLBACK TO or RELEASE is answered */
+static void
+savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+
+	if (req->kind == REQ_ROLLBACK_TO)
+		p->rollbacks_to--;
+	if (op->answered && op->ans.status == PGRES_PIPELINE_ABORTED)
+		request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+	else if (op_failed(op))
+	{
+		answer_error(p, request_error(req), &op->ans);
+		unit_fail(p, req->err, ev);
+	}
+	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_recover(p);
+	/* a ROLLBACK TO that did not recover the failed unit: it may end now */
+	if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
+		unit_abandon(p, ev);
+	ev->done = req;
+}
+
 /* a statement's results are all in: its request's answer or error */
 static void
 exec_answered(Proto *p, Op *op, ProtoEvent *ev)
@@ -552,6 +718,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		else if (op->answered && status_failed(st))
 		{
 			answer_error(p, request_error(req), &op->ans);
+			explain_parameter_count(req, &op->ans);
 			/* an autocommit statement did nothing: run it again, prepared afresh */
 			if (forget_stale_plan(p, req, &op->ans) && req->session == NULL &&
 				req->replays < p->max_replays && req->replays < UINT8_MAX)
@@ -693,6 +860,8 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 			else
 				ev->copy_due = op->req;
 			break;
+		case SYNC_SAVEPOINT:
+			break;
 	}
 }
 
@@ -719,6 +888,14 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 
 	switch (op->kind)
 	{
+		case OP_TIMEOUT:
+			/* an autocommit statement's fails it; a unit's fails the unit */
+			if (op_failed(op) && req && request_code(req) == BM_OK)
+			{
+				answer_error(p, request_error(req), &op->ans);
+				break;
+			}
+			/* fall through */
 		case OP_BEGIN:
 			if (op_failed(op) && p->in_unit)
 			{
@@ -753,6 +930,9 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			exec_answered(p, op, ev);
 			p->copy = NULL;
 			ev->copy_over = true;
+			break;
+		case OP_SAVEPOINT:
+			savepoint_answered(p, op, ev);
 			break;
 		case OP_END:
 			if (request_code(req) != BM_OK)
@@ -901,4 +1081,25 @@ proto_take_unanswered(Proto *p)
 	req = p->copy;
 	p->copy = NULL;
 	return (req && req->state != REQ_DONE) ? req : NULL;
+}
+
+/*
+ * The code a request still unanswered gets when its connection is lost with
+ * `code` (a connection failure, the silence guard, the engine's free).  What
+ * may have committed says so: an autocommit statement on the wire, and every
+ * request of a unit whose COMMIT was sent, unless the unit had failed first
+ * (the server then rolls it back).  A ROLLBACK on the wire succeeds: the
+ * transaction cannot commit any more.  Anything else surely did not commit
+ * and keeps `code`.
+ */
+int
+proto_lost_code(const Proto *p, const Request *req, int code)
+{
+	if (req->kind == REQ_ROLLBACK && req->state == REQ_SENT)
+		return BM_OK;
+	if (req->state != REQ_SENT)
+		return code;
+	if (req->session == NULL || (p->commit_sent && !p->unit_failed))
+		return BM_ERR_OUTCOME_UNKNOWN;
+	return code;
 }

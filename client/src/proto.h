@@ -23,7 +23,10 @@ typedef enum ReqKind
 	REQ_STREAM,					/* a statement whose rows come one by one */
 	REQ_COPY_IN,				/* COPY ... FROM STDIN */
 	REQ_COPY_OUT,				/* COPY ... TO STDOUT */
-	REQ_ROW						/* one row of a REQ_STREAM, delivered on its own */
+	REQ_ROW,					/* one row of a REQ_STREAM, delivered on its own */
+	REQ_SAVEPOINT,				/* SAVEPOINT, ROLLBACK TO, RELEASE: sql holds the command */
+	REQ_ROLLBACK_TO,
+	REQ_RELEASE
 } ReqKind;
 
 typedef enum ReqState
@@ -48,7 +51,7 @@ typedef struct Request
 	union
 	{
 		bm_result_cb result;	/* REQ_EXEC */
-		bm_done_cb	done;		/* REQ_COMMIT, REQ_ROLLBACK */
+		bm_done_cb	done;		/* every other kind */
 	}			cb;
 	void	   *arg;
 	PGresult   *res;			/* the answer, when it succeeded */
@@ -79,7 +82,8 @@ typedef struct CopyIO
 static inline bool
 request_has_result(const Request *req)
 {
-	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK;
+	return req->kind != REQ_COMMIT && req->kind != REQ_ROLLBACK && req->kind != REQ_SAVEPOINT &&
+		req->kind != REQ_ROLLBACK_TO && req->kind != REQ_RELEASE;
 }
 
 /* the request is a COPY (it leaves pipeline mode for its data) */
@@ -119,6 +123,11 @@ typedef struct Answer
 	PGresult   *res;
 	bool		settings_changed;	/* a Sync's answer: the server reports settings
 									 * unlike the connection's first */
+	const char *schema_name;	/* the fields naming what the error is about */
+	const char *table_name;
+	const char *column_name;
+	const char *constraint_name;
+	const char *position;		/* decimal text, as the server sends it */
 } Answer;
 
 /* how a Proto puts messages on the wire; each returns false when it failed */
@@ -145,7 +154,9 @@ typedef enum OpKind
 	OP_DEALLOCATE,
 	OP_SYNC,
 	OP_COPY,					/* a COPY, sent outside pipeline mode */
-	OP_RESET					/* a step of the reset on release */
+	OP_RESET,					/* a step of the reset on release */
+	OP_TIMEOUT,					/* the statement timeout, local to the transaction */
+	OP_SAVEPOINT				/* SAVEPOINT, ROLLBACK TO or RELEASE of a session */
 } OpKind;
 
 typedef enum SyncKind
@@ -155,7 +166,8 @@ typedef enum SyncKind
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
 	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
 	SYNC_COPY,					/* before a COPY: everything before it is answered */
-	SYNC_RESET					/* ends the reset on release */
+	SYNC_RESET,					/* ends the reset on release */
+	SYNC_SAVEPOINT				/* before a ROLLBACK TO: an error earlier skips only to here */
 } SyncKind;
 
 typedef struct Op
@@ -202,7 +214,9 @@ typedef struct Proto
 	bool		send_cleanup;
 	bool		unit_failed;
 	ErrorBuf	failure;		/* what failed the unit first */
+	bool		commit_sent;	/* the unit's COMMIT is on the wire */
 	int			statement_timeout_ms;	/* a 57014 under it is BM_ERR_TIMEOUT */
+	char		timeout_sql[96];	/* sets it for one transaction; "" when none */
 	int			max_replays;	/* of an autocommit statement with a stale plan */
 	ProtoStats	stats;
 	StmtCache	cache;
@@ -213,6 +227,8 @@ typedef struct Proto
 	bool		reset_due;		/* a reset waits to be sent (proto_send_cleanup) */
 	bool		end_answered;	/* the unit's end is answered; it is over once reset */
 	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
+	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
+	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
 } Proto;
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
@@ -269,6 +285,7 @@ proto_event_empty(const ProtoEvent *ev)
 extern int	proto_init(Proto *p, const ProtoWire *wire, void *wire_ctx, int cache_size,
 					   SqlTable *texts);
 extern void proto_destroy(Proto *p);
+extern void proto_set_statement_timeout(Proto *p, int ms);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);
 extern ProtoStatus proto_send_auto(Proto *p, Request *req);
@@ -279,5 +296,6 @@ extern ProtoStatus proto_end_batch(Proto *p, bool *write);
 extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
+extern int	proto_lost_code(const Proto *p, const Request *req, int code);
 
 #endif							/* BM_PROTO_H */

@@ -36,6 +36,9 @@ complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)
 		case REQ_COPY_IN:
 		case REQ_COPY_OUT:
 		case REQ_ROW:
+		case REQ_SAVEPOINT:
+		case REQ_ROLLBACK_TO:
+		case REQ_RELEASE:
 			if (direct)
 				err_copy(request_error(req), direct);
 			else

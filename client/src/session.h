@@ -21,6 +21,7 @@ struct bm_session
 	bool		waiting;		/* on that queue */
 	bool		closed;
 	const char *begin_sql;		/* a constant string */
+	bool		read_only;		/* its units may run on the engine's read pool */
 	Queue		requests;		/* of Request (link): not yet called back, in order */
 	Queue		unsent;			/* of Request (send_link) */
 	int			nundelivered;
@@ -30,6 +31,7 @@ struct bm_session
 	long		failed_unit;	/* -1, or the unit that failed */
 	ErrorBuf	failure;
 	struct Conn *conn;			/* the connection holding its unit (here only tested for NULL) */
+	int			attempt;		/* of bm_sessionmaker_run, 0: opened by bm_session_open */
 };
 
 extern const char *session_begin_sql(const bm_session_options *opts);

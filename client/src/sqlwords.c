@@ -2,10 +2,12 @@
  * sqlwords.c
  *	  What a statement's leading keywords say about it, read without parsing
  *	  SQL: whether it drops every prepared statement of the connection (the
- *	  statement cache must forget its names), whether it is something the
- *	  library refuses at the call (COPY, transaction control), because it
- *	  would leave a pooled connection in a state the library does not track,
- *	  and what session state it may leave behind for the reset on release.
+ *	  statement cache must forget its names), whether it cannot run inside a
+ *	  transaction block (nothing may share its Sync), whether it is something
+ *	  the library refuses at the call (COPY, transaction control, LISTEN),
+ *	  because it would leave a pooled connection in a state the library does
+ *	  not track, and what session state it may leave behind for the reset on
+ *	  release.
  */
 #include <ctype.h>
 #include <stdbool.h>
@@ -110,36 +112,88 @@ sql_is_copy(const char *sql)
 }
 
 /*
+ * Must this statement run alone in its implicit transaction?  The server
+ * refuses these inside a transaction block or after another statement of a
+ * pipeline ("VACUUM cannot be executed within a pipeline"), so nothing of
+ * the library's may go before them in their Sync.  A false positive only
+ * costs that (the statement timeout, see proto.c); a miss would fail the
+ * statement, so the list is generous: every DATABASE, TABLESPACE and
+ * SUBSCRIPTION command, every REINDEX and CLUSTER, any CONCURRENTLY index.
+ */
+bool
+sql_runs_alone(const char *sql)
+{
+	static const char *const alone[][5] = {
+		{"VACUUM", NULL}, {"REINDEX", NULL}, {"CLUSTER", NULL}, {"DISCARD", NULL},
+		{"ALTER", "SYSTEM", NULL}, {"COMMIT", "PREPARED", NULL}, {"ROLLBACK", "PREPARED", NULL},
+		{"CREATE", "INDEX", "CONCURRENTLY", NULL}, {"CREATE", "UNIQUE", "INDEX", "CONCURRENTLY", NULL},
+		{"DROP", "INDEX", "CONCURRENTLY", NULL}
+	};
+	static const char *const objects[] = {"DATABASE", "TABLESPACE", "SUBSCRIPTION"};
+	static const char *const verbs[] = {"CREATE", "ALTER", "DROP"};
+	size_t		i,
+				j;
+
+	sql = skip_blanks(sql);
+	if (*sql == '\0' || strchr("ACDRVacdrv", *sql) == NULL)
+		return false;
+	for (i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
+		if (match_words(sql, alone[i]))
+			return true;
+	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		for (j = 0; j < sizeof(objects) / sizeof(objects[0]); j++)
+		{
+			const char *const words[] = {verbs[i], objects[j], NULL};
+
+			if (match_words(sql, words))
+				return true;
+		}
+	return false;
+}
+
+/*
  * Why the library refuses this statement, or NULL.  COPY would put the
  * connection into a copy state that pipeline mode cannot drive; transaction
  * control would leave a pooled connection inside (or outside) a transaction
  * that the library does not know about, so that other callers' autocommit
- * statements would join it.  COMMIT PREPARED and ROLLBACK PREPARED end a
- * two-phase transaction, not the connection's, and are allowed.
+ * statements would join it; LISTEN would keep the pooled connection
+ * listening for whoever takes it next, its notifications read by nobody.
+ * COMMIT PREPARED and ROLLBACK PREPARED end a two-phase transaction, not the
+ * connection's, and are allowed.
  */
 const char *
 sql_refused(const char *sql)
 {
 	static const char *const copy[] = {"COPY", NULL};
+	static const char *const listen[][2] = {{"LISTEN", NULL}, {"UNLISTEN", NULL}};
 	static const char *const allowed[][3] = {
 		{"COMMIT", "PREPARED", NULL}, {"ROLLBACK", "PREPARED", NULL}
 	};
+	static const char *const savepoint[][4] = {
+		{"SAVEPOINT", NULL}, {"RELEASE", NULL}, {"ROLLBACK", "TO", NULL},
+		{"ROLLBACK", "WORK", "TO", NULL}, {"ROLLBACK", "TRANSACTION", "TO", NULL}
+	};
 	static const char *const control[][3] = {
 		{"BEGIN", NULL}, {"START", NULL}, {"COMMIT", NULL}, {"END", NULL},
-		{"ROLLBACK", NULL}, {"ABORT", NULL}, {"SAVEPOINT", NULL}, {"RELEASE", NULL},
-		{"PREPARE", "TRANSACTION", NULL}
+		{"ROLLBACK", NULL}, {"ABORT", NULL}, {"PREPARE", "TRANSACTION", NULL}
 	};
 	size_t		i;
 
 	/* most statements start with a letter no refused keyword starts with */
 	sql = skip_blanks(sql);
-	if (*sql == '\0' || strchr("ABCEPRSabceprs", *sql) == NULL)
+	if (*sql == '\0' || strchr("ABCELPRSUabcelprsu", *sql) == NULL)
 		return NULL;
 	if (match_words(sql, copy))
 		return "COPY cannot run as a statement: use bm_session_copy_in or bm_session_copy_out";
+	for (i = 0; i < sizeof(listen) / sizeof(listen[0]); i++)
+		if (match_words(sql, listen[i]))
+			return "LISTEN and UNLISTEN cannot run through basemodel: the pooled connection would go on listening for whoever takes it next, and nobody would read its notifications";
 	for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
 		if (match_words(sql, allowed[i]))
 			return NULL;
+	for (i = 0; i < sizeof(savepoint) / sizeof(savepoint[0]); i++)
+		if (match_words(sql, savepoint[i]))
+			return "savepoints cannot run through an execute: use bm_session_savepoint, bm_session_rollback_to and bm_session_release";
 	for (i = 0; i < sizeof(control) / sizeof(control[0]); i++)
 		if (match_words(sql, control[i]))
 			return "transaction control cannot run through basemodel: use a session, and bm_session_commit or bm_session_rollback";

@@ -1,16 +1,19 @@
 /*
  * util.h
  *	  The bottom layer of libbasemodel, hidden from users: errors with owned
- *	  strings (error.c), the result a callback reads (result.c), notices on
- *	  their way to the loop (notice.c), interned SQL
+ *	  strings (error.c), the result a callback reads (result.c), typed
+ *	  parameters (params.c), notices on their way to the loop (notice.c),
+ *	  interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
- *	  keywords say (sqlwords.c), the clock, and the intrusive queues of
- *	  list.h.  Nothing here calls above util.
+ *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), connection
+ *	  parameters (conninfo.c), the clock, and the intrusive queues of list.h.
+ *	  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
- *	    proto.h (proto.c) -> util.h (error.c, result.c, stmtcache.c, sqlwords.c)
+ *	    proto.h (proto.c) -> util.h (error.c, result.c, params.c, stmtcache.c,
+ *	    sqlwords.c, sqlsplit.c, conninfo.c, notice.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -74,10 +77,18 @@ typedef struct ErrorBuf
 	char	   *message;
 	char	   *detail;
 	char	   *hint;
+	char	   *schema_name;
+	char	   *table_name;
+	char	   *column_name;
+	char	   *constraint_name;
+	int			position;
 } ErrorBuf;
 
 extern void err_set(ErrorBuf *eb, int code, const char *sqlstate,
 					const char *message, const char *detail, const char *hint);
+extern void err_set_fields(ErrorBuf *eb, const char *schema_name, const char *table_name,
+						   const char *column_name, const char *constraint_name,
+						   int position);
 extern void err_copy(ErrorBuf *dst, const ErrorBuf *src);
 extern void err_clear(ErrorBuf *eb);
 extern void err_public(const ErrorBuf *eb, bm_error *out);
@@ -174,8 +185,16 @@ extern Notice *notice_pop(NoticeQueue *q);
 extern void notice_public(const Notice *n, bm_error *out);
 extern void notice_clear(NoticeQueue *q);
 
+/* conninfo.c */
+extern int	conninfo_add_keepalives(const char ***keywords, const char ***values);
+extern const char ***conninfo_split_hosts(const char *const *keywords, const char *const *values,
+										  int *nhosts);
+extern void conninfo_free_hosts(const char ***host_values, int nhosts);
+extern void conninfo_refusal(PGconn *pg, char *msg, size_t len, char *sqlstate);
+
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
+extern bool sql_runs_alone(const char *sql);
 extern const char *sql_refused(const char *sql);
 extern bool sql_is_copy(const char *sql);
 
@@ -193,5 +212,8 @@ extern bool sql_is_copy(const char *sql);
 #define LEAVES_CLOSE	0x40	/* what no statement undoes (dblink, LOAD): the connection is closed */
 
 extern uint8_t sql_leaves(const char *sql);
+
+/* sqlsplit.c */
+extern bool sql_has_several_statements(const char *sql);
 
 #endif							/* BM_UTIL_H */

@@ -56,6 +56,7 @@ typedef struct reply_job
 	int			started;		/* being marked, sent or retried */
 	int			attempts;
 	uv_timer_t *retry;			/* armed while waiting to try again */
+	int			mark_unknown;	/* a mark as "sending" may have committed (BM_ERR_OUTCOME_UNKNOWN) */
 } reply_job;
 
 struct bot
@@ -391,6 +392,9 @@ on_marked_sending(bot *b, const bm_result *res, const bm_error *err, void *arg)
 	{
 		bot_log("reply to update %s: cannot mark it as sending: %s; trying again later", j->update_id,
 				err->message);
+		/* the mark may have committed: the next try tells (it finds the reply no longer pending) */
+		if (err->code == BM_ERR_OUTCOME_UNKNOWN)
+			j->mark_unknown = 1;
 		j->attempts++;
 		if (j->retry == NULL && (j->retry = malloc(sizeof(uv_timer_t))) != NULL)
 		{
@@ -403,7 +407,13 @@ on_marked_sending(bot *b, const bm_result *res, const bm_error *err, void *arg)
 			job_done(j);
 		return;
 	}
-	if (bm_result_affected(res) != 1)
+	if (bm_result_affected(res) != 1 && j->mark_unknown)
+	{
+		/* our own earlier mark did commit; the reply was not sent, since that needs a mark answered */
+		bot_log("reply to update %s: the mark of unknown outcome had committed; sending it", j->update_id);
+		j->mark_unknown = 0;
+	}
+	else if (bm_result_affected(res) != 1)
 	{
 		bot_log("reply to update %s is no longer pending; not sending it", j->update_id);
 		job_done(j);
@@ -518,6 +528,27 @@ advance(bot *b, bot_update *u)
 	b->store_backoff = 0;
 }
 
+/*
+ * A stored reply (a row of store_sql_unfinished_replies) goes out; a row the
+ * typed getters refuse (a NULL id) is logged and stays in the table.
+ */
+static void
+queue_stored_reply(bot *b, const bm_result *res, int row)
+{
+	const char *id = bm_result_value(res, row, bm_result_colnum(res, "update_id"));
+	long long	chat_id,
+				message_id;
+
+	if (bm_result_int64(res, row, bm_result_colnum(res, "chat_tg_id"), &chat_id) != 0 ||
+		bm_result_int64(res, row, bm_result_colnum(res, "message_id"), &message_id) != 0)
+	{
+		bot_log("update %s: its stored reply cannot be sent: %s", id, bm_last_error()->message);
+		return;
+	}
+	queue_reply(b, id, chat_id, message_id, bm_result_value(res, row, bm_result_colnum(res, "reply_text")),
+				NULL, NULL);
+}
+
 static void
 on_looked_up(bot *b, const bm_result *res, const bm_error *err, void *arg)
 {
@@ -525,9 +556,9 @@ on_looked_up(bot *b, const bm_result *res, const bm_error *err, void *arg)
 
 	if (err)
 		bot_log("update %s: cannot look up its reply: %s", update_id, err->message);
-	else if (bm_result_nrows(res) == 1 && strcmp(bm_result_value(res, 0, 4), "pending") == 0)
-		queue_reply(b, update_id, atoll(bm_result_value(res, 0, 1)), atoll(bm_result_value(res, 0, 2)),
-					bm_result_value(res, 0, 3), NULL, NULL);
+	else if (bm_result_nrows(res) == 1 &&
+			 strcmp(bm_result_value(res, 0, bm_result_colnum(res, "reply_state")), "pending") == 0)
+		queue_stored_reply(b, res, 0);
 	free(update_id);
 }
 
@@ -795,9 +826,9 @@ on_unfinished(bot *b, const bm_result *res, const bm_error *err, void *arg)
 	}
 	for (int i = 0; i < bm_result_nrows(res); i++)
 	{
-		const char *id = bm_result_value(res, i, 0);
+		const char *id = bm_result_value(res, i, bm_result_colnum(res, "update_id"));
 
-		if (strcmp(bm_result_value(res, i, 4), "sending") == 0)
+		if (strcmp(bm_result_value(res, i, bm_result_colnum(res, "reply_state")), "sending") == 0)
 		{
 			const char *params[1] = {id};
 
@@ -805,8 +836,7 @@ on_unfinished(bot *b, const bm_result *res, const bm_error *err, void *arg)
 			db_exec(b, store_sql_forget_unknown, 1, params, NULL, NULL);
 			continue;
 		}
-		queue_reply(b, id, atoll(bm_result_value(res, i, 1)), atoll(bm_result_value(res, i, 2)),
-					bm_result_value(res, i, 3), NULL, NULL);
+		queue_stored_reply(b, res, i);
 	}
 	get_me(b);
 }
@@ -823,14 +853,13 @@ static void
 on_offset(bot *b, const bm_result *res, const bm_error *err, void *arg)
 {
 	(void) arg;
-	if (err)
+	if (err || bm_result_int64(res, 0, 0, &b->offset) != 0)
 	{
-		bot_log("cannot read the last update_id: %s; trying again", err->message);
+		bot_log("cannot read the last update_id: %s; trying again", err ? err->message : bm_last_error()->message);
 		uv_timer_start(&b->store_timer, on_start_due, (uint64_t) (next_backoff(&b->store_backoff, 0) * 1000), 0);
 		return;
 	}
 	b->store_backoff = 0;
-	b->offset = atoll(bm_result_value(res, 0, 0));
 	db_exec(b, store_sql_unfinished_replies, 0, NULL, on_unfinished, NULL);
 }
 

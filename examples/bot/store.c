@@ -2,10 +2,12 @@
  * store.c
  *	  The bot's SQL.  The tables hold ordinary columns only: id, created_at
  *	  and updated_at come from basemodel.register, so the database keeps them
- *	  whoever writes the rows.  Each update is one session whose statements
- *	  and commit go out in one round trip; bot.updates.update_id is UNIQUE, so
- *	  an update delivered twice (after a crash) fails on its first statement
- *	  and changes nothing.
+ *	  whoever writes the rows.  Each update is one unit of work
+ *	  (bm_sessionmaker_run) whose statements and commit go out in one round
+ *	  trip, run again by the library after a deadlock, a serialization
+ *	  failure or a connection lost before the commit; bot.updates.update_id
+ *	  is UNIQUE, so an update delivered twice (after a crash) fails on its
+ *	  first statement and changes nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,9 +142,19 @@ const char	store_sql_counts[] =
 " (SELECT count(*) FROM bot.messages), (SELECT count(*) FROM bot.updates),"
 " (SELECT count(*) FROM bot.updates WHERE reply_state = 'sent')";
 
-/* One session in flight: which statement is which, and its first failure. */
+/* One statement of a unit: its SQL and text parameters (NULL: SQL NULL). */
+typedef struct stmt
+{
+	const char *sql;
+	int			nparams;
+	const char *params[8];
+} stmt;
+
+/* One unit in flight: its statements, which is which, and its first failure. */
 typedef struct store_ctx
 {
+	stmt	   *stmts;			/* queued again by each attempt */
+	int			nstmts;
 	store_done_cb cb;
 	void	   *arg;
 	int			seen;			/* statements answered so far */
@@ -155,6 +167,17 @@ typedef struct store_ctx
 	char		sqlstate[6];
 	char		problem[400];
 } store_ctx;
+
+/* what a unit owns goes with it */
+static void
+free_ctx(store_ctx *ctx)
+{
+	free(ctx->stmts);
+	free(ctx->reply);
+	free(ctx->owned[0]);
+	free(ctx->owned[1]);
+	free(ctx);
+}
 
 static void
 note_error(store_ctx *ctx, int stmt, const bm_error *err)
@@ -207,15 +230,19 @@ on_commit(bm_session *s, const bm_error *err, void *arg)
 				 (strncmp(ctx->sqlstate, "22", 2) == 0 || strncmp(ctx->sqlstate, "23", 2) == 0))
 			outcome = STORE_REJECTED;	/* data the database will never take */
 		else
+
+			/*
+			 * A connection, a timeout, or BM_ERR_OUTCOME_UNKNOWN: the update
+			 * may have been stored after all.  Storing it again then fails
+			 * on its update_id (STORE_DUPLICATE), and its reply is sent only
+			 * if it is still pending: never twice.
+			 */
 			outcome = STORE_RETRY;
 	}
-	bm_session_close(s);
+	(void) s;
 	ctx->cb(ctx->arg, outcome, outcome != STORE_OK ? NULL : ctx->reply ? ctx->reply : ctx->c_reply,
 			outcome == STORE_OK ? NULL : ctx->problem);
-	free(ctx->reply);
-	free(ctx->owned[0]);
-	free(ctx->owned[1]);
-	free(ctx);
+	free_ctx(ctx);
 }
 
 static store_ctx *
@@ -233,56 +260,42 @@ new_ctx(store_done_cb cb, void *arg)
 }
 
 /*
- * Queue the statements, then the commit.  If the library refuses a call
- * (out of memory, misuse), the session is closed and the caller told to
- * retry; the statements already queued are rolled back by the close.
+ * One attempt of a unit: its statements, with the counts of the previous
+ * attempt (whose callbacks have all run) forgotten.  bm_sessionmaker_run
+ * commits; a refused call (out of memory, misuse) gives up, and the unit's
+ * done callback tells the caller to retry.
  */
-typedef struct stmt
+static int
+queue_unit(bm_session *s, void *arg)
 {
-	const char *sql;
-	int			nparams;
-	const char *params[8];
-} stmt;
+	store_ctx  *ctx = arg;
 
+	ctx->seen = 0;
+	ctx->failed_stmt = -1;
+	free(ctx->reply);
+	ctx->reply = NULL;
+	for (int i = 0; i < ctx->nstmts; i++)
+		if (bm_session_execute(s, ctx->stmts[i].sql, ctx->stmts[i].nparams, ctx->stmts[i].params,
+							   on_statement, ctx) < 0)
+			return -1;
+	return 0;
+}
+
+/* run the statements as one unit of work, up to 3 attempts; on_commit ends it */
 static int
 run_session(bm_sessionmaker *m, store_ctx *ctx, const stmt *stmts, int n)
 {
-	bm_session *s = bm_session_open(m);
-	int			accepted = 0;
-
-	if (s == NULL)
-		goto refused;
-	for (; accepted < n; accepted++)
-		if (bm_session_execute(s, stmts[accepted].sql, stmts[accepted].nparams, stmts[accepted].params,
-							   on_statement, ctx) < 0)
-			goto refused;
-	if (bm_session_commit(s, on_commit, ctx) < 0)
-		goto refused;
-	return 0;
-
-refused:
+	if ((ctx->stmts = malloc(n * sizeof(stmt))) != NULL)
 	{
-		const bm_error *err = bm_last_error();
-
-		fprintf(stderr, "bot: cannot queue a session: %s\n",
-				err && err->message ? err->message : "unknown error");
-		if (s)
-			bm_session_close(s);
-
-		/*
-		 * Statements accepted before the refusal still get their callbacks
-		 * (the close rolls them back), and ctx with them: then it is leaked
-		 * rather than freed under them.  Only misuse or out of memory gets
-		 * here.
-		 */
-		if (accepted == 0)
-		{
-			free(ctx->owned[0]);
-			free(ctx->owned[1]);
-			free(ctx);
-		}
-		return -1;
+		memcpy(ctx->stmts, stmts, n * sizeof(stmt));
+		ctx->nstmts = n;
+		if (bm_sessionmaker_run(m, queue_unit, on_commit, ctx, 3) == 0)
+			return 0;
 	}
+	fprintf(stderr, "bot: cannot queue a session: %s\n",
+			ctx->stmts ? bm_last_error()->message : "out of memory");
+	free_ctx(ctx);
+	return -1;
 }
 
 int
@@ -313,7 +326,7 @@ store_update(bm_sessionmaker *m, const bot_update *u, const char *reply,
 	ctx = new_ctx(cb, arg);
 	if (ctx == NULL)
 		return -1;
-	/* the library may read parameters until the statement is answered: keep a copy */
+	/* each attempt queues the statements, after this call has returned: keep a copy */
 	if (reply && (ctx->owned[0] = strdup(reply)) == NULL)
 	{
 		free(ctx);

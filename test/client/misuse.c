@@ -74,6 +74,18 @@ main(void)
 			   "got %s", bm_error_name(err.code));
 	}
 	{
+		bm_engine_options below = {.statement_cache_size = -2};
+		bm_engine_options none = {.statement_cache_size = -1};
+
+		e = bm_engine_create(NULL, &below, &err);
+		tap_ok(e == NULL && err.code == BM_ERR_USAGE, "bad options: statement_cache_size below -1 is refused",
+			   "got %s", bm_error_name(err.code));
+		e = bm_engine_create(NULL, &none, &err);
+		tap_ok(e != NULL, "options: statement_cache_size -1 (no named statements) is accepted",
+			   "got %s: %s", bm_error_name(err.code), err.message);
+		bm_engine_free(e);
+	}
+	{
 		bm_engine_options huge_pool = {.pool_size = 1 << 30};
 		bm_engine_options huge_cache = {.statement_cache_size = 1 << 30};
 

@@ -154,6 +154,40 @@ SELECT count(*) AS id_kept FROM pg_attribute
 DROP TABLE priv.dom;
 DROP DOMAIN public.priv_iddom;
 
+-- the event triggers follow the DDL of an owner who may execute nothing of
+-- the extension but its user API: renamed and dropped hidden columns, a
+-- refused drop of the id's key, defaults given to an attached partition, a
+-- trigger written by hand, new tables of an auto-registered schema
+SET ROLE basemodel_regress_owner;
+ALTER TABLE priv.mine RENAME COLUMN secret TO hush;
+SELECT hidden FROM basemodel.models WHERE model = 'priv.mine'::regclass;
+ALTER TABLE priv.mine DROP COLUMN hush;
+SELECT hidden FROM basemodel.models WHERE model = 'priv.mine'::regclass;
+ALTER TABLE priv.mine DROP CONSTRAINT mine_pkey;
+\echo :LAST_ERROR_SQLSTATE
+CREATE TABLE priv.parts (v int) PARTITION BY LIST (v);
+SELECT basemodel.register('priv.parts');
+CREATE TABLE priv.parts_1 (v int, id bigint NOT NULL, created_at timestamptz NOT NULL,
+                           updated_at timestamptz NOT NULL);
+ALTER TABLE priv.parts ATTACH PARTITION priv.parts_1 FOR VALUES IN (1);
+SELECT count(*) AS defaults_copied FROM pg_attrdef WHERE adrelid = 'priv.parts_1'::regclass;
+CREATE TABLE priv.by_hand (id bigint PRIMARY KEY, v int);
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.by_hand
+    FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+        '{"version": 1, "id_column": "id", "created_column": null, "updated_column": null, "hidden": ["v"], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON priv.shared
+    FOR EACH ROW EXECUTE FUNCTION basemodel.before_update(
+        '{"version": 1, "id_column": "id", "created_column": null, "updated_column": null, "hidden": [], "ignore_columns": [], "skip_unchanged": false, "added_columns": []}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel.auto_register('priv');
+CREATE TABLE priv.auto (v int);
+SELECT basemodel.auto_register_off('priv');
+SELECT model, hidden FROM basemodel.models ORDER BY 1;
+SELECT basemodel.unregister('priv.auto', drop_columns => true);
+SELECT basemodel.unregister('priv.by_hand');
+DROP TABLE priv.parts, priv.auto, priv.by_hand;
+RESET ROLE;
+
 DROP SCHEMA priv CASCADE;
 DROP ROLE basemodel_regress_member;
 DROP ROLE basemodel_regress_owner;

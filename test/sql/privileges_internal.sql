@@ -1,10 +1,8 @@
--- Most internal functions are executable by PUBLIC (row level security
--- policies, register and the ddl_command_end trigger call them as the
--- current user), so each must be harmless when a role calls it directly on
--- tables it does not own; those that run only as triggers, event triggers
--- or for DROP EXTENSION are not executable (see public_functions).  And
--- auto-registration registers a table as the role that created it: the
--- schema's owner gains no rights over it.
+-- No internal function is executable by PUBLIC (see public_functions): a
+-- role that calls one directly, on a table it does not own, is refused
+-- before it runs; the C functions of the user API and the event triggers
+-- call them on its behalf.  And auto-registration registers a table as the
+-- role that created it: the schema's owner gains no rights over it.
 \set SHOW_CONTEXT never
 \set VERBOSITY terse
 DROP ROLE IF EXISTS basemodel_regress_alice;
@@ -36,21 +34,30 @@ ALTER TABLE alice.notes RENAME COLUMN secret TO secret2;
 ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
 SET ROLE basemodel_regress_mallory;
 SELECT basemodel._follow_column_rename('alice.notes'::regclass, 'secret2');
+\echo :LAST_ERROR_SQLSTATE
 RESET ROLE;
 SELECT hidden AS still_hidden FROM basemodel.models WHERE model = 'alice.notes'::regclass;
 ALTER EVENT TRIGGER basemodel_ddl_command_end DISABLE;
 ALTER TABLE alice.notes RENAME COLUMN secret2 TO secret;
 ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
 SET ROLE basemodel_regress_mallory;
--- no sequence in a schema the role may not create in
-SELECT basemodel._new_sequence('alice.notes', 'id');
+-- register's steps, which do not check the table again, cannot be called alone
+SELECT basemodel._new_sequence('alice.notes', 'notes_id_seq');
 \echo :LAST_ERROR_SQLSTATE
--- register's steps that write check the table themselves, called alone
-SELECT basemodel._plan_columns('alice.notes', 'id', NULL, NULL);
+SELECT basemodel._plan_columns('alice.notes', 'r', 'id', NULL, NULL, false);
 \echo :LAST_ERROR_SQLSTATE
 SELECT basemodel._apply_columns('alice.notes', 'id', '{id}', '{"ADD COLUMN id int"}', NULL);
 \echo :LAST_ERROR_SQLSTATE
 SELECT basemodel._store_registration('alice.notes', NULL, NULL, NULL, '{}', '{}', false, '{}', '{}');
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._write_registration(ROW('alice.notes', NULL, NULL, NULL, '{}', '{}', false, '{}', NULL));
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._drop_registration('alice.notes');
+\echo :LAST_ERROR_SQLSTATE
+-- nor can the writes of the event triggers
+SELECT basemodel._follow_schema('alice'::regnamespace, true, NULL);
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._set_auto_register('alice', true);
 \echo :LAST_ERROR_SQLSTATE
 -- the trigger function cannot be put on someone else's table
 CREATE TRIGGER zzz_basemodel_update BEFORE UPDATE ON alice.notes

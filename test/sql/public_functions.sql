@@ -1,6 +1,5 @@
--- No function PUBLIC can execute crashes the server or acts on tables the
--- caller does not own, and the internals that run only as triggers, as
--- event triggers or for DROP EXTENSION are not executable by PUBLIC.
+-- PUBLIC executes exactly the documented user API, and no function PUBLIC
+-- can execute crashes the server or acts on tables the caller does not own.
 \set SHOW_CONTEXT never
 \set VERBOSITY terse
 SELECT pg_postmaster_start_time() AS started \gset
@@ -10,20 +9,16 @@ CREATE SCHEMA anyone AUTHORIZATION basemodel_regress_anyone;
 -- someone else's registered table
 CREATE TABLE not_anyones (v int);
 SELECT basemodel.register('not_anyones');
-SET ROLE basemodel_regress_anyone;
 
--- the functions PUBLIC may execute: the user API, the trigger function, and
--- the helpers it calls as the current role (README, Security)
-SELECT p.oid::regprocedure AS executable
+-- every function of the extension, and whether PUBLIC is granted EXECUTE:
+-- the user API and the trigger function (README, Security), nothing else
+SELECT p.oid::regprocedure AS function,
+       EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE') AS public_execute
   FROM pg_proc p
  WHERE p.pronamespace = 'basemodel'::regnamespace
-   AND has_function_privilege(p.oid, 'EXECUTE')
- ORDER BY p.oid::regprocedure::text;
-SELECT p.oid::regprocedure AS not_executable
-  FROM pg_proc p
- WHERE p.pronamespace = 'basemodel'::regnamespace
-   AND NOT has_function_privilege(p.oid, 'EXECUTE')
- ORDER BY p.oid::regprocedure::text;
+ ORDER BY public_execute DESC, p.oid::regprocedure::text;
+SET ROLE basemodel_regress_anyone;
 
 -- DROP EXTENSION's helper is not PUBLIC's to call
 SELECT basemodel._release_tables();
@@ -102,6 +97,22 @@ UPDATE missing SET v = 2;
 \echo :LAST_ERROR_SQLSTATE
 ALTER EVENT TRIGGER basemodel_ddl_command_end ENABLE;
 SELECT evtenabled FROM pg_event_trigger WHERE evtname = 'basemodel_ddl_command_end';
+-- the event trigger functions (C) check that they fire on their own event,
+-- whoever calls them
+SELECT basemodel._on_ddl_command_end();
+\echo :LAST_ERROR_SQLSTATE
+SELECT basemodel._on_sql_drop();
+\echo :LAST_ERROR_SQLSTATE
+CREATE EVENT TRIGGER wrong_event ON ddl_command_start
+    EXECUTE FUNCTION basemodel._on_ddl_command_end();
+CREATE TABLE never_made (v int);
+\echo :LAST_ERROR_SQLSTATE
+DROP EVENT TRIGGER wrong_event;
+CREATE EVENT TRIGGER wrong_event ON ddl_command_end
+    EXECUTE FUNCTION basemodel._on_drop_extension();
+CREATE TABLE never_made (v int);
+\echo :LAST_ERROR_SQLSTATE
+DROP EVENT TRIGGER wrong_event;
 DROP TABLE wrong, zero, missing CASCADE;
 SET ROLE basemodel_regress_anyone;
 

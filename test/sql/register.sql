@@ -11,7 +11,7 @@ SELECT attname, format_type(atttypid, atttypmod), attnotnull, attidentity
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'notes'::regclass;
 SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = 'notes'::regclass;
 -- users rely on the trigger's name (README), which the SQL takes from the C constant
-SELECT basemodel._trigger_name();
+SELECT basemodel.trigger_name();
 -- existing rows got ids and timestamps
 SELECT id, body, created_at IS NOT NULL AS has_created, updated_at = created_at AS same
   FROM notes ORDER BY id;

@@ -76,6 +76,23 @@ UPDATE items SET seen = seen WHERE id = 101 RETURNING name, updated_at = now() A
 SELECT tgname FROM pg_trigger WHERE tgrelid = 'items'::regclass ORDER BY tgname COLLATE "C";
 DROP TRIGGER audit_seen ON items;
 DROP TRIGGER rename_it ON items;
+-- an UPDATE that does not assign created_at cannot change it, unless a
+-- BEFORE trigger that fires first does: that is caught, however it is
+-- added (the trigger only compares the columns an UPDATE assigns when no
+-- other BEFORE UPDATE row trigger fires before it)
+UPDATE items SET qty = qty + 1 WHERE id = 101 RETURNING updated_at = now() AS bumped;
+CREATE FUNCTION backdate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN NEW.created_at := '1999-01-01 00:00+00'; NEW.id := NEW.id; RETURN NEW; END $$;
+CREATE TRIGGER backdate BEFORE UPDATE ON items FOR EACH ROW EXECUTE FUNCTION backdate();
+UPDATE items SET qty = qty + 1 WHERE id = 101;
+\echo :LAST_ERROR_SQLSTATE
+ALTER TABLE items DISABLE TRIGGER backdate;
+UPDATE items SET qty = qty + 1 WHERE id = 101 RETURNING updated_at = now() AS bumped;
+ALTER TABLE items ENABLE TRIGGER backdate;
+UPDATE items SET qty = qty + 1 WHERE id = 101;
+\echo :LAST_ERROR_SQLSTATE
+DROP TRIGGER backdate ON items;
+DROP FUNCTION backdate();
 
 -- a timestamp (without time zone) updated column gets the transaction time too
 CREATE TABLE legacy (k int PRIMARY KEY, v int, modified timestamp NOT NULL DEFAULT '2000-01-01');

@@ -22,7 +22,7 @@ sub run
 
 # functions declared in the header
 open(my $h, '<', "$incdir/basemodel.h") or die "basemodel.h: $!";
-my %declared = map { $_ => 1 } do { local $/; <$h> } =~ /\b(bm_[a-z_]+)\s*\(/g;
+my %declared = map { $_ => 1 } do { local $/; <$h> } =~ /\b(bm_[a-z0-9_]+)\s*\(/g;
 my ($nm) = run("nm -D --defined-only $libdir/libbasemodel.so");
 my %exported = map { $_ => 1 } $nm =~ /^\S+\s+T\s+(\S+)$/mg;
 is_deeply([ sort keys %exported ], [ sort keys %declared ],

@@ -6,8 +6,9 @@
  *	  the middle of a unit, a stale cached plan, a deferred error that comes
  *	  before the Sync's answer, a COMMIT that fails, a cancel by
  *	  statement_timeout, and answers out of step with the queue; when a
- *	  streamed statement asks for single-row mode, and a COPY's way out of
- *	  pipeline mode and back.
+ *	  streamed statement asks for single-row mode, a COPY's way out of
+ *	  pipeline mode and back, and a failure after a SAVEPOINT that ROLLBACK
+ *	  TO recovers from.
  */
 #include "fake.h"
 
@@ -509,6 +510,61 @@ test_wire_failure(void)
 	fx_free(&fx);
 }
 
+/* what a lost connection makes of a request still unanswered: only what may have committed is unknown */
+static void
+test_lost_code(void)
+{
+	Fixture		fx;
+	Request    *autoreq,
+			   *r1,
+			   *end;
+
+	fx_init(&fx, 0);
+	autoreq = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (1)", false);
+	proto_send_auto(&fx.p, autoreq);
+	TAP_INT_EQ(proto_lost_code(&fx.p, autoreq, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: an autocommit statement on the wire may have committed");
+	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (2)", true);
+	end = req_new(&fx, REQ_COMMIT, NULL, true);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_CLOSED), BM_ERR_CLOSED,
+			   "lost code: a request never sent keeps the code it is failed with");
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_TIMEOUT), BM_ERR_TIMEOUT,
+			   "lost code: a statement of a unit whose COMMIT was not sent surely did not commit");
+	proto_send_unit(&fx.p, end);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_TIMEOUT), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: once the COMMIT is sent, the unit's statements may have committed");
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: and so may the COMMIT");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer_sync(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
+			   "lost code: a unit that failed before its COMMIT cannot have committed");
+	req_free(&fx, autoreq);
+	req_free(&fx, r1);
+	req_free(&fx, end);
+	fx_free(&fx);
+
+	fx_init(&fx, 0);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (2)", true);
+	end = req_new(&fx, REQ_ROLLBACK, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, end);
+	TAP_INT_EQ(proto_lost_code(&fx.p, r1, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
+			   "lost code: a statement of a unit ending in ROLLBACK did not commit");
+	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_OK,
+			   "lost code: a ROLLBACK on the wire succeeds: the transaction cannot commit");
+	req_free(&fx, r1);
+	req_free(&fx, end);
+	fx_free(&fx);
+}
+
 /*
  * A streamed statement asks for single-row mode when it becomes libpq's
  * current query: at once when sent to an idle connection, else when the
@@ -666,6 +722,241 @@ test_copy(void)
 	fx_free(&fx);
 }
 
+/* SAVEPOINT, a failing statement, ROLLBACK TO, more, COMMIT, all in one batch: the commit commits */
+static void
+test_savepoint_pipelined(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *back,
+			   *r2,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	back = req_new(&fx, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT \"a\"", true);
+	r2 = req_new(&fx, REQ_EXEC, "INSERT 2", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, back);
+	proto_send_unit(&fx.p, r2);
+	proto_send_unit(&fx.p, commit);
+	TAP_STR_EQ(fx_sent(&fx),
+			   "query - BEGIN (0)\nquery - SAVEPOINT \"a\" (0)\nquery - INSERT 1 (0)\n"
+			   "sync\nquery - ROLLBACK TO SAVEPOINT \"a\" (0)\nquery - INSERT 2 (0)\n"
+			   "query - COMMIT (0)\nsync\n",
+			   "savepoint pipelined: a Sync goes before ROLLBACK TO, all in one batch");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == sp && request_code(sp) == BM_OK, "savepoint pipelined: SAVEPOINT is answered",
+		   "expected sp done with BM_OK, got done %p code %d", (void *) ev.done, request_code(sp));
+	ev = answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	TAP_INT_EQ(request_code(r1), BM_ERR_SQL, "savepoint pipelined: the failing statement has its error");
+	ev = answer_sync(&fx);
+	tap_ok(!ev.done && !ev.cleanup_due && !ev.unit_over, "savepoint pipelined: the Sync before ROLLBACK TO is no event",
+		   "got done %p cleanup %d over %d", (void *) ev.done, ev.cleanup_due, ev.unit_over);
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == back && request_code(back) == BM_OK && !fx.p.unit_failed,
+		   "savepoint pipelined: ROLLBACK TO makes the unit usable again",
+		   "expected back done with BM_OK and the unit not failed, got code %d failed %d",
+		   request_code(back), fx.p.unit_failed);
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	TAP_INT_EQ(request_code(r2), BM_OK, "savepoint pipelined: the statement after ROLLBACK TO succeeds");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && request_code(commit) == BM_OK && ev.unit_over && !ev.cleanup_due,
+		   "savepoint pipelined: the commit commits and ends the unit without a cleanup",
+		   "expected commit done with BM_OK and unit_over, got code %d over %d cleanup %d",
+		   request_code(commit), ev.unit_over, ev.cleanup_due);
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, back);
+	req_free(&fx, r2);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
+/*
+ * A statement after a SAVEPOINT fails before the rest is queued: the unit
+ * waits; a statement queued then is not run, ROLLBACK TO and what follows
+ * are sent and the commit commits.
+ */
+static void
+test_savepoint_after_failure(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *skipped,
+			   *back,
+			   *r2,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	skipped = req_new(&fx, REQ_EXEC, "INSERT 3", true);
+	back = req_new(&fx, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT \"a\"", true);
+	r2 = req_new(&fx, REQ_EXEC, "INSERT 2", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	proto_end_batch(&fx.p, &(bool) {false});
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	tap_ok(ev.done == r1 && !ev.unit_failed && !fx.p.unit_end_sent && !ev.cleanup_due,
+		   "savepoint after a failure: the unit waits for the session's next request",
+		   "expected r1 done, no unit_failed, unit end not sent; got done %p failed %d end %d",
+		   (void *) ev.done, ev.unit_failed, fx.p.unit_end_sent);
+	proto_send_unit(&fx.p, skipped);
+	tap_ok(skipped->state == REQ_DONE && request_code(skipped) == BM_ERR_ABORTED,
+		   "savepoint after a failure: a statement before ROLLBACK TO is answered as not run",
+		   "expected done with BM_ERR_ABORTED, got state %d code %d", skipped->state, request_code(skipped));
+	proto_send_unit(&fx.p, back);
+	proto_send_unit(&fx.p, r2);
+	proto_send_unit(&fx.p, commit);
+	TAP_STR_EQ(fx_sent(&fx),
+			   "sync\nquery - ROLLBACK TO SAVEPOINT \"a\" (0)\nquery - INSERT 2 (0)\n"
+			   "query - COMMIT (0)\nsync\n",
+			   "savepoint after a failure: only ROLLBACK TO and what follows go, after a Sync");
+	answer_sync(&fx);
+	ev = answer(&fx, ans(PGRES_COMMAND_OK));
+	tap_ok(ev.done == back && !fx.p.unit_failed, "savepoint after a failure: ROLLBACK TO recovers the unit",
+		   "expected back done and the unit usable, got failed %d", fx.p.unit_failed);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && request_code(commit) == BM_OK && ev.unit_over,
+		   "savepoint after a failure: the commit commits", "expected BM_OK and unit_over, got code %d over %d",
+		   request_code(commit), ev.unit_over);
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, skipped);
+	req_free(&fx, back);
+	req_free(&fx, r2);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
+/* a unit that failed after a SAVEPOINT and is committed without ROLLBACK TO: the failure, then the cleanup */
+static void
+test_savepoint_commit_after_failure(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *commit;
+	ProtoEvent	ev;
+	Answer		dup = ans_error("23505", "duplicate key value", "_bt_check_unique");
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	dup.schema_name = "public";
+	dup.table_name = "t";
+	dup.constraint_name = "t_pkey";
+	dup.position = "8";
+	answer(&fx, dup);
+	tap_ok(r1->err && strcmp(r1->err->constraint_name, "t_pkey") == 0 &&
+		   strcmp(r1->err->table_name, "t") == 0 && strcmp(r1->err->schema_name, "public") == 0 &&
+		   r1->err->column_name == NULL && r1->err->position == 8,
+		   "error fields: the statement's error keeps the server's schema, table, constraint and position",
+		   "got constraint %s table %s column %s position %d", r1->err ? r1->err->constraint_name : "-",
+		   r1->err ? r1->err->table_name : "-", r1->err && r1->err->column_name ? r1->err->column_name : "NULL",
+		   r1->err ? r1->err->position : -1);
+	proto_send_unit(&fx.p, commit);
+	tap_ok(commit->err && commit->err->constraint_name && strcmp(commit->err->constraint_name, "t_pkey") == 0 &&
+		   commit->err->position == 8,
+		   "error fields: the commit that reports the failure has them too",
+		   "got constraint %s position %d",
+		   commit->err && commit->err->constraint_name ? commit->err->constraint_name : "NULL",
+		   commit->err ? commit->err->position : -1);
+	tap_ok(commit->state == REQ_DONE && request_code(commit) == BM_ERR_SQL &&
+		   strcmp(req_message(commit), "duplicate key value") == 0,
+		   "savepoint, commit after a failure: the commit reports the failure without being sent",
+		   "expected done with BM_ERR_SQL \"duplicate key value\", got state %d code %d \"%s\"",
+		   commit->state, request_code(commit), req_message(commit));
+	TAP_STR_EQ(fx_sent(&fx), "sync\n", "savepoint, commit after a failure: a Sync ends the aborted pipeline");
+	ev = answer_sync(&fx);
+	TAP_INT_EQ(ev.cleanup_due, 1, "savepoint, commit after a failure: its answer asks for the cleanup");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "savepoint, commit after a failure: one ROLLBACK");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer_sync(&fx);
+	TAP_INT_EQ(ev.unit_over, 1, "savepoint, commit after a failure: the cleanup's Sync ends the unit");
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
+/* a ROLLBACK TO that fails after the unit failed (unknown name), with the COMMIT sent: the cleanup follows */
+static void
+test_savepoint_rollback_to_fails(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *back,
+			   *commit;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	back = req_new(&fx, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT \"b\"", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, back);
+	proto_send_unit(&fx.p, commit);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	ev = answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	tap_ok(!ev.unit_failed, "failed ROLLBACK TO: the failure waits for the ROLLBACK TO on the wire",
+		   "got unit_failed");
+	answer_sync(&fx);
+	ev = answer(&fx, ans_error("3B001", "savepoint \"b\" does not exist", "RollbackToSavepoint"));
+	tap_ok(ev.done == back && ev.unit_failed && request_code(back) == BM_ERR_SQL,
+		   "failed ROLLBACK TO: it has its error, and the unit fails for good",
+		   "got done %p unit_failed %d code %d", (void *) ev.done, ev.unit_failed, request_code(back));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	ev = answer_sync(&fx);
+	tap_ok(ev.done == commit && request_code(commit) == BM_ERR_SQL && ev.cleanup_due,
+		   "failed ROLLBACK TO: the commit reports the first failure and the cleanup is due",
+		   "got code %d cleanup %d", request_code(commit), ev.cleanup_due);
+	TAP_STR_EQ(req_message(commit), "duplicate key value", "failed ROLLBACK TO: the commit's message is the first failure's");
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "failed ROLLBACK TO: one ROLLBACK and its Sync");
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, back);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -682,7 +973,12 @@ main(void)
 	test_commit_fails();
 	test_statement_timeout();
 	test_counters();
+	test_lost_code();
 	test_stream();
 	test_copy();
+	test_savepoint_pipelined();
+	test_savepoint_after_failure();
+	test_savepoint_commit_after_failure();
+	test_savepoint_rollback_to_fails();
 	return tap_done();
 }

@@ -144,6 +144,36 @@ test_fail_without_message(void)
 	err_clear(&s.failure);
 }
 
+/* a unit that failed before any SAVEPOINT reached the server: its savepoint calls are not run either */
+static void
+test_fail_savepoints(void)
+{
+	bm_session	s = {.failed_unit = -1};
+	ErrorBuf	why = {0};
+	Request    *r[4];
+	bool		sent[4];
+	int			i;
+
+	r[0] = add(&s, REQ_SAVEPOINT, 0, &sent[0]);
+	r[1] = add(&s, REQ_ROLLBACK_TO, 0, &sent[1]);
+	err_set(&why, BM_ERR_CONNECTION, NULL, "could not connect", NULL, NULL);
+	session_fail(&s, &why, true);
+	r[2] = add(&s, REQ_RELEASE, 0, &sent[2]);
+	r[3] = add(&s, REQ_COMMIT, 0, &sent[3]);
+	tap_ok(r[0]->state == REQ_DONE && request_code(r[0]) == BM_ERR_CONNECTION,
+		   "savepoints: the first request of a unit that never reached the server gets the error",
+		   "got state %d code %d", r[0]->state, request_code(r[0]));
+	tap_ok(r[1]->state == REQ_DONE && request_code(r[1]) == BM_ERR_ABORTED && !sent[2] &&
+		   r[2]->state == REQ_DONE && request_code(r[2]) == BM_ERR_ABORTED,
+		   "savepoints: a rollback_to and a release of the failed unit are answered as not run",
+		   "got codes %d and %d", request_code(r[1]), request_code(r[2]));
+	TAP_INT_EQ(request_code(r[3]), BM_ERR_CONNECTION, "savepoints: the commit reports the failure");
+	for (i = 0; i < 4; i++)
+		req_free(r[i]);
+	err_clear(&why);
+	err_clear(&s.failure);
+}
+
 int
 main(void)
 {
@@ -154,6 +184,7 @@ main(void)
 	test_fail_on_wire();
 	test_fail_waiting();
 	test_fail_without_message();
+	test_fail_savepoints();
 	TAP_INT_EQ(texts.count, 0, "every SQL text is given back");
 	sqltable_free(&texts);
 	return tap_done();

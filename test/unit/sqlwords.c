@@ -1,9 +1,9 @@
 /*
  * sqlwords.c
  *	  What leading keywords say, every case: the statements the library
- *	  refuses (COPY, transaction control) and those it lets through, the
- *	  statements that drop every prepared statement, and what session state
- *	  a statement may leave for the reset on release.
+ *	  refuses (COPY, transaction control, LISTEN) and those it lets through,
+ *	  the statements that drop every prepared statement, and what session
+ *	  state a statement may leave for the reset on release.
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 #include "proto.h"
 #include "tap.h"
 
-/* a statement and what sql_refused says: NULL, "COPY" or "transaction" */
+/* a statement and what sql_refused says: NULL, "COPY", "LISTEN", "savepoint" or "transaction" */
 static const struct
 {
 	const char *sql;
@@ -30,11 +30,15 @@ static const struct
 	{"commit work", "transaction"},
 	{"END", "transaction"},
 	{"ROLLBACK", "transaction"},
-	{"ROLLBACK TO SAVEPOINT a", "transaction"},
+	{"ROLLBACK TO SAVEPOINT a", "savepoint"},
 	{"ABORT", "transaction"},
-	{"SAVEPOINT a", "transaction"},
-	{"RELEASE SAVEPOINT a", "transaction"},
-	{"release a", "transaction"},
+	{"SAVEPOINT a", "savepoint"},
+	{"RELEASE SAVEPOINT a", "savepoint"},
+	{"release a", "savepoint"},
+	{"rollback to a", "savepoint"},
+	{"ROLLBACK WORK TO SAVEPOINT a", "savepoint"},
+	{"Rollback Transaction To a", "savepoint"},
+	{"ROLLBACK WORK", "transaction"},
 	{"PREPARE TRANSACTION 'x'", "transaction"},
 	{"/* c */ -- d\n  prepare   transaction 'x'", "transaction"},
 	{"COMMIT PREPARED 'x'", NULL},
@@ -60,6 +64,13 @@ static const struct
 	{"/* unterminated", NULL},
 	{"CREATE TABLE t (x int)", NULL},
 	{"PREPARE", NULL},
+	{"LISTEN ch", "LISTEN"},
+	{"  listen \"Ch\";", "LISTEN"},
+	{"UNLISTEN *", "LISTEN"},
+	{"/* x */ unlisten ch", "LISTEN"},
+	{"NOTIFY ch", NULL},
+	{"listener", NULL},
+	{"SELECT pg_listening_channels()", NULL},
 };
 
 /* a statement and whether it drops every prepared statement */
@@ -177,7 +188,10 @@ main(void)
 		const char *want = refused_cases[i].refused;
 
 		snprintf(name, sizeof(name), "sql_refused(\"%s\") %s", shown(refused_cases[i].sql),
-				 want ? (strcmp(want, "COPY") == 0 ? "refuses COPY" : "refuses transaction control")
+				 want ? (strcmp(want, "COPY") == 0 ? "refuses COPY" :
+						 strcmp(want, "LISTEN") == 0 ? "refuses LISTEN" :
+						 strcmp(want, "savepoint") == 0 ? "refuses savepoints, naming their calls" :
+						 "refuses transaction control")
 				 : "lets it through");
 		tap_ok(want ? (why && strncmp(why, want, strlen(want)) == 0) : why == NULL, name,
 			   "expected %s, got %s", want ? want : "NULL", why ? why : "NULL");
