@@ -896,7 +896,7 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 			return true;
 	}
 	/* every read ends here: what came with the answers, or while idle */
-	if (c->state == CONN_READY)
+	if (c->state == CONN_READY && !c->flushing)
 		drop_notifications(c);
 	return false;
 }
