@@ -330,7 +330,9 @@ let_go(bm_engine *e, Conn *c)
  * A request still unanswered on a connection lost with `code` and `message`
  * fails, unless it already has its answer, with what its outcome may be
  * (proto_lost_code): a rollback succeeds, what may have committed is
- * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`.
+ * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`; in a unit that had failed
+ * for good, with what the server would have answered (the unit's failure,
+ * or not run).
  */
 static void
 fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *message)
@@ -338,7 +340,8 @@ fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *messa
 	int			lost = proto_lost_code(&c->proto, req, code);
 	char		buf[700];
 
-	if (request_code(req) == BM_OK && lost != BM_OK)
+	if (request_code(req) == BM_OK && !proto_answer_lost_in_failed_unit(&c->proto, req) &&
+		lost != BM_OK)
 	{
 		if (lost == BM_ERR_OUTCOME_UNKNOWN)
 		{

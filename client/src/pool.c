@@ -151,8 +151,8 @@ nomem:
  * A connection parameter the URL did not set gets value (the read pool's
  * target_session_attrs); false when out of memory.
  */
-bool
-pool_default_param(Pool *p, const char *keyword, const char *value)
+static bool
+default_param(Pool *p, const char *keyword, const char *value)
 {
 	const char **keywords,
 			  **values;
@@ -250,10 +250,14 @@ wire_single_row(void *ctx)
 
 static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_flush, wire_single_row};
 
-/* a pool of size connections, none started; NULL with *code and why when it cannot be */
+/*
+ * A pool of size connections, none started; default_attrs: the
+ * target_session_attrs unless the URL sets it (NULL: libpq's).  NULL with
+ * *code and why when it cannot be.
+ */
 Pool *
-pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-			SqlTable *texts, int *code, char *why, size_t whylen)
+pool_create(const char *url, const char *default_attrs, const bm_engine_options *o,
+			int size, int cache_size, SqlTable *texts, int *code, char *why, size_t whylen)
 {
 	Pool	   *p = calloc(1, sizeof(*p));
 	int			i,
@@ -269,6 +273,12 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 	if ((rc = build_conninfo(p, url, o, why, whylen)) < 0)
 	{
 		*code = rc == -1 ? BM_ERR_USAGE : BM_ERR_NOMEM;
+		pool_free(p);
+		return NULL;
+	}
+	/* before the hosts are split: each host's parameters carry it */
+	if (default_attrs && !default_param(p, "target_session_attrs", default_attrs))
+	{
 		pool_free(p);
 		return NULL;
 	}
@@ -597,6 +607,12 @@ idle_conn_alive(Conn *c)
 {
 	int			i;
 
+	/* read in this very turn (the next statement queued from a callback): parse what came */
+	if (c->read_this_turn)
+	{
+		(void) PQisBusy(c->pg);
+		return !c->server_fatal && PQstatus(c->pg) != CONNECTION_BAD;
+	}
 	for (i = 0; i < 2; i++)
 	{
 		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
@@ -658,9 +674,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 		if (c->state != CONN_READY || c->holder != NULL || !proto_takes_work(&c->proto) ||
 			c->cancels > 0 || c->flushing)
 			continue;
-		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 &&
-			((!c->read_this_turn && !idle_conn_alive(c)) || server_changed_role(p, c->pg)))
+		if (c->proto.nops == 0 && (!idle_conn_alive(c) || server_changed_role(p, c->pg)))
 		{
 			pool_drop(c);
 			*dropped = true;

@@ -106,9 +106,8 @@ typedef enum ConnectResult
 	CONNECT_HOPELESS			/* an attempt failed and no connection is ready */
 } ConnectResult;
 
-extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-						 SqlTable *texts, int *code, char *why, size_t whylen);
-extern bool pool_default_param(Pool *p, const char *keyword, const char *value);
+extern Pool *pool_create(const char *url, const char *default_attrs, const bm_engine_options *o,
+						 int size, int cache_size, SqlTable *texts, int *code, char *why, size_t whylen);
 extern void pool_free(Pool *p);
 extern void pool_close_all(Pool *p);
 extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);
