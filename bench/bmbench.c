@@ -29,6 +29,8 @@
  *	                                      bm_session_execute, for comparison
  *	  bmbench copyin   FILE ROWS          C7: FILE (ROWS rows) into bench_copy
  *	                                      through bm_session_copy_in
+ *	  bmbench bigparam MB                 C8: one INSERT of an MB-megabyte text
+ *	                                      value into bench_big, autocommit
  *
  * The database is $DATABASE_URL; point selects draw ids from
  * 1..$BM_BENCH_ROWS of table bench_point.  Every answer is checked (one row,
@@ -74,7 +76,7 @@ usage(void)
 			"               insert SESSIONS ROWS |\n"
 			"               burst COUNT POOL | sessions COUNT POOL STMTS |\n"
 			"               readonly COUNT POOL INFLIGHT |\n"
-			"               stream ROWS | select ROWS | copyin FILE ROWS\n");
+			"               stream ROWS | select ROWS | copyin FILE ROWS | bigparam MB\n");
 	exit(2);
 }
 
@@ -719,6 +721,53 @@ bench_copyin(const char *path, long rows)
 	printf("ops=%ld seconds=%.6f rate=%.1f", rows, t, rows / t);
 }
 
+static long inserted = -1;
+
+/* the big INSERT's answer: the rows it inserted */
+static void
+inserted_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) arg;
+	if (is_error(err))
+		fail("the big INSERT", err);
+	inserted = bm_result_affected(res);
+}
+
+/* C8: one text parameter of mb megabytes INSERTed into bench_big: bytes/s */
+static void
+bench_bigparam(long mb)
+{
+	size_t		len = (size_t) mb * 1000 * 1000;
+	char	   *v = malloc(len + 1);
+	const char *params[1] = {v};
+	double		t0,
+				t;
+
+	if (v == NULL)
+	{
+		fprintf(stderr, "bmbench: no memory for a %ld MB value\n", mb);
+		exit(1);
+	}
+	for (size_t i = 0; i < len; i++)
+		v[i] = 'a' + i % 26;
+	v[len] = '\0';
+	make_engine(1);
+	warm_up(1);
+	t0 = now();
+	if (bm_engine_execute(engine, "INSERT INTO bench_big (v) VALUES ($1)", 1, params, inserted_cb, NULL) != 0)
+		fail("queueing the big INSERT", bm_last_error());
+	run_loop();
+	t = now() - t0;
+	free(v);
+	if (inserted != 1)
+	{
+		fprintf(stderr, "bmbench: the big INSERT inserted %ld rows, expected 1\n", inserted);
+		exit(1);
+	}
+	printf("ops=1 seconds=%.6f rate=%.1f", t, len / t);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -748,6 +797,8 @@ main(int argc, char **argv)
 		bench_rows(parse_count(argv[2]), false);
 	else if (strcmp(argv[1], "copyin") == 0 && argc == 4)
 		bench_copyin(argv[2], parse_count(argv[3]));
+	else if (strcmp(argv[1], "bigparam") == 0 && argc == 3)
+		bench_bigparam(parse_count(argv[2]));
 	else
 		usage();
 	/* the engine's own count of what went over the wire, warm-up included */

@@ -119,18 +119,9 @@ static Pool *
 read_pool_create(bm_engine *e, const bm_engine_options *opts, char *why, size_t whylen, int *code)
 {
 	int			size = opts->read_pool_size ? opts->read_pool_size : e->pool->size;
-	Pool	   *p = pool_create(opts->read_url, opts, size,
-								statement_cache(opts->statement_cache_size),
-								&e->texts, code, why, whylen);
 
-	if (p && !pool_default_param(p, "target_session_attrs", "standby"))
-	{
-		pool_free(p);
-		*code = BM_ERR_NOMEM;
-		snprintf(why, whylen, "out of memory");
-		return NULL;
-	}
-	return p;
+	return pool_create(opts->read_url, "standby", opts, size, statement_cache(opts->statement_cache_size),
+					   &e->texts, code, why, whylen);
 }
 
 BM_EXPORT bm_engine *
@@ -164,7 +155,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
-	e->pool = pool_create(url, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
+	e->pool = pool_create(url, NULL, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
 						  statement_cache(opts->statement_cache_size),
 						  &e->texts, &code, why, sizeof(why));
 	if (e->pool == NULL)

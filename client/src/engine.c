@@ -330,7 +330,9 @@ let_go(bm_engine *e, Conn *c)
  * A request still unanswered on a connection lost with `code` and `message`
  * fails, unless it already has its answer, with what its outcome may be
  * (proto_lost_code): a rollback succeeds, what may have committed is
- * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`.
+ * BM_ERR_OUTCOME_UNKNOWN, the rest keeps `code`; in a unit that had failed
+ * for good, with what the server would have answered (the unit's failure,
+ * or not run).
  */
 static void
 fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *message)
@@ -338,7 +340,8 @@ fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *messa
 	int			lost = proto_lost_code(&c->proto, req, code);
 	char		buf[700];
 
-	if (request_code(req) == BM_OK && lost != BM_OK)
+	if (request_code(req) == BM_OK && !proto_answer_lost_in_failed_unit(&c->proto, req) &&
+		lost != BM_OK)
 	{
 		if (lost == BM_ERR_OUTCOME_UNKNOWN)
 		{
@@ -483,7 +486,7 @@ send_session(bm_engine *e, Conn *c)
 	ProtoStatus st;
 
 	/* a cancel request on its way could hit anything sent now */
-	if (c->cancels > 0)
+	if (c->cancels > 0 || pool_flushing(c))
 		return;
 	if (!sent(e, c, proto_send_cleanup(p), NULL))
 		return;
@@ -516,7 +519,7 @@ end_batch(bm_engine *e, Conn *c)
 {
 	bool		write;
 
-	if (c->state != CONN_READY)
+	if (c->state != CONN_READY || pool_flushing(c))
 		return;
 	if (sent(e, c, proto_end_batch(&c->proto, &write), NULL) && write)
 		write_out(e, c);
@@ -610,7 +613,7 @@ pump(bm_engine *e)
 			c = &p->conns[i];
 			if (c->state == CONN_READY && c->holder)
 				send_session(e, c);
-			else if (c->state == CONN_READY && c->proto.reset_due)
+			else if (c->state == CONN_READY && c->proto.reset_due && !pool_flushing(c))
 				sent(e, c, proto_send_cleanup(&c->proto), NULL);
 			end_batch(e, c);
 		}
@@ -758,6 +761,7 @@ void
 engine_conn_io(bm_engine *e, Conn *c, int events)
 {
 	ErrorBuf	why = {0};
+	bool		was_flushing = pool_flushing(c);
 
 	if (c->state == CONN_CONNECTING)
 		connected(e, c->pool, pool_connect_poll(c, &why), &why);
@@ -772,6 +776,9 @@ engine_conn_io(bm_engine *e, Conn *c, int events)
 		if (c->state == CONN_READY && c->copy != COPY_NONE)
 			copy_io(e, c);
 	}
+	/* a flusher gave the connection back: what waited for it may go now */
+	if (was_flushing && !(c->state == CONN_READY && pool_flushing(c)))
+		engine_kick(e);
 }
 
 /* connection attempts and statements past their deadlines fail; due timers fire */

@@ -8,9 +8,14 @@
  *	  watches.  It never touches sessions or the engine's queues: what
  *	  happened goes back up as return values and ProtoEvents.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include "pool.h"
 
@@ -146,8 +151,8 @@ nomem:
  * A connection parameter the URL did not set gets value (the read pool's
  * target_session_attrs); false when out of memory.
  */
-bool
-pool_default_param(Pool *p, const char *keyword, const char *value)
+static bool
+default_param(Pool *p, const char *keyword, const char *value)
 {
 	const char **keywords,
 			  **values;
@@ -207,8 +212,16 @@ wire_prepare(void *ctx, const char *name, const char *sql)
 static bool
 wire_query(void *ctx, const char *name, const char *sql, int nparams, const char *const *params)
 {
-	PGconn	   *pg = ((Conn *) ctx)->pg;
+	Conn	   *c = ctx;
+	PGconn	   *pg = c->pg;
+	size_t		bytes = 0;
+	int			i;
 
+	for (i = 0; i < nparams && bytes < BIG_SEND; i++)
+		if (params[i])
+			bytes += strnlen(params[i], BIG_SEND);
+	if (bytes >= BIG_SEND)
+		c->big_out = true;
 	if (name)
 		return PQsendQueryPrepared(pg, name, nparams, params, NULL, NULL, 0) == 1;
 	return PQsendQueryParams(pg, sql, nparams, NULL, params, NULL, NULL, 0) == 1;
@@ -237,10 +250,14 @@ wire_single_row(void *ctx)
 
 static const ProtoWire libpq_wire = {wire_prepare, wire_query, wire_sync, wire_flush, wire_single_row};
 
-/* a pool of size connections, none started; NULL with *code and why when it cannot be */
+/*
+ * A pool of size connections, none started; default_attrs: the
+ * target_session_attrs unless the URL sets it (NULL: libpq's).  NULL with
+ * *code and why when it cannot be.
+ */
 Pool *
-pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-			SqlTable *texts, int *code, char *why, size_t whylen)
+pool_create(const char *url, const char *default_attrs, const bm_engine_options *o,
+			int size, int cache_size, SqlTable *texts, int *code, char *why, size_t whylen)
 {
 	Pool	   *p = calloc(1, sizeof(*p));
 	int			i,
@@ -256,6 +273,12 @@ pool_create(const char *url, const bm_engine_options *o, int size, int cache_siz
 	if ((rc = build_conninfo(p, url, o, why, whylen)) < 0)
 	{
 		*code = rc == -1 ? BM_ERR_USAGE : BM_ERR_NOMEM;
+		pool_free(p);
+		return NULL;
+	}
+	/* before the hosts are split: each host's parameters carry it */
+	if (default_attrs && !default_param(p, "target_session_attrs", default_attrs))
+	{
 		pool_free(p);
 		return NULL;
 	}
@@ -332,10 +355,30 @@ unwatch(Conn *c)
 	c->watch_ev = 0;
 }
 
+/*
+ * Wait for the flusher and take the connection back.  stop: end a flush that
+ * may be stuck (the connection is being dropped) by shutting the socket down
+ * under it, so that its blocking write fails at once.
+ */
+static void
+end_flush(Conn *c, bool stop)
+{
+	if (stop)
+		shutdown(PQsocket(c->pg), SHUT_RDWR);
+	pthread_join(c->flusher, NULL);
+	close(c->flush_pipe[0]);
+	close(c->flush_pipe[1]);
+	c->flushing = false;
+	c->rewatch = true;
+	c->big_out = false;
+}
+
 /* forget the libpq connection; the loop stops watching its socket first */
 static void
 conn_reset(Conn *c)
 {
+	if (c->flushing)
+		end_flush(c, true);
 	free(c->first_settings);
 	c->first_settings = NULL;
 	proto_reset(&c->proto);
@@ -564,6 +607,12 @@ idle_conn_alive(Conn *c)
 {
 	int			i;
 
+	/* read in this very turn (the next statement queued from a callback): parse what came */
+	if (c->read_this_turn)
+	{
+		(void) PQisBusy(c->pg);
+		return !c->server_fatal && PQstatus(c->pg) != CONNECTION_BAD;
+	}
 	for (i = 0; i < 2; i++)
 	{
 		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD)
@@ -623,11 +672,9 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 		Conn	   *c = &p->conns[i];
 
 		if (c->state != CONN_READY || c->holder != NULL || !proto_takes_work(&c->proto) ||
-			c->cancels > 0)
+			c->cancels > 0 || c->flushing)
 			continue;
-		/* unless it was read in this very turn (the next statement queued from a callback) */
-		if (c->proto.nops == 0 &&
-			((!c->read_this_turn && !idle_conn_alive(c)) || server_changed_role(p, c->pg)))
+		if (c->proto.nops == 0 && (!idle_conn_alive(c) || server_changed_role(p, c->pg)))
 		{
 			pool_drop(c);
 			*dropped = true;
@@ -756,10 +803,26 @@ drop_notifications(Conn *c)
 		PQfreemem(n);
 }
 
-/* read what arrived; false: the connection is broken (pool_error says why) */
+/*
+ * Read what arrived; false: the connection is broken (pool_error says why).
+ * During a flush the loop watches the flusher's pipe instead: once it says
+ * done, the connection is ours again and its input is read as usual.
+ */
 bool
 pool_consume(Conn *c)
 {
+	char		done;
+
+	if (c->flushing)
+	{
+		if (read(c->flush_pipe[0], &done, 1) != 1)
+			return true;
+		end_flush(c, false);
+		if (c->flush_result < 0)
+			return false;
+		/* the statement reached the server now: its silence is counted from here */
+		c->proto.progress_at = now_ms();
+	}
 	if (!PQconsumeInput(c->pg))
 		return false;
 	/* bytes arriving are progress, also in the middle of a long result */
@@ -813,7 +876,8 @@ answer_of(PGresult *res, Answer *a)
 bool
 pool_next_event(Conn *c, ProtoEvent *ev)
 {
-	while (c->state == CONN_READY && c->proto.nops > 0 && c->copy == COPY_NONE && !PQisBusy(c->pg))
+	while (c->state == CONN_READY && !c->flushing && c->proto.nops > 0 && c->copy == COPY_NONE &&
+		   !PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
 		Answer		a;
@@ -846,28 +910,111 @@ pool_next_event(Conn *c, ProtoEvent *ev)
 			return true;
 	}
 	/* every read ends here: what came with the answers, or while idle */
-	if (c->state == CONN_READY)
+	if (c->state == CONN_READY && !c->flushing)
 		drop_notifications(c);
 	return false;
+}
+
+/*
+ * The flusher's socket waits: a write that finds no room for 10 ms returns
+ * so that input is read, a read returns at once.  Each return costs a shift
+ * of the rest of the buffer, so a server that reads does not cause them.
+ */
+static const struct timeval flush_send_wait = {0, 10000};
+static const struct timeval flush_recv_wait = {0, 1000};
+
+/*
+ * The flusher.  libpq keeps its socket non-blocking and, in non-blocking
+ * mode, shifts the unsent rest of its buffer after every partial write; with
+ * the socket made blocking a write takes everything at once.  The timeouts
+ * make a write that waits for a server busy sending return now and then, so
+ * that libpq reads that input (as its blocking mode does) instead of both
+ * sides waiting for each other.
+ */
+static void *
+flush_all(void *arg)
+{
+	Conn	   *c = arg;
+	int			fd = PQsocket(c->pg);
+	int			flags = fcntl(fd, F_GETFL);
+	struct timeval send_was,
+				recv_was;
+	socklen_t	len = sizeof(struct timeval);
+	char		done = 1;
+	int			r;
+
+	getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_was, &len);
+	len = sizeof(struct timeval);
+	getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_was, &len);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &flush_send_wait, sizeof(struct timeval));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &flush_recv_wait, sizeof(struct timeval));
+	fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	while ((r = PQflush(c->pg)) == 1)
+		;
+	fcntl(fd, F_SETFL, flags);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &send_was, sizeof(struct timeval));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &recv_was, sizeof(struct timeval));
+	c->flush_result = r;
+	while (write(c->flush_pipe[1], &done, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * Hand a big output to a flusher thread; until it is done the loop watches
+ * its pipe and nothing else touches the connection.  false: no thread or
+ * pipe to be had, the output goes the slow way.
+ */
+static bool
+start_flush(Conn *c)
+{
+	if (pipe(c->flush_pipe) != 0)
+		return false;
+	fcntl(c->flush_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(c->flush_pipe[0], F_SETFD, FD_CLOEXEC);
+	fcntl(c->flush_pipe[1], F_SETFD, FD_CLOEXEC);
+	if (pthread_create(&c->flusher, NULL, flush_all, c) != 0)
+	{
+		close(c->flush_pipe[0]);
+		close(c->flush_pipe[1]);
+		return false;
+	}
+	c->flushing = true;
+	c->rewatch = true;
+	return true;
 }
 
 /* write what is queued; false: the connection is broken */
 bool
 pool_write(Conn *c)
 {
-	int			r = PQflush(c->pg);
+	int			r;
 
+	if (c->flushing)
+		return true;
+	r = PQflush(c->pg);
 	if (r < 0)
 		return false;
 	c->out_pending = (r == 1);
+	if (!c->out_pending)
+		c->big_out = false;
+	else if (c->big_out && start_flush(c))
+		c->out_pending = false;
 	return true;
 }
 
-/* libpq says the connection is gone */
+/* a flusher thread owns the connection: send nothing, read nothing */
+bool
+pool_flushing(const Conn *c)
+{
+	return c->flushing;
+}
+
+/* libpq says the connection is gone (a flusher's connection is its own until it is done) */
 bool
 pool_broken(const Conn *c)
 {
-	return PQstatus(c->pg) == CONNECTION_BAD;
+	return !c->flushing && PQstatus(c->pg) == CONNECTION_BAD;
 }
 
 /* libpq's message for the connection's last failure */
@@ -881,6 +1028,8 @@ pool_error(const Conn *c)
 int
 pool_fd(const Conn *c)
 {
+	if (c->flushing)
+		return c->flush_pipe[0];
 	return (c->state != CONN_EMPTY && c->pg) ? PQsocket(c->pg) : -1;
 }
 
@@ -897,6 +1046,8 @@ pool_wanted_events(const Conn *c)
 				return BM_EV_WRITE;
 			return 0;
 		case CONN_READY:
+			if (c->flushing)
+				return BM_EV_READ;
 			/* a COPY FROM STDIN writes whenever the socket takes more */
 			return BM_EV_READ | ((c->out_pending || c->copy == COPY_IN) ? BM_EV_WRITE : 0);
 		case CONN_EMPTY:

@@ -13,6 +13,7 @@
 #ifndef BM_POOL_H
 #define BM_POOL_H
 
+#include <pthread.h>
 #include <stdio.h>
 
 #include "proto.h"
@@ -61,7 +62,19 @@ typedef struct Conn
 	char	   *first_settings; /* the reported settings when it connected */
 	bool		server_fatal;	/* the server said FATAL: it is closing the connection */
 	int			host;			/* of a multi-host URL, the one this attempt tries */
+	bool		big_out;		/* a parameter of BIG_SEND bytes or more is queued to go */
+	bool		flushing;		/* a flusher thread owns pg until it writes to flush_pipe */
+	int			flush_pipe[2];	/* the flusher's "done" (read end watched by the loop) */
+	int			flush_result;	/* the flusher's PQflush: 0 sent, -1 failed */
+	pthread_t	flusher;
 } Conn;
+
+/*
+ * Queued output at least this large (one big parameter) is sent by a thread
+ * in blocking mode: libpq's non-blocking flush moves the unsent rest to the
+ * front of its buffer after every partial write, quadratic in the size.
+ */
+#define BIG_SEND (1024 * 1024)
 
 struct Pool
 {
@@ -93,9 +106,8 @@ typedef enum ConnectResult
 	CONNECT_HOPELESS			/* an attempt failed and no connection is ready */
 } ConnectResult;
 
-extern Pool *pool_create(const char *url, const bm_engine_options *o, int size, int cache_size,
-						 SqlTable *texts, int *code, char *why, size_t whylen);
-extern bool pool_default_param(Pool *p, const char *keyword, const char *value);
+extern Pool *pool_create(const char *url, const char *default_attrs, const bm_engine_options *o,
+						 int size, int cache_size, SqlTable *texts, int *code, char *why, size_t whylen);
 extern void pool_free(Pool *p);
 extern void pool_close_all(Pool *p);
 extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);
@@ -107,6 +119,7 @@ extern void pool_drop(Conn *c);
 extern bool pool_consume(Conn *c);
 extern bool pool_next_event(Conn *c, ProtoEvent *ev);
 extern bool pool_write(Conn *c);
+extern bool pool_flushing(const Conn *c);
 extern bool pool_broken(const Conn *c);
 extern const char *pool_error(const Conn *c);
 extern int64_t pool_next_deadline(const Pool *p);

@@ -1083,14 +1083,22 @@ proto_take_unanswered(Proto *p)
 	return (req && req->state != REQ_DONE) ? req : NULL;
 }
 
+/* the unit failed, and no ROLLBACK TO on the wire can make it usable again */
+static bool
+unit_failed_for_good(const Proto *p)
+{
+	return p->unit_failed && p->rollbacks_to == 0;
+}
+
 /*
  * The code a request still unanswered gets when its connection is lost with
  * `code` (a connection failure, the silence guard, the engine's free).  What
  * may have committed says so: an autocommit statement on the wire, and every
- * request of a unit whose COMMIT was sent, unless the unit had failed first
- * (the server then rolls it back).  A ROLLBACK on the wire succeeds: the
- * transaction cannot commit any more.  Anything else surely did not commit
- * and keeps `code`.
+ * request of a unit whose COMMIT was sent, unless the unit had failed for
+ * good first (the server then rolls it back; a ROLLBACK TO on the wire may
+ * recover it, and the COMMIT behind it then runs).  A ROLLBACK on the wire
+ * succeeds: the transaction cannot commit any more.  Anything else surely
+ * did not commit and keeps `code`.
  */
 int
 proto_lost_code(const Proto *p, const Request *req, int code)
@@ -1099,7 +1107,27 @@ proto_lost_code(const Proto *p, const Request *req, int code)
 		return BM_OK;
 	if (req->state != REQ_SENT)
 		return code;
-	if (req->session == NULL || (p->commit_sent && !p->unit_failed))
+	if (req->session == NULL || (p->commit_sent && !unit_failed_for_good(p)))
 		return BM_ERR_OUTCOME_UNKNOWN;
 	return code;
+}
+
+/*
+ * A request still unanswered of a unit that had failed for good when its
+ * connection was lost gets what its answer would have said: the COMMIT the
+ * unit's failure, a statement "not run".  Whatever else the connection's
+ * loss would say, the server could not run them.  false: not such a request
+ * (a ROLLBACK among them: proto_lost_code answers it).
+ */
+bool
+proto_answer_lost_in_failed_unit(Proto *p, Request *req)
+{
+	if (req->session == NULL || req->state != REQ_SENT || !p->in_unit ||
+		!unit_failed_for_good(p) || req->kind == REQ_ROLLBACK)
+		return false;
+	if (req->kind == REQ_COMMIT)
+		err_copy(request_error(req), &p->failure);
+	else
+		request_not_run(req, p->failure.message);
+	return true;
 }

@@ -111,6 +111,8 @@ sql_is_copy(const char *sql)
 	return match_words(skip_blanks(sql), copy);
 }
 
+static bool has_word(const char *sql, const char *w, bool prefix);
+
 /*
  * Must this statement run alone in its implicit transaction?  The server
  * refuses these inside a transaction block or after another statement of a
@@ -118,11 +120,14 @@ sql_is_copy(const char *sql)
  * the library's may go before them in their Sync.  A false positive only
  * costs that (the statement timeout, see proto.c); a miss would fail the
  * statement, so the list is generous: every DATABASE, TABLESPACE and
- * SUBSCRIPTION command, every REINDEX and CLUSTER, any CONCURRENTLY index.
+ * SUBSCRIPTION command, every REINDEX and CLUSTER, any CONCURRENTLY index,
+ * an ALTER TABLE naming DETACH and CONCURRENTLY (DETACH PARTITION ...
+ * CONCURRENTLY).
  */
 bool
 sql_runs_alone(const char *sql)
 {
+	static const char *const alter_table[] = {"ALTER", "TABLE", NULL};
 	static const char *const alone[][5] = {
 		{"VACUUM", NULL}, {"REINDEX", NULL}, {"CLUSTER", NULL}, {"DISCARD", NULL},
 		{"ALTER", "SYSTEM", NULL}, {"COMMIT", "PREPARED", NULL}, {"ROLLBACK", "PREPARED", NULL},
@@ -140,6 +145,8 @@ sql_runs_alone(const char *sql)
 	for (i = 0; i < sizeof(alone) / sizeof(alone[0]); i++)
 		if (match_words(sql, alone[i]))
 			return true;
+	if (match_words(sql, alter_table) && has_word(sql, "detach", false) && has_word(sql, "concurrently", false))
+		return true;
 	for (i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		for (j = 0; j < sizeof(objects) / sizeof(objects[0]); j++)
 		{

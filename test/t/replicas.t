@@ -132,6 +132,22 @@ sub ok_lines
 		  . scalar(@failed));
 }
 
+# --- a multi-host read_url listing the primary first --------------------------
+# The read pool asks for standbys (target_session_attrs=standby) on every
+# host it tries, so the primary is passed over, not connected to and dropped.
+{
+	my $log = "$tmp/reads2.log";
+	my $read_url = "host=127.0.0.1,127.0.0.1 port=$a->{port},$b->{port} user=postgres dbname=postgres";
+	my $pid = start_driver($log, 'reads', $a->conninfo, $read_url, 2, "$tmp/reads2.stop");
+	ok(wait_for(30, sub { ok_lines($log, 'ro', 0) >= 10 }),
+		'multi-host read_url, primary first: read-only sessions run');
+	my @ro = grep { $_->[0] eq 'ro' && $_->[2] eq 'BM_OK' } read_lines($log);
+	is_deeply([ grep { $_->[3] ne 't' || $_->[4] ne $b->{port} } @ro ], [],
+		'multi-host read_url, primary first: every read-only session ran on the standby');
+	ok(stop_driver($pid, "$tmp/reads2.stop"), 'the second reads driver exits 0')
+	  or diag(`cat $log.err`);
+}
+
 # The commits of a writes driver's log against the rows of $server: every
 # BM_OK once, no row for a definite failure; a commit whose connection went
 # may or may not be there (its outcome is unknown).

@@ -510,6 +510,46 @@ test_wire_failure(void)
 	fx_free(&fx);
 }
 
+/*
+ * A unit that failed inside a savepoint, with its ROLLBACK TO and COMMIT on
+ * the wire when the connection is lost: the server runs the ROLLBACK TO and
+ * the COMMIT behind their own Sync, so the outcome is unknown.
+ */
+static void
+test_lost_code_rollback_to(void)
+{
+	Fixture		fx;
+	Request    *sp,
+			   *r1,
+			   *back,
+			   *commit;
+
+	fx_init(&fx, 0);
+	sp = req_new(&fx, REQ_SAVEPOINT, "SAVEPOINT \"a\"", true);
+	r1 = req_new(&fx, REQ_EXEC, "INSERT 1", true);
+	back = req_new(&fx, REQ_ROLLBACK_TO, "ROLLBACK TO SAVEPOINT \"a\"", true);
+	commit = req_new(&fx, REQ_COMMIT, NULL, true);
+	proto_begin_unit(&fx.p);
+	proto_send_begin(&fx.p, "BEGIN");
+	proto_send_unit(&fx.p, sp);
+	proto_send_unit(&fx.p, r1);
+	proto_send_unit(&fx.p, back);
+	proto_send_unit(&fx.p, commit);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
+	TAP_INT_EQ(proto_lost_code(&fx.p, commit, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
+			   "lost code: a COMMIT behind a ROLLBACK TO on the wire may have committed");
+	tap_ok(!proto_answer_lost_in_failed_unit(&fx.p, commit) && request_code(commit) == BM_OK,
+		   "lost code: it is not answered with the failure the ROLLBACK TO may recover",
+		   "got code %d", request_code(commit));
+	req_free(&fx, sp);
+	req_free(&fx, r1);
+	req_free(&fx, back);
+	req_free(&fx, commit);
+	fx_free(&fx);
+}
+
 /* what a lost connection makes of a request still unanswered: only what may have committed is unknown */
 static void
 test_lost_code(void)
@@ -544,6 +584,10 @@ test_lost_code(void)
 	answer(&fx, ans_error("23505", "duplicate key value", "_bt_check_unique"));
 	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
 			   "lost code: a unit that failed before its COMMIT cannot have committed");
+	tap_ok(proto_answer_lost_in_failed_unit(&fx.p, end) && request_code(end) == BM_ERR_SQL &&
+		   strcmp(end->err->sqlstate, "23505") == 0,
+		   "lost code: that COMMIT reports the unit's failure, not the lost connection (nothing to retry)",
+		   "expected BM_ERR_SQL 23505, got %d", request_code(end));
 	req_free(&fx, autoreq);
 	req_free(&fx, r1);
 	req_free(&fx, end);
@@ -974,6 +1018,7 @@ main(void)
 	test_statement_timeout();
 	test_counters();
 	test_lost_code();
+	test_lost_code_rollback_to();
 	test_stream();
 	test_copy();
 	test_savepoint_pipelined();

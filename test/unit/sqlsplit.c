@@ -80,6 +80,7 @@ static const struct
 	{"DROP INDEX i", false},
 	{"CREATE TABLE database (x int)", false},
 	{"ALTER TABLE t ADD x int", false},
+	{"ALTER TABLE p DETACH PARTITION c CONCURRENTLY", true},
 	{"vacuumed", false},
 	{"", false},
 };
