@@ -909,13 +909,9 @@ deliver_closed(bm_engine *e, Request *req)
 /* how long bm_engine_free waits for its cancel requests to reach the server, without a connect timeout */
 #define CANCEL_WAIT_MS 1000
 
-/*
- * Statements still running on the server would go on (holding their locks)
- * after their connection is closed, until they next write to it: cancel
- * them, and stop watching the events' sockets.
- */
+/* fn on every connection of every pool of the engine */
 static void
-close_events(bm_engine *e)
+each_conn(bm_engine *e, void (*fn) (bm_engine *e, Conn *c))
 {
 	Pool	   *p;
 	int			i,
@@ -923,13 +919,46 @@ close_events(bm_engine *e)
 
 	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
 		for (i = 0; i < p->size; i++)
-		{
-			Conn	   *c = &p->conns[i];
-			PGcancel   *pc = pool_running_cancel(c);
+			fn(e, &p->conns[i]);
+}
 
-			if (pc)
-				cancel_start(&e->cancels, pc, c, c->serial);
-		}
+/* take what the server has answered already, so that a commit that committed says so */
+static void
+read_arrived(bm_engine *e, Conn *c)
+{
+	if (c->state == CONN_READY && c->proto.nops > 0)
+		read_in(e, c);
+}
+
+/*
+ * A statement still running on the server would go on (holding its locks)
+ * after its connection is closed, until it next writes to it: cancel it.
+ */
+static void
+cancel_running(bm_engine *e, Conn *c)
+{
+	PGcancel   *pc = pool_running_cancel(c);
+
+	if (pc)
+		cancel_start(&e->cancels, pc, c, c->serial);
+}
+
+/*
+ * Give up on what is still on the wire: BM_ERR_CLOSED where it surely did
+ * not commit, else BM_ERR_OUTCOME_UNKNOWN.  Nothing is read after the cancel
+ * requests went out, so what they did is never mistaken for an answer.
+ */
+static void
+fail_on_wire(bm_engine *e, Conn *c)
+{
+	if (c->state == CONN_READY && c->proto.nops > 0)
+		engine_conn_lost(e, c, BM_ERR_CLOSED, "the engine was freed before the statement finished");
+}
+
+/* stop watching the events' sockets and close the listen connection */
+static void
+close_events(bm_engine *e)
+{
 	listen_free(e->listener);
 	e->listener = NULL;
 	if (e->cancel_watched)
@@ -938,35 +967,11 @@ close_events(bm_engine *e)
 }
 
 /*
- * The engine is going: take what the server has answered already, so that
- * a commit that committed says so, then give up on what is still on the
- * wire (BM_ERR_CLOSED where it surely did not commit, else
- * BM_ERR_OUTCOME_UNKNOWN).
- */
-static void
-read_before_close(bm_engine *e)
-{
-	Pool	   *p;
-	int			i,
-				k;
-
-	for (k = 0; (p = engine_pool(e, k)) != NULL; k++)
-		for (i = 0; i < p->size; i++)
-		{
-			Conn	   *c = &p->conns[i];
-
-			if (c->state == CONN_READY && c->proto.nops > 0)
-				read_in(e, c);
-			if (c->state == CONN_READY && c->proto.nops > 0)
-				engine_conn_lost(e, c, BM_ERR_CLOSED, "the engine was freed before the statement finished");
-		}
-}
-
-/*
- * Cancel what runs on the server, take what it has answered already, close
- * every connection, then call back every request still waiting for its
- * callback: first the ones whose turn had come (they come first in their
- * owner's order), then each owner's queue; then the timers fire, closing.
+ * Take what the server has answered already, cancel what still runs there,
+ * fail what is left on the wire, close every connection, then call back
+ * every request still waiting for its callback: first the ones whose turn
+ * had come (they come first in their owner's order), then each owner's
+ * queue; then the timers fire, closing.
  * The cancel requests are waited for, a bounded time, at the end.
  */
 void
@@ -980,8 +985,10 @@ engine_destroy(bm_engine *e)
 	e->closing = true;
 	e->free_requested = true;
 	e->depth++;
+	each_conn(e, read_arrived);
+	each_conn(e, cancel_running);
+	each_conn(e, fail_on_wire);
 	close_events(e);
-	read_before_close(e);
 	pool_close_all(e->pool);
 	if (e->read_pool)
 		pool_close_all(e->read_pool);
