@@ -177,6 +177,8 @@ test_objects(void)
 	TAP_STR_EQ(next_value("SELECT to_regclass('pg_temp.bm_reset_tmp') IS NULL"), "t",
 			   "temp table: the next session does not see it");
 	unit_ok(lock, 1, "advisory lock: pg_advisory_lock commits");
+	/* the reset runs behind the commit's answer: the next session on the connection waits for it */
+	TAP_STR_EQ(next_value("SELECT 'next'"), "next", "advisory lock: the next session runs");
 	TAP_INT_EQ(bmt_long(check, "SELECT pg_try_advisory_lock(4242)::int"), 1,
 			   "advisory lock: another connection takes it once the session is over");
 	bmt_exec(check, "SELECT pg_advisory_unlock(4242)");
