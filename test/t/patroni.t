@@ -39,7 +39,9 @@ END
 	}
 }
 
-# run a program in the background (as the server user when $as_pg), output to $log
+# run a program in the background (as the server user when $as_pg), output to
+# $log, from the scratch directory: the server user may not enter ours (root's
+# home on a fresh machine), and Patroni's worker processes chdir back to it
 sub spawn
 {
 	my ($log, $as_pg, @cmd) = @_;
@@ -47,12 +49,21 @@ sub spawn
 	my $pid = fork() // die "fork: $!";
 	if ($pid == 0)
 	{
+		chdir($tmp) or die "chdir $tmp: $!";
 		open(STDOUT, '>', $log) or die;
 		open(STDERR, '>&', \*STDOUT) or die;
 		exec(@cmd) or die "exec: $!";
 	}
 	push @pids, $pid;
 	return $pid;
+}
+
+# stop the test with the last lines of a log on the screen (BAIL_OUT shows one line)
+sub bail_with_log
+{
+	my ($why, $log) = @_;
+	diag("last lines of $log:\n" . `tail -40 $log`);
+	BAIL_OUT("$why (see $log above)");
 }
 
 my $driver = build_driver($tmp);
@@ -63,7 +74,7 @@ spawn("$tmp/etcd.log", 0, 'etcd', '--name', 'bm', '--data-dir', "$tmp/etcd",
 	'--initial-cluster', "bm=http://127.0.0.1:$etcd_peer");
 my $http = HTTP::Tiny->new(timeout => 5);
 ok(wait_for(30, sub { $http->get("http://127.0.0.1:$etcd_client/health")->{success} }), 'etcd runs')
-  or BAIL_OUT(`tail -20 $tmp/etcd.log`);
+  or bail_with_log('etcd did not start', "$tmp/etcd.log");
 
 chomp(my $bindir = `pg_config --bindir`);
 my %member;
@@ -146,11 +157,11 @@ sub sql
 my $started = time();
 spawn("$member{m1}{dir}/patroni.log", 1, 'patroni', $member{m1}{conf});
 ok(wait_for(90, sub { role($member{m1}) eq 'primary' }), 'the first member bootstraps and leads')
-  or BAIL_OUT(`tail -30 $member{m1}{dir}/patroni.log`);
+  or bail_with_log('the first member did not lead', "$member{m1}{dir}/patroni.log");
 spawn("$member{m2}{dir}/patroni.log", 1, 'patroni', $member{m2}{conf});
 ok(wait_for(90, sub { role($member{m2}) eq 'replica' && (sql($member{m1}, 'SELECT count(*) FROM pg_stat_replication') // '') eq '1' }),
 	'the second member streams from it')
-  or BAIL_OUT(`tail -30 $member{m2}{dir}/patroni.log`);
+  or bail_with_log('the second member did not stream', "$member{m2}{dir}/patroni.log");
 note(sprintf('cluster up in %.1f s', time() - $started));
 is(sql($member{m1}, 'CREATE TABLE failover_rows (id bigint NOT NULL)'), '', 'a table on the leader');
 
