@@ -73,15 +73,43 @@ FiresAfterOtherTrigger(Relation rel, const Trigger *ours)
 }
 
 /*
- * Whether column attnum of the new row may differ from the old one: the
- * UPDATE assigns it, or another trigger ran first, or PostgreSQL did not
- * say which columns the UPDATE assigns.
+ * Whether the columns the UPDATE assigns (tg_updatedcols) are the only ones
+ * whose new value may differ from the old: not when another trigger ran
+ * first, nor when PostgreSQL did not say which columns the UPDATE assigns.
+ * Columns it leaves alone hold the old row's values (PostgreSQL 14 on
+ * builds the new row from the old one, also when it follows a concurrent
+ * update), and stored generated columns, which it lists, are computed only
+ * after the BEFORE triggers.
  */
+static inline bool
+AssignedColumnsBoundChanges(const TriggerData *trigdata, const TriggerCallSite *site)
+{
+	return !site->after_other && trigdata->tg_updatedcols != NULL;
+}
+
+/* Whether column attnum of the new row may differ from the old one. */
 static inline bool
 MayHaveChanged(const TriggerData *trigdata, const TriggerCallSite *site, AttrNumber attnum)
 {
-	return site->after_other || trigdata->tg_updatedcols == NULL ||
+	return !AssignedColumnsBoundChanges(trigdata, site) ||
 		bms_is_member(attnum - FirstLowInvalidHeapAttributeNumber, trigdata->tg_updatedcols);
+}
+
+/*
+ * The column after attnum (0 to start) whose new value may differ from the
+ * old, 0 after the last: the next assigned one, or the next of all when the
+ * assigned ones do not bound the changes.
+ */
+static inline AttrNumber
+NextMaybeChangedColumn(const TriggerData *trigdata, const TriggerCallSite *site,
+					   int natts, AttrNumber attnum)
+{
+	int			member;
+
+	if (!AssignedColumnsBoundChanges(trigdata, site))
+		return attnum < natts ? attnum + 1 : 0;
+	member = bms_next_member(trigdata->tg_updatedcols, attnum - FirstLowInvalidHeapAttributeNumber);
+	return member < 0 ? 0 : member + FirstLowInvalidHeapAttributeNumber;
 }
 
 /* Fail clearly when a managed column of the registration does not exist. */
@@ -154,9 +182,10 @@ SameValue(Datum a, bool anull, Datum b, bool bnull, Form_pg_attribute att)
 			VARSIZE_EXTERNAL(va) == VARSIZE_EXTERNAL(vb) &&
 			memcmp(va, vb, VARSIZE_EXTERNAL(va)) == 0)
 			return true;
-		if (VARATT_IS_EXTENDED(va) && !VARATT_IS_SHORT(va))
+		/* not VARATT_IS_SHORT: an out-of-line pointer has a one-byte header too */
+		if (VARATT_IS_EXTERNAL(va) || VARATT_IS_COMPRESSED(va))
 			va = detoast_attr(va);
-		if (VARATT_IS_EXTENDED(vb) && !VARATT_IS_SHORT(vb))
+		if (VARATT_IS_EXTERNAL(vb) || VARATT_IS_COMPRESSED(vb))
 			vb = detoast_attr(vb);
 		same = VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
 			memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
@@ -208,44 +237,44 @@ CheckImmutable(Relation rel, AttrNumber attnum, HeapTuple oldtup, HeapTuple newt
 }
 
 /*
- * Whether the UPDATE changes a column that counts: any column but the
- * updated column itself and the ignored ones.  *changed_any says whether it
- * changed any column at all.
+ * Whether the UPDATE sets the updated column under ignore_columns and
+ * skip_unchanged: a changed column that is not ignored sets it; failing
+ * one, a changed ignored column keeps it, and so does an unchanged row
+ * under skip_unchanged (so ignored columns then need no comparing).  Only
+ * the columns that may have changed are compared, each read from the
+ * trigger's old and new slots, which deform no further than the column read.
  */
 static bool
-ChangesRelevantColumn(BaseModelTable *table, TupleDesc tupdesc,
-					  HeapTuple oldtup, HeapTuple newtup, bool *changed_any)
+UpdateSetsUpdatedColumn(const TriggerData *trigdata, const TriggerCallSite *site)
 {
-	int			natts = tupdesc->natts;
-	Datum	   *oldvals = palloc(sizeof(Datum) * natts);
-	Datum	   *newvals = palloc(sizeof(Datum) * natts);
-	bool	   *oldnulls = palloc(sizeof(bool) * natts);
-	bool	   *newnulls = palloc(sizeof(bool) * natts);
-	bool		relevant = false;
+	const BaseModelTable *table = site->table;
+	TupleDesc	tupdesc = RelationGetDescr(trigdata->tg_relation);
+	bool		keep = table->reg.skip_unchanged;
 
-	*changed_any = false;
-	heap_deform_tuple(oldtup, tupdesc, oldvals, oldnulls);
-	heap_deform_tuple(newtup, tupdesc, newvals, newnulls);
-	for (int i = 0; i < natts; i++)
+	for (AttrNumber attnum = NextMaybeChangedColumn(trigdata, site, tupdesc->natts, 0);
+		 attnum != 0;
+		 attnum = NextMaybeChangedColumn(trigdata, site, tupdesc->natts, attnum))
 	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+		Form_pg_attribute att = TupleDescAttr(tupdesc, attnum - 1);
+		bool		ignored = table->ignored[attnum - 1];
+		bool		oldnull;
+		bool		newnull;
+		Datum		oldval;
+		Datum		newval;
 
-		if (att->attisdropped || i + 1 == table->updated_attnum)
+		/* a stored generated column follows the others (and is not yet computed) */
+		if (att->attisdropped || att->attgenerated || attnum == table->updated_attnum ||
+			(ignored && keep))
 			continue;
-		if (SameValue(oldvals[i], oldnulls[i], newvals[i], newnulls[i], att))
+		oldval = slot_getattr(trigdata->tg_trigslot, attnum, &oldnull);
+		newval = slot_getattr(trigdata->tg_newslot, attnum, &newnull);
+		if (SameValue(oldval, oldnull, newval, newnull, att))
 			continue;
-		*changed_any = true;
-		if (!table->ignored[i])
-		{
-			relevant = true;
-			break;
-		}
+		if (!ignored)
+			return true;
+		keep = true;
 	}
-	pfree(oldvals);
-	pfree(newvals);
-	pfree(oldnulls);
-	pfree(newnulls);
-	return relevant;
+	return !keep;
 }
 
 /* Byte offset of attribute attnum (not null in the tuple) within the tuple's data. */
@@ -376,12 +405,7 @@ basemodel_before_update(PG_FUNCTION_ARGS)
 	attnum = table->updated_attnum;
 
 	if (table->reg.skip_unchanged || table->reg.nignored > 0)
-	{
-		bool		changed_any;
-
-		if (!ChangesRelevantColumn(table, tupdesc, oldtup, newtup, &changed_any))
-			bump = changed_any ? false : !table->reg.skip_unchanged;
-	}
+		bump = UpdateSetsUpdatedColumn(trigdata, site);
 
 	if (escape)
 	{
