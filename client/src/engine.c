@@ -161,14 +161,22 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 	request_done(e, req);
 }
 
-/* an autocommit statement that did nothing goes back to the front of the unsent queue */
+/*
+ * An autocommit statement that did nothing goes back to the front of the
+ * unsent queue, behind those put back before it and not sent since: the
+ * statements a failure made the server skip go again in their order.
+ */
 static void
 request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
 	req->state = REQ_QUEUED;
 	request_clear_error(req);
-	queue_push_front(&e->auto_unsent, &req->send_link);
+	if (e->replayed_last)
+		queue_insert_after(&e->auto_unsent, &e->replayed_last->send_link, &req->send_link);
+	else
+		queue_push_front(&e->auto_unsent, &req->send_link);
+	e->replayed_last = req;
 	engine_kick(e);
 }
 
@@ -401,6 +409,7 @@ after_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
 	engine_kick(e);
 	if (r != CONNECT_HOPELESS)
 		return;
+	e->replayed_last = NULL;
 	while ((req = QUEUE_POP(&e->auto_unsent, Request, send_link)) != NULL)
 	{
 		err_copy(request_error(req), why);
@@ -525,12 +534,16 @@ end_batch(bm_engine *e, Conn *c)
 		write_out(e, c);
 }
 
-/* a connection of pool p for work, replacing any found dead on the way */
+/*
+ * A connection of pool p for work, replacing any found dead on the way;
+ * unframed: for a unit or an autocommit statement that is not framed (see
+ * pool_pick).
+ */
 static Conn *
-pick(bm_engine *e, Pool *p, bool for_session)
+pick(bm_engine *e, Pool *p, bool unframed)
 {
 	bool		dropped = false;
-	Conn	   *c = pool_pick(p, for_session, &dropped);
+	Conn	   *c = pool_pick(p, unframed, &dropped);
 
 	if (dropped)
 		engine_kick(e);
@@ -587,10 +600,13 @@ pump(bm_engine *e)
 				k;
 
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, e->pool, false)) != NULL)
+		   (c = pick(e, e->pool, !request_frameable(req))) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
-		sent(e, c, proto_send_auto(&c->proto, req), req);
+		if (req == e->replayed_last)
+			e->replayed_last = NULL;
+		/* more to send: the statements share a Sync (see proto_send_auto) */
+		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent)), req);
 	}
 	if (e->read_pool)
 		pump_replicas(e);
