@@ -149,6 +149,7 @@ proto_reset(Proto *p)
 	p->nops = 0;
 	stmtcache_reset(&p->cache);
 	p->nauto = p->auto_open = p->nframed = 0;
+	p->frame_begun = false;
 	p->batch_open = p->wrote = false;
 	p->seg = 0;
 	p->in_unit = false;
@@ -767,9 +768,14 @@ auto_end_answered(Proto *p, Op *op, ProtoEvent *ev)
 
 	p->nauto--;
 	p->nframed--;
-	/* failed before its COMMIT: the block stays aborted until the reset's ROLLBACK */
-	if (request_code(req) != BM_OK && skipped)
+	/*
+	 * Its BEGIN ran and its COMMIT did not (the statement failed, or a
+	 * DEALLOCATE of ours before it): the block stays aborted until the
+	 * reset's ROLLBACK.
+	 */
+	if (skipped && (p->frame_begun || request_code(req) != BM_OK))
 		p->dirt |= LEAVES_BLOCK;
+	p->frame_begun = false;
 	if (request_code(req) == BM_OK && skipped)
 		req->replay = true;
 	else if (request_code(req) == BM_OK && op_failed(op))
@@ -801,9 +807,15 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
 		{
-			/* a framed autocommit statement skipped: its COMMIT sends it again */
+			/*
+			 * An autocommit statement skipped (framed, behind another's
+			 * failure; or behind a failed DEALLOCATE of ours) did nothing:
+			 * it goes again.
+			 */
 			if (req->session)
 				request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+			else
+				req->replay = true;
 		}
 		else if (op->answered && status_failed(st))
 		{
@@ -996,6 +1008,8 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			 * that failed (25P02): it goes again once the block is rolled
 			 * back.  Otherwise its error is the statement's.
 			 */
+			if (op->kind == OP_BEGIN && req)
+				p->frame_begun = op->answered && op->ans.status == PGRES_COMMAND_OK;
 			if (op_failed(op) && req && request_code(req) == BM_OK && !(p->dirt & LEAVES_BLOCK))
 				answer_error(p, request_error(req), &op->ans);
 			else if (op_failed(op) && p->in_unit)

@@ -232,6 +232,7 @@ typedef struct Proto
 	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
 	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
+	bool		frame_begun;	/* the BEGIN of the framed statement being answered ran */
 } Proto;
 
 /* framed autocommit statements that share one Sync at most */
