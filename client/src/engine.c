@@ -727,14 +727,22 @@ apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
 		engine_conn_lost(e, c, ev->lost, ev->lost_message);
 }
 
-/* apply what each answer read so far did; then see whether libpq lost the connection */
+/*
+ * Apply what each answer read so far did; then see whether libpq lost the
+ * connection.  When the last framed autocommit statement on it is answered,
+ * the sessions and unframed statements that wait for such a connection may
+ * go (no event of proto says so).
+ */
 static void
 take_answers(bm_engine *e, Conn *c)
 {
 	ProtoEvent	ev;
+	bool		framed = !proto_takes_unframed(&c->proto);
 
 	while (pool_next_event(c, &ev))
 		apply(e, c, &ev);
+	if (framed && proto_takes_unframed(&c->proto))
+		engine_kick(e);
 	if (c->state == CONN_READY && pool_broken(c))
 		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
 }
