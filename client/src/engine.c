@@ -381,7 +381,13 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-		fail_unanswered(e, c, req, code, buf);
+	{
+		/* behind a failed framed statement: it did not run, it goes again */
+		if (request_code(req) == BM_OK && proto_lost_skipped(&c->proto, req))
+			request_replay(e, req);
+		else
+			fail_unanswered(e, c, req, code, buf);
+	}
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);

@@ -1178,7 +1178,9 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 
 /*
  * The connection is lost: the next request on the wire that has no answer
- * yet, for the caller to fail, NULL when there are no more.  The ops go.
+ * yet, for the caller to fail (or send again), NULL when there are no more.
+ * The ops go, the rest of that request's with it (they follow it, with ops
+ * of no request among them: a DEALLOCATE), so that it is handed out once.
  */
 Request *
 proto_take_unanswered(Proto *p)
@@ -1192,13 +1194,32 @@ proto_take_unanswered(Proto *p)
 		req = op->req;
 		p->nops--;
 		op_free(p, op);
-		if (req && req->state != REQ_DONE)
-			return req;
+		if (req == NULL || req->state == REQ_DONE)
+			continue;
+		while ((op = QUEUE_HEAD(&p->ops, Op, link)) != NULL && (op->req == req || op->req == NULL))
+		{
+			queue_pop(&p->ops);
+			p->nops--;
+			op_free(p, op);
+		}
+		return req;
 	}
 	/* a COPY between its Sync's answer and its own op */
 	req = p->copy;
 	p->copy = NULL;
 	return (req && req->state != REQ_DONE) ? req : NULL;
+}
+
+/*
+ * An autocommit statement still unanswered on a connection lost after a
+ * framed statement failed before its COMMIT (LEAVES_BLOCK): the server
+ * skips everything up to the ROLLBACK that was never sent, so it did not
+ * run and may go again.
+ */
+bool
+proto_lost_skipped(const Proto *p, const Request *req)
+{
+	return req->session == NULL && (p->dirt & LEAVES_BLOCK) != 0;
 }
 
 /* the unit failed, and no ROLLBACK TO on the wire can make it usable again */

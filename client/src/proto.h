@@ -330,6 +330,7 @@ extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
 extern int	proto_lost_code(const Proto *p, const Request *req, int code);
+extern bool proto_lost_skipped(const Proto *p, const Request *req);
 extern bool proto_answer_lost_in_failed_unit(Proto *p, Request *req);
 
 #endif							/* BM_PROTO_H */

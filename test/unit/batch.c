@@ -431,6 +431,50 @@ test_block_aborted_by_deallocate(void)
 	fx_free(&fx);
 }
 
+/*
+ * The connection is lost after a framed statement failed before its COMMIT,
+ * with a batch behind it unanswered: that batch did not run (the server
+ * skipped it), so each of its statements is handed back once, to go again.
+ */
+static void
+test_lost_behind_failure(void)
+{
+	Fixture		fx;
+	Request    *r[4],
+			   *req;
+	bool		write;
+	int			i,
+				handed = 0;
+
+	fx_init(&fx, 0);
+	for (i = 0; i < 4; i++)
+	{
+		r[i] = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (1)", false);
+		proto_send_auto(&fx.p, r[i], true);
+		if (i == 1)
+			proto_end_batch(&fx.p, &write);
+	}
+	proto_end_batch(&fx.p, &write);
+	answer_framed(&fx, false, ans(PGRES_COMMAND_OK), ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("23505", "duplicate key value violates unique constraint", NULL));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	answer_sync(&fx);
+	r[0]->state = r[1]->state = REQ_DONE;
+	while ((req = proto_take_unanswered(&fx.p)) != NULL)
+	{
+		tap_ok(req == r[2 + handed] && proto_lost_skipped(&fx.p, req),
+			   "lost behind a failure: each statement of the batch behind it is handed back once, as not run",
+			   "handed %p (want %p), skipped %d", (void *) req, (void *) r[2 + handed], proto_lost_skipped(&fx.p, req));
+		req->state = REQ_DONE;
+		handed++;
+	}
+	TAP_INT_EQ(handed, 2, "lost behind a failure: two statements handed back");
+	for (i = 0; i < 4; i++)
+		req_free(&fx, r[i]);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -445,5 +489,6 @@ main(void)
 	test_lost_mid_batch();
 	test_skipped_behind_deallocate();
 	test_block_aborted_by_deallocate();
+	test_lost_behind_failure();
 	return tap_done();
 }
