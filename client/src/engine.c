@@ -605,14 +605,19 @@ pump(bm_engine *e)
 				i,
 				k;
 
+	/*
+	 * More to send: the statements share a Sync (see proto_send_auto).  Not
+	 * while a session waits for a connection: framed statements would keep
+	 * it off every connection for as long as they keep coming, while it may
+	 * follow statements sent alone.
+	 */
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, e->pool, !request_frameable(req))) != NULL)
+		   (c = pick(e, e->pool, !request_frameable(req) || !queue_empty(&e->wait))) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
 		if (req == e->replayed_last)
 			e->replayed_last = NULL;
-		/* more to send: the statements share a Sync (see proto_send_auto) */
-		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent)), req);
+		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent) && queue_empty(&e->wait)), req);
 	}
 	if (e->read_pool)
 		pump_replicas(e);
