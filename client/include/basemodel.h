@@ -251,7 +251,7 @@ int			bm_usage_error(const char *message);
 typedef struct bm_engine_stats
 {
 	long		round_trips;	/* batches written to a connection, each followed by waiting for replies */
-	long		syncs;			/* Sync messages sent (one per transaction end or autocommit statement) */
+	long		syncs;			/* Sync messages sent (one per transaction end, batch of autocommit statements, or statement sent alone) */
 	long		prepares;		/* statements prepared (cache misses) */
 	long		connects;		/* connections established */
 	long		disconnects;	/* connections lost or closed after an error */

@@ -161,14 +161,22 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 	request_done(e, req);
 }
 
-/* an autocommit statement that did nothing goes back to the front of the unsent queue */
+/*
+ * An autocommit statement that did nothing goes back to the front of the
+ * unsent queue, behind those put back before it and not sent since: the
+ * statements a failure made the server skip go again in their order.
+ */
 static void
 request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
 	req->state = REQ_QUEUED;
 	request_clear_error(req);
-	queue_push_front(&e->auto_unsent, &req->send_link);
+	if (e->replayed_last)
+		queue_insert_after(&e->auto_unsent, &e->replayed_last->send_link, &req->send_link);
+	else
+		queue_push_front(&e->auto_unsent, &req->send_link);
+	e->replayed_last = req;
 	engine_kick(e);
 }
 
@@ -373,7 +381,13 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-		fail_unanswered(e, c, req, code, buf);
+	{
+		/* behind a failed framed statement: it did not run, it goes again */
+		if (request_code(req) == BM_OK && proto_lost_skipped(&c->proto, req))
+			request_replay(e, req);
+		else
+			fail_unanswered(e, c, req, code, buf);
+	}
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);
@@ -401,6 +415,7 @@ after_connect(bm_engine *e, ConnectResult r, ErrorBuf *why)
 	engine_kick(e);
 	if (r != CONNECT_HOPELESS)
 		return;
+	e->replayed_last = NULL;
 	while ((req = QUEUE_POP(&e->auto_unsent, Request, send_link)) != NULL)
 	{
 		err_copy(request_error(req), why);
@@ -525,12 +540,16 @@ end_batch(bm_engine *e, Conn *c)
 		write_out(e, c);
 }
 
-/* a connection of pool p for work, replacing any found dead on the way */
+/*
+ * A connection of pool p for work, replacing any found dead on the way;
+ * unframed: for a unit or an autocommit statement that is not framed (see
+ * pool_pick).
+ */
 static Conn *
-pick(bm_engine *e, Pool *p, bool for_session)
+pick(bm_engine *e, Pool *p, bool unframed)
 {
 	bool		dropped = false;
-	Conn	   *c = pool_pick(p, for_session, &dropped);
+	Conn	   *c = pool_pick(p, unframed, &dropped);
 
 	if (dropped)
 		engine_kick(e);
@@ -586,11 +605,19 @@ pump(bm_engine *e)
 				i,
 				k;
 
+	/*
+	 * More to send: the statements share a Sync (see proto_send_auto).  Not
+	 * while a session waits for a connection: framed statements would keep
+	 * it off every connection for as long as they keep coming, while it may
+	 * follow statements sent alone.
+	 */
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, e->pool, false)) != NULL)
+		   (c = pick(e, e->pool, !request_frameable(req) || !queue_empty(&e->wait))) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
-		sent(e, c, proto_send_auto(&c->proto, req), req);
+		if (req == e->replayed_last)
+			e->replayed_last = NULL;
+		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent) && queue_empty(&e->wait)), req);
 	}
 	if (e->read_pool)
 		pump_replicas(e);
@@ -711,14 +738,22 @@ apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
 		engine_conn_lost(e, c, ev->lost, ev->lost_message);
 }
 
-/* apply what each answer read so far did; then see whether libpq lost the connection */
+/*
+ * Apply what each answer read so far did; then see whether libpq lost the
+ * connection.  When the last framed autocommit statement on it is answered,
+ * the sessions and unframed statements that wait for such a connection may
+ * go (no event of proto says so).
+ */
 static void
 take_answers(bm_engine *e, Conn *c)
 {
 	ProtoEvent	ev;
+	bool		framed = !proto_takes_unframed(&c->proto);
 
 	while (pool_next_event(c, &ev))
 		apply(e, c, &ev);
+	if (framed && proto_takes_unframed(&c->proto))
+		engine_kick(e);
 	if (c->state == CONN_READY && pool_broken(c))
 		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
 }

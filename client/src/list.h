@@ -78,6 +78,16 @@ queue_push_front(Queue *q, QLink *l)
 		q->tail = l;
 }
 
+/* put right behind an element of the queue */
+static inline void
+queue_insert_after(Queue *q, QLink *after, QLink *l)
+{
+	l->next = after->next;
+	after->next = l;
+	if (q->tail == after)
+		q->tail = l;
+}
+
 /* take the head off, NULL when empty */
 static inline QLink *
 queue_pop(Queue *q)

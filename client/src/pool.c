@@ -652,8 +652,10 @@ server_changed_role(const Pool *p, PGconn *pg)
 }
 
 /*
- * A free ready connection: for a session, the least busy one; for an
- * autocommit statement, the one with the fewest autocommit statements.
+ * A free ready connection: for a session or an autocommit statement that
+ * goes alone (unframed), the least busy one with no framed statement
+ * unanswered (proto_takes_unframed); for another autocommit statement, the
+ * one with the fewest autocommit statements.
  * An idle connection is checked first, so that one the server closed while
  * we were not looking (a restart) is replaced instead of failing new work
  * (*dropped: one was).  One whose server changed role (a switchover: the
@@ -662,7 +664,7 @@ server_changed_role(const Pool *p, PGconn *pg)
  * finds a server of the right kind.
  */
 Conn *
-pool_pick(Pool *p, bool for_session, bool *dropped)
+pool_pick(Pool *p, bool unframed, bool *dropped)
 {
 	Conn	   *best = NULL;
 	int			i;
@@ -672,7 +674,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 		Conn	   *c = &p->conns[i];
 
 		if (c->state != CONN_READY || c->holder != NULL || !proto_takes_work(&c->proto) ||
-			c->cancels > 0 || c->flushing)
+			c->cancels > 0 || c->flushing || (unframed && !proto_takes_unframed(&c->proto)))
 			continue;
 		if (c->proto.nops == 0 && (!idle_conn_alive(c) || server_changed_role(p, c->pg)))
 		{
@@ -681,7 +683,7 @@ pool_pick(Pool *p, bool for_session, bool *dropped)
 			continue;
 		}
 		if (best == NULL ||
-			(for_session ? c->proto.nops < best->proto.nops : c->proto.nauto < best->proto.nauto))
+			(unframed ? c->proto.nops < best->proto.nops : c->proto.nauto < best->proto.nauto))
 			best = c;
 	}
 	return best;

@@ -114,7 +114,7 @@ extern ConnectResult pool_grow(Pool *p, int demand, ErrorBuf *why);
 extern ConnectResult pool_connect_poll(Conn *c, ErrorBuf *why);
 extern ConnectResult pool_connect_timeout(Conn *c, int64_t now, ErrorBuf *why);
 extern bool pool_answer_overdue(const Conn *c, int64_t now, char *msg, size_t len);
-extern Conn *pool_pick(Pool *p, bool for_session, bool *dropped);
+extern Conn *pool_pick(Pool *p, bool unframed, bool *dropped);
 extern void pool_drop(Conn *c);
 extern bool pool_consume(Conn *c);
 extern bool pool_next_event(Conn *c, ProtoEvent *ev);

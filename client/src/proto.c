@@ -148,7 +148,8 @@ proto_reset(Proto *p)
 		op_free(p, op);
 	p->nops = 0;
 	stmtcache_reset(&p->cache);
-	p->nauto = 0;
+	p->nauto = p->auto_open = p->nframed = 0;
+	p->frame_begun = false;
 	p->batch_open = p->wrote = false;
 	p->seg = 0;
 	p->in_unit = false;
@@ -321,6 +322,7 @@ send_reset(Proto *p)
 		uint8_t		leaves;
 		const char *sql;
 	}			steps[] = {
+		{LEAVES_BLOCK, "ROLLBACK"},
 		{LEAVES_SETTINGS, "SET SESSION AUTHORIZATION DEFAULT"},
 		{LEAVES_SETTINGS, "RESET ROLE"},
 		{LEAVES_SETTINGS, "RESET ALL"},
@@ -350,19 +352,63 @@ send_reset(Proto *p)
 	return send_sync(p, SYNC_RESET, NULL);
 }
 
+/* the batch of framed autocommit statements ends: they share this Sync */
+static ProtoStatus
+close_auto_batch(Proto *p)
+{
+	if (p->auto_open == 0)
+		return PROTO_OK;
+	p->auto_open = 0;
+	return send_sync(p, SYNC_AUTO, NULL);
+}
+
 /*
- * One autocommit statement: its own implicit transaction, ended by a Sync,
- * with the statement timeout set first in the same transaction (except for
- * a statement that must run alone in it, VACUUM, which then runs without),
- * and the reset behind it when it may leave state.  On failure the
- * connection must go; req may then not be on the wire.
+ * An autocommit statement framed as BEGIN, the statement timeout, the
+ * statement, COMMIT, with no Sync of its own: the statements of a batch
+ * share one, so the server flushes once per batch instead of once per
+ * statement.  Each still commits (its COMMIT) or fails on its own; an error
+ * makes the server skip the rest of the batch up to the Sync, and the
+ * statements it skipped are sent again (auto_end_answered).
+ */
+static ProtoStatus
+send_framed(Proto *p, Request *req)
+{
+	ProtoStatus st;
+
+	if (p->auto_open >= AUTO_BATCH_MAX && (st = close_auto_batch(p)) != PROTO_OK)
+		return st;
+	p->auto_open++;
+	p->nframed++;
+	if ((st = send_simple(p, OP_BEGIN, req, "BEGIN")) != PROTO_OK)
+		return st;
+	if (p->timeout_sql[0] && (st = send_simple(p, OP_TIMEOUT, req, p->timeout_sql)) != PROTO_OK)
+		return st;
+	if ((st = send_exec(p, req)) != PROTO_OK)
+		return st;
+	return send_simple(p, OP_AUTO_END, req, "COMMIT");
+}
+
+/*
+ * One autocommit statement.  When more follow in the same write (more), or
+ * framed statements are on the wire, a frameable statement is framed and
+ * joins the batch (send_framed).  Otherwise it runs in its own implicit
+ * transaction, ended by a Sync, with the statement timeout set first in the
+ * same transaction (except for a statement that must run alone in it,
+ * VACUUM, which then runs without), and the reset behind it when it may
+ * leave state.  A statement that is not frameable goes only where
+ * proto_takes_unframed.  On failure the connection must go; req may then not
+ * be on the wire.
  */
 ProtoStatus
-proto_send_auto(Proto *p, Request *req)
+proto_send_auto(Proto *p, Request *req, bool more)
 {
 	ProtoStatus st;
 
 	p->nauto++;
+	if ((more || p->nframed > 0) && request_frameable(req))
+		return send_framed(p, req);
+	if ((st = close_auto_batch(p)) != PROTO_OK)
+		return st;
 	if (p->timeout_sql[0] && !sql_runs_alone(req->sql->text) &&
 		(st = send_simple(p, OP_TIMEOUT, req, p->timeout_sql)) != PROTO_OK)
 		return st;
@@ -411,6 +457,9 @@ proto_send_begin(Proto *p, const char *begin_sql)
 	if (p->begun)
 		return PROTO_OK;
 	p->begun = true;
+	/* a failure in the unit must not skip autocommit statements, nor theirs the unit */
+	if ((st = close_auto_batch(p)) != PROTO_OK)
+		return st;
 	if ((st = send_simple(p, OP_BEGIN, NULL, begin_sql)) != PROTO_OK || !p->timeout_sql[0])
 		return st;
 	return send_simple(p, OP_TIMEOUT, NULL, p->timeout_sql);
@@ -517,14 +566,19 @@ proto_send_copy(Proto *p)
 }
 
 /*
- * Close the batch: a Flush request makes the server answer what has no Sync
- * after it yet (a session waiting for a SELECT before it commits).  *write:
- * the batch has bytes to write (one batch is one round trip).
+ * Close the batch: the Sync of the framed autocommit statements, or a Flush
+ * request that makes the server answer what has no Sync after it yet (a
+ * session waiting for a SELECT before it commits).  *write: the batch has
+ * bytes to write (one batch is one round trip).
  */
 ProtoStatus
 proto_end_batch(Proto *p, bool *write)
 {
+	ProtoStatus st;
+
 	*write = false;
+	if ((st = close_auto_batch(p)) != PROTO_OK)
+		return st;
 	if (p->batch_open)
 	{
 		p->batch_open = false;
@@ -697,6 +751,46 @@ savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
 	ev->done = req;
 }
 
+/*
+ * The COMMIT of a framed autocommit statement is answered: the statement is
+ * over.  It committed, or failed (at its COMMIT too: a deferred constraint,
+ * which ends the transaction), or did not run at all, skipped by the server
+ * after an earlier statement failed: then it goes again, as does one with a
+ * stale plan.  A failure before the COMMIT leaves the transaction block
+ * aborted: the connection takes no work until the reset's ROLLBACK ends it,
+ * and what was sent behind it is skipped and goes again.
+ */
+static void
+auto_end_answered(Proto *p, Op *op, ProtoEvent *ev)
+{
+	Request    *req = op->req;
+	bool		skipped = op->answered && op->ans.status == PGRES_PIPELINE_ABORTED;
+
+	p->nauto--;
+	p->nframed--;
+	/*
+	 * Its BEGIN ran and its COMMIT did not (the statement failed, or a
+	 * DEALLOCATE of ours before it): the block stays aborted until the
+	 * reset's ROLLBACK.
+	 */
+	if (skipped && (p->frame_begun || request_code(req) != BM_OK))
+		p->dirt |= LEAVES_BLOCK;
+	p->frame_begun = false;
+	if (request_code(req) == BM_OK && skipped)
+		req->replay = true;
+	else if (request_code(req) == BM_OK && op_failed(op))
+		answer_error(p, request_error(req), &op->ans);
+	if (request_code(req) != BM_OK || req->replay)
+	{
+		PQclear(req->res);
+		req->res = NULL;
+	}
+	if (req->replay)
+		ev->replay = req;
+	else
+		ev->done = req;
+}
+
 /* a statement's results are all in: its request's answer or error */
 static void
 exec_answered(Proto *p, Op *op, ProtoEvent *ev)
@@ -713,7 +807,15 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
 		{
-			request_not_run(req, req->session && p->unit_failed ? p->failure.message : NULL);
+			/*
+			 * An autocommit statement skipped (framed, behind another's
+			 * failure; or behind a failed DEALLOCATE of ours) did nothing:
+			 * it goes again.
+			 */
+			if (req->session)
+				request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+			else
+				req->replay = true;
 		}
 		else if (op->answered && status_failed(st))
 		{
@@ -824,11 +926,15 @@ sync_answered(Proto *p, Op *op, ProtoEvent *ev)
 	switch (op->sync)
 	{
 		case SYNC_AUTO:
-			p->nauto--;
-			if (op->req->replay)
-				ev->replay = op->req;
-			else
-				ev->done = op->req;
+			/* a statement sent alone is answered here; a batch's were at their COMMIT */
+			if (op->req)
+			{
+				p->nauto--;
+				if (op->req->replay)
+					ev->replay = op->req;
+				else
+					ev->done = op->req;
+			}
 			release(p, ev, false);
 			break;
 		case SYNC_END:
@@ -897,7 +1003,16 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			}
 			/* fall through */
 		case OP_BEGIN:
-			if (op_failed(op) && p->in_unit)
+			/*
+			 * A framed autocommit statement's BEGIN fails only behind one
+			 * that failed (25P02): it goes again once the block is rolled
+			 * back.  Otherwise its error is the statement's.
+			 */
+			if (op->kind == OP_BEGIN && req)
+				p->frame_begun = op->answered && op->ans.status == PGRES_COMMAND_OK;
+			if (op_failed(op) && req && request_code(req) == BM_OK && !(p->dirt & LEAVES_BLOCK))
+				answer_error(p, request_error(req), &op->ans);
+			else if (op_failed(op) && p->in_unit)
 			{
 				answer_error(p, &eb, &op->ans);
 				unit_fail(p, &eb, ev);
@@ -950,6 +1065,9 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 				if (req->kind == REQ_COMMIT)
 					p->need_cleanup = false;
 			}
+			break;
+		case OP_AUTO_END:
+			auto_end_answered(p, op, ev);
 			break;
 		case OP_RESET:
 			reset_step_answered(p, op);
@@ -1060,7 +1178,9 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 
 /*
  * The connection is lost: the next request on the wire that has no answer
- * yet, for the caller to fail, NULL when there are no more.  The ops go.
+ * yet, for the caller to fail (or send again), NULL when there are no more.
+ * The ops go, the rest of that request's with it (they follow it, with ops
+ * of no request among them: a DEALLOCATE), so that it is handed out once.
  */
 Request *
 proto_take_unanswered(Proto *p)
@@ -1074,13 +1194,32 @@ proto_take_unanswered(Proto *p)
 		req = op->req;
 		p->nops--;
 		op_free(p, op);
-		if (req && req->state != REQ_DONE)
-			return req;
+		if (req == NULL || req->state == REQ_DONE)
+			continue;
+		while ((op = QUEUE_HEAD(&p->ops, Op, link)) != NULL && (op->req == req || op->req == NULL))
+		{
+			queue_pop(&p->ops);
+			p->nops--;
+			op_free(p, op);
+		}
+		return req;
 	}
 	/* a COPY between its Sync's answer and its own op */
 	req = p->copy;
 	p->copy = NULL;
 	return (req && req->state != REQ_DONE) ? req : NULL;
+}
+
+/*
+ * An autocommit statement still unanswered on a connection lost after a
+ * framed statement failed before its COMMIT (LEAVES_BLOCK): the server
+ * skips everything up to the ROLLBACK that was never sent, so it did not
+ * run and may go again.
+ */
+bool
+proto_lost_skipped(const Proto *p, const Request *req)
+{
+	return req->session == NULL && (p->dirt & LEAVES_BLOCK) != 0;
 }
 
 /* the unit failed, and no ROLLBACK TO on the wire can make it usable again */

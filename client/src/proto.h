@@ -61,7 +61,7 @@ typedef struct Request
 	uint8_t		state;			/* ReqState */
 	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
 	bool		internal;		/* queued by the library: no callback */
-	bool		replay;			/* autocommit: send again once its Sync is answered */
+	bool		replay;			/* autocommit: send again (a stale plan) once answered */
 	uint8_t		replays;		/* times it was sent again */
 } Request;
 
@@ -156,12 +156,13 @@ typedef enum OpKind
 	OP_COPY,					/* a COPY, sent outside pipeline mode */
 	OP_RESET,					/* a step of the reset on release */
 	OP_TIMEOUT,					/* the statement timeout, local to the transaction */
-	OP_SAVEPOINT				/* SAVEPOINT, ROLLBACK TO or RELEASE of a session */
+	OP_SAVEPOINT,				/* SAVEPOINT, ROLLBACK TO or RELEASE of a session */
+	OP_AUTO_END					/* the COMMIT of an autocommit statement framed in a batch */
 } OpKind;
 
 typedef enum SyncKind
 {
-	SYNC_AUTO,					/* ends one autocommit statement */
+	SYNC_AUTO,					/* ends one autocommit statement (req) or a batch of framed ones */
 	SYNC_END,					/* ends a session's unit (after COMMIT/ROLLBACK) */
 	SYNC_FAIL,					/* ends the aborted pipeline after a failure */
 	SYNC_CLEANUP,				/* ends the cleanup ROLLBACK */
@@ -199,6 +200,8 @@ typedef struct Proto
 	Queue		ops;			/* of Op, in the order the answers come */
 	int			nops;
 	int			nauto;			/* autocommit statements on the wire */
+	int			auto_open;		/* framed autocommit statements since the last Sync */
+	int			nframed;		/* framed autocommit statements on the wire */
 	Queue		free_ops;		/* recycled, at most OP_FREE_MAX */
 	int			nfree_ops;
 	bool		batch_open;		/* sent messages that no Sync or Flush ends */
@@ -229,7 +232,11 @@ typedef struct Proto
 	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
 	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
+	bool		frame_begun;	/* the BEGIN of the framed statement being answered ran */
 } Proto;
+
+/* framed autocommit statements that share one Sync at most */
+#define AUTO_BATCH_MAX 100
 
 /* freed requests kept for reuse, at most this many per size class of an engine */
 #define FREE_LIST_MAX 512
@@ -268,11 +275,37 @@ typedef struct ProtoEvent
 	bool		copy_over;		/* the COPY ended: back to pipeline mode */
 } ProtoEvent;
 
-/* the connection may take new work: no reset waits or is on the wire, it is not to be closed */
+/*
+ * The connection may take new work: no reset waits or is on the wire, it is
+ * not to be closed, and no failed autocommit statement left its transaction
+ * block aborted (the reset's ROLLBACK ends it).
+ */
 static inline bool
 proto_takes_work(const Proto *p)
 {
-	return p->reset_leaves == 0 && !p->reset_due && !(p->dirt & LEAVES_CLOSE);
+	return p->reset_leaves == 0 && !p->reset_due && !(p->dirt & (LEAVES_CLOSE | LEAVES_BLOCK));
+}
+
+/*
+ * An autocommit statement that may be framed in a batch: it neither refuses
+ * a transaction block nor leaves state that the reset behind it puts back.
+ */
+static inline bool
+request_frameable(const Request *req)
+{
+	return req->sql->leaves == 0 && !req->sql->refuses_block;
+}
+
+/*
+ * The connection may take work that must not follow framed autocommit
+ * statements still unanswered (a unit, a statement that is not framed): if
+ * one of them fails, the transaction block stays aborted until the ROLLBACK
+ * that the failure makes due, and anything else sent before it would fail.
+ */
+static inline bool
+proto_takes_unframed(const Proto *p)
+{
+	return p->nframed == 0;
 }
 
 static inline bool
@@ -288,7 +321,7 @@ extern void proto_destroy(Proto *p);
 extern void proto_set_statement_timeout(Proto *p, int ms);
 extern void proto_reset(Proto *p);
 extern void proto_begin_unit(Proto *p);
-extern ProtoStatus proto_send_auto(Proto *p, Request *req);
+extern ProtoStatus proto_send_auto(Proto *p, Request *req, bool more);
 extern ProtoStatus proto_send_cleanup(Proto *p);
 extern ProtoStatus proto_send_begin(Proto *p, const char *begin_sql);
 extern ProtoStatus proto_send_unit(Proto *p, Request *req);
@@ -297,6 +330,7 @@ extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
 extern int	proto_lost_code(const Proto *p, const Request *req, int code);
+extern bool proto_lost_skipped(const Proto *p, const Request *req);
 extern bool proto_answer_lost_in_failed_unit(Proto *p, Request *req);
 
 #endif							/* BM_PROTO_H */

@@ -159,6 +159,26 @@ sql_runs_alone(const char *sql)
 }
 
 /*
+ * Must this statement run outside a transaction block?  Those that must run
+ * alone, and those that may end the transaction they run in: a procedure
+ * (CALL) or a DO block may COMMIT, which the server refuses inside a block
+ * ("invalid transaction termination").  Such an autocommit statement is not
+ * framed with BEGIN and COMMIT (see proto_send_auto).
+ */
+bool
+sql_refuses_block(const char *sql)
+{
+	static const char *const may_commit[][2] = {{"CALL", NULL}, {"DO", NULL}};
+	size_t		i;
+
+	sql = skip_blanks(sql);
+	for (i = 0; i < sizeof(may_commit) / sizeof(may_commit[0]); i++)
+		if (match_words(sql, may_commit[i]))
+			return true;
+	return sql_runs_alone(sql);
+}
+
+/*
  * Why the library refuses this statement, or NULL.  COPY would put the
  * connection into a copy state that pipeline mode cannot drive; transaction
  * control would leave a pooled connection inside (or outside) a transaction

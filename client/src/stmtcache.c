@@ -87,6 +87,7 @@ sqltext_get(SqlTable *st, const char *sql)
 		return NULL;
 	memcpy(t->text, sql, len + 1);
 	t->leaves = sql_leaves(t->text);
+	t->refuses_block = sql_refuses_block(t->text);
 	t->hash = hash;
 	t->refs = 1;
 	t->hnext = st->buckets[hash & (st->nbuckets - 1)];

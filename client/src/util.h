@@ -115,6 +115,7 @@ typedef struct SqlText
 	uint32_t	hash;
 	uint32_t	refs;
 	uint8_t		leaves;			/* sql_leaves of the text, read once */
+	bool		refuses_block;	/* sql_refuses_block of the text, read once */
 	char		text[];
 } SqlText;
 
@@ -195,6 +196,7 @@ extern void conninfo_refusal(PGconn *pg, char *msg, size_t len, char *sqlstate);
 /* sqlwords.c */
 extern bool sql_resets_statements(const char *sql);
 extern bool sql_runs_alone(const char *sql);
+extern bool sql_refuses_block(const char *sql);
 extern const char *sql_refused(const char *sql);
 extern bool sql_is_copy(const char *sql);
 
@@ -210,6 +212,7 @@ extern bool sql_is_copy(const char *sql);
 #define LEAVES_PREPARED 0x20	/* statements the user PREPAREd */
 #define LEAVES_RESET_ALL 0x3f	/* everything a reset puts back */
 #define LEAVES_CLOSE	0x40	/* what no statement undoes (dblink, LOAD): the connection is closed */
+#define LEAVES_BLOCK	0x80	/* an aborted transaction block: a framed autocommit statement failed */
 
 extern uint8_t sql_leaves(const char *sql);
 

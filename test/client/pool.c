@@ -140,8 +140,11 @@ test_many_callers(void)
 	bm_engine_get_stats(e, &st);
 	tap_ok(st.round_trips < NCALLERS / 10, "many callers: statements are pipelined (far fewer round trips than statements)",
 		   "expected fewer than %d round trips, got %ld", NCALLERS / 10, st.round_trips);
-	TAP_INT_EQ(st.syncs, NCALLERS, "many callers: each statement is its own implicit transaction (one Sync each)");
-	TAP_INT_EQ(st.prepares, 2, "many callers: each distinct statement is prepared once");
+	tap_ok(st.syncs < NCALLERS / 10, "many callers: the statements share Syncs (each still commits on its own)",
+		   "expected fewer than %d Syncs, got %ld", NCALLERS / 10, st.syncs);
+	tap_ok(st.prepares <= 2 * opts.pool_size + 1,
+		   "many callers: each distinct statement is prepared once a connection (and again after a failure skipped its Parse)",
+		   "expected at most %d prepares, got %ld", 2 * opts.pool_size + 1, st.prepares);
 	bm_engine_free(e);
 }
 

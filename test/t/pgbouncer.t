@@ -28,7 +28,8 @@ system("cc -std=gnu11 -Wall -Wextra -Werror \$(pkg-config --cflags basemodel) -o
   or BAIL_OUT('cannot build test/t/pgbouncer_load.c');
 system('createdb', $db) == 0 or BAIL_OUT("cannot create database $db");
 END { system('dropdb', '--if-exists', '--force', $db) if $db; }
-psql($direct, 'CREATE TABLE pb_a (k bigint, tag int); CREATE TABLE pb_b (k bigint); CREATE TABLE pb_c (k bigint)');
+psql($direct, 'CREATE TABLE pb_a (k bigint, tag int); CREATE TABLE pb_b (k bigint); CREATE TABLE pb_c (k bigint); '
+	. 'CREATE TABLE pb_u (k bigint PRIMARY KEY)');
 
 # run the load program with ARGS; its output lines
 sub run_load
@@ -111,6 +112,26 @@ sub sleep_times_out
 	is($got{session}, 'BM_ERR_TIMEOUT 57014', "$what: so does one in a session") unless $opt{no_sessions};
 }
 
+# 300 autocommit inserts queued at once through URL (they share Syncs, each
+# framed by BEGIN and COMMIT: three batches of 100 on the wire), the one in
+# the middle (of the second batch) a duplicate: it alone fails, every other
+# commits once, those of the third batch too (in statement mode PgBouncer
+# closes the connection at the aborted block's Sync, with the third batch
+# unanswered: it did not run and goes again)
+sub batch_fails_alone
+{
+	my ($what, $url) = @_;
+	psql($direct, 'TRUNCATE pb_u');
+	my ($lines, $status) = run_load($url, -1, 10000, 'batch', 300);
+	is($status, 0, "$what: the client ran") or diag(join("\n", @$lines));
+	my @ok = grep { /^auto \d+$/ } @$lines;
+	my @fail = grep { /^fail / } @$lines;
+	is(scalar(@ok), 299, "$what: 299 of 300 batched autocommit inserts committed")
+	  or diag(join("\n", @fail[0 .. ($#fail < 4 ? $#fail : 4)]));
+	like(join("\n", @fail), qr/^fail auto BM_ERR_SQL 23505 [^\n]*$/, "$what: the duplicate alone failed, with 23505");
+	is_deeply(keys_of('pb_u'), [ 0 .. 149, 151 .. 299 ], "$what: pb_u holds each committed key once");
+}
+
 # statement_timeout as a later client of the same (single) server connection sees it
 sub later_timeout
 {
@@ -135,6 +156,7 @@ for my $mode ('transaction', 'session', 'statement')
 	# one server connection: the next client gets the very one the timeout ran on
 	my $bouncer = BMPgBouncer->start(pool_mode => $mode, pool_size => 1);
 	sleep_times_out("$mode mode", $bouncer->url($db), -1, no_sessions => $mode eq 'statement');
+	batch_fails_alone("$mode mode", $bouncer->url($db));
 	is(later_timeout($bouncer->url($db)), '0',
 		"$mode mode: the next client on the same server connection sees the default statement_timeout");
 	is(psql($bouncer->url($db), 'SELECT pg_sleep(0.5)::text'), '',

@@ -16,6 +16,11 @@
  *	    on one connection (in session mode a pooler with one server
  *	    connection serves it): prints "auto NAME SQLSTATE" and
  *	    "session NAME SQLSTATE".
+ *	  pgbouncer_load URL CACHE TIMEOUT_MS batch COUNT
+ *	    COUNT autocommit inserts into pb_u (unique k) queued at once, so that
+ *	    they share Syncs: key i, except that the one in the middle inserts
+ *	    key 0 again (a unique violation); prints "auto KEY" or "fail ..." for
+ *	    each.
  *	  CACHE is bm_engine_options.statement_cache_size, TIMEOUT_MS its
  *	  statement_timeout_ms.  Exits 0 unless it could not run.
  */
@@ -189,11 +194,11 @@ main(int argc, char **argv)
 
 	if (argc != 6 && argc != 7)
 	{
-		fprintf(stderr, "usage: pgbouncer_load URL CACHE TIMEOUT_MS load TAG SESSIONS | sleep SECONDS\n");
+		fprintf(stderr, "usage: pgbouncer_load URL CACHE TIMEOUT_MS load TAG SESSIONS | sleep SECONDS | batch COUNT\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (strcmp(argv[4], "sleep") == 0)
+	if (strcmp(argv[4], "sleep") == 0 || strcmp(argv[4], "batch") == 0)
 		opts.pool_size = 1;
 	opts.statement_cache_size = atoi(argv[2]);
 	opts.statement_timeout_ms = atoi(argv[3]);
@@ -212,6 +217,18 @@ main(int argc, char **argv)
 		bm_engine_execute(e, "SELECT pg_sleep($1::float8)", 1, sql, on_sleep, "auto");
 		bm_session_execute(s, "SELECT pg_sleep($1::float8)", 1, sql, on_sleep, "session");
 		bm_session_commit(s, NULL, NULL);
+	}
+	else if (strcmp(argv[4], "batch") == 0)
+	{
+		long		count = atol(argv[5]);
+
+		for (i = 0; i < count; i++)
+		{
+			Unit	   *u = unit_new(i == count / 2 ? 0 : i);
+
+			if (bm_engine_execute(e, "INSERT INTO pb_u (k) VALUES ($1)", 1, u->params, on_auto, u) != 0)
+				exit(2);
+		}
 	}
 	else
 	{

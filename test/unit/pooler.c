@@ -59,7 +59,7 @@ test_unnamed(void)
 		   (void *) ev.done, ev.unit_over, request_code(commit));
 
 	a = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	TAP_STR_EQ(fx_sent(&fx), "query - SELECT * FROM t (0)\nsync\n",
 			   "no cache: an autocommit statement goes unnamed with its Sync");
 	/* an unnamed statement is parsed afresh each time: a plan error is the caller's */
@@ -117,7 +117,7 @@ test_timeout_per_transaction(void)
 		   (void *) ev.done, ev.unit_over);
 
 	a = req_new(&fx, REQ_EXEC, "SELECT pg_sleep(2)", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	TAP_STR_EQ(fx_sent(&fx),
 			   "query - SELECT pg_catalog.set_config('statement_timeout', '1500', true) (0)\n"
 			   "query - SELECT pg_sleep(2) (0)\nsync\n",
@@ -128,7 +128,7 @@ test_timeout_per_transaction(void)
 		   "got done %p code %d", (void *) ev.done, request_code(a));
 
 	vacuum = req_new(&fx, REQ_EXEC, "VACUUM t", false);
-	proto_send_auto(&fx.p, vacuum);
+	proto_send_auto(&fx.p, vacuum, false);
 	TAP_STR_EQ(fx_sent(&fx), "query - VACUUM t (0)\nsync\n",
 			   "timeout: a statement that must run alone in its transaction goes alone");
 	ev = finish_auto(&fx, ans(PGRES_COMMAND_OK));
@@ -152,7 +152,7 @@ test_timeout_setting_fails(void)
 	fx_init(&fx, 0);
 	proto_set_statement_timeout(&fx.p, 1000);
 	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	fx_sent(&fx);
 	ev = answer(&fx, ans_error("25P02", "current transaction is aborted", NULL));
 	tap_ok(proto_event_empty(&ev), "failed setting: no event before the Sync", "got an event");
@@ -177,7 +177,7 @@ test_parameter_count(void)
 	fx_init(&fx, 8);
 	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
 	a->nparams = 1;
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	answer(&fx, ans(PGRES_COMMAND_OK));
 	ev = finish_auto(&fx, ans_error("08P01", "bind message supplies 1 parameters, but prepared statement \"bm_1\" requires 0",
 								  "exec_bind_message"));
@@ -189,7 +189,7 @@ test_parameter_count(void)
 
 	b = req_new(&fx, REQ_EXEC, "SELECT $1", false);
 	b->nparams = 2;
-	proto_send_auto(&fx.p, b);
+	proto_send_auto(&fx.p, b, false);
 	answer(&fx, ans(PGRES_COMMAND_OK));
 	finish_auto(&fx, ans_error("08P01", "Bind-Nachricht enthält 2 Parameter, aber vorbereitete Anweisung \"bm_2\" erfordert 1",
 							 "exec_bind_message"));

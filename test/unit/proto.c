@@ -150,7 +150,7 @@ test_stale_plan(void)
 	fx_init(&fx, 8);
 	fx.p.max_replays = 1;
 	first = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
-	proto_send_auto(&fx.p, first);
+	proto_send_auto(&fx.p, first, false);
 	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SELECT * FROM t\nquery bm_1 (0)\nsync\n",
 			   "stale plan: the first run prepares the statement");
 	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
@@ -158,7 +158,7 @@ test_stale_plan(void)
 		   "expected done with BM_OK, got %p code %d", (void *) ev.done, request_code(first));
 
 	again = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
-	proto_send_auto(&fx.p, again);
+	proto_send_auto(&fx.p, again, false);
 	TAP_STR_EQ(fx_sent(&fx), "query bm_1 (0)\nsync\n", "stale plan: the second run uses the cached name");
 	ev = run_auto(&fx, false, stale);
 	tap_ok(ev.replay == again && ev.done == NULL && again->replays == 1,
@@ -170,7 +170,7 @@ test_stale_plan(void)
 	again->replay = false;
 	again->state = REQ_QUEUED;
 	request_clear_error(again);
-	proto_send_auto(&fx.p, again);
+	proto_send_auto(&fx.p, again, false);
 	TAP_STR_EQ(fx_sent(&fx), "prepare bm_2 SELECT * FROM t\nquery bm_2 (0)\nsync\n",
 			   "stale plan: the replay is prepared afresh under a new name");
 	ev = run_auto(&fx, true, ans(PGRES_TUPLES_OK));
@@ -180,7 +180,7 @@ test_stale_plan(void)
 	/* a statement that was replayed as often as allowed fails instead */
 	third = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
 	third->replays = 1;
-	proto_send_auto(&fx.p, third);
+	proto_send_auto(&fx.p, third, false);
 	fx_sent(&fx);
 	ev = run_auto(&fx, false, stale);
 	tap_ok(ev.done == third && ev.replay == NULL && request_code(third) == BM_ERR_SQL,
@@ -204,7 +204,7 @@ test_stale_plan_in_unit(void)
 
 	fx_init(&fx, 8);
 	a = req_new(&fx, REQ_EXEC, "SELECT * FROM t", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
 	b = req_new(&fx, REQ_EXEC, "SELECT * FROM t", true);
 	proto_begin_unit(&fx.p);
@@ -234,7 +234,7 @@ test_deferred_error(void)
 
 	fx_init(&fx, 0);
 	req = req_new(&fx, REQ_EXEC, "INSERT INTO child VALUES (1)", false);
-	proto_send_auto(&fx.p, req);
+	proto_send_auto(&fx.p, req, false);
 	TAP_STR_EQ(fx_sent(&fx), "query - INSERT INTO child VALUES (1) (0)\nsync\n",
 			   "deferred error: an unnamed statement and its Sync");
 	ev = answer(&fx, ans(PGRES_COMMAND_OK));
@@ -276,8 +276,8 @@ test_out_of_step(void)
 	reqs[2] = req_new(&fx, REQ_EXEC, "SELECT 3", true);
 	reqs[3] = req_new(&fx, REQ_EXEC, "SELECT 4", true);
 	reqs[4] = req_new(&fx, REQ_COMMIT, NULL, true);
-	proto_send_auto(&fx.p, reqs[0]);
-	proto_send_auto(&fx.p, reqs[1]);
+	proto_send_auto(&fx.p, reqs[0], false);
+	proto_send_auto(&fx.p, reqs[1], false);
 	proto_begin_unit(&fx.p);
 	proto_send_begin(&fx.p, "BEGIN");
 	for (i = 2; i < 5; i++)
@@ -328,8 +328,8 @@ test_unconfirmed_parse(void)
 	fx_init(&fx, 8);
 	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
 	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	proto_send_auto(&fx.p, a);
-	proto_send_auto(&fx.p, b);
+	proto_send_auto(&fx.p, a, false);
+	proto_send_auto(&fx.p, b, false);
 	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SELECT 1\nquery bm_1 (0)\nsync\nquery - SELECT 1 (0)\nsync\n",
 			   "unconfirmed Parse: a statement sent after an earlier Sync does not use the unconfirmed name");
 	TAP_INT_EQ(fx.p.nauto, 2, "autocommit count: two statements on the wire");
@@ -395,12 +395,12 @@ test_statement_timeout(void)
 	fx_init(&fx, 0);
 	fx.p.statement_timeout_ms = 100;
 	timed_out = req_new(&fx, REQ_EXEC, "SELECT pg_sleep(1)", false);
-	proto_send_auto(&fx.p, timed_out);
+	proto_send_auto(&fx.p, timed_out, false);
 	ev = run_auto(&fx, false, ans_error("57014", "canceling statement due to statement timeout", "ProcessInterrupts"));
 	tap_ok(ev.done == timed_out, "statement timeout: the statement is answered", "got %p", (void *) ev.done);
 	TAP_INT_EQ(request_code(timed_out), BM_ERR_TIMEOUT, "statement timeout: 57014 from statement_timeout is BM_ERR_TIMEOUT");
 	cancelled = req_new(&fx, REQ_EXEC, "SELECT pg_sleep(1)", false);
-	proto_send_auto(&fx.p, cancelled);
+	proto_send_auto(&fx.p, cancelled, false);
 	run_auto(&fx, false, ans_error("57014", "canceling statement due to user request", "ProcessInterrupts"));
 	TAP_INT_EQ(request_code(cancelled), BM_ERR_SQL, "statement timeout: 57014 for a user's cancel stays BM_ERR_SQL");
 	req_free(&fx, timed_out);
@@ -420,9 +420,9 @@ test_counters(void)
 	fx_init(&fx, 8);
 	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
 	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
-	proto_send_auto(&fx.p, b);
+	proto_send_auto(&fx.p, b, false);
 	proto_end_batch(&fx.p, &write);
 	run_auto(&fx, false, ans(PGRES_TUPLES_OK));
 	proto_reset(&fx.p);
@@ -447,12 +447,12 @@ test_eviction_on_wire(void)
 	for (i = 0; i < 3; i++)
 	{
 		reqs[i] = req_new(&fx, REQ_EXEC, sql[i], false);
-		proto_send_auto(&fx.p, reqs[i]);
+		proto_send_auto(&fx.p, reqs[i], false);
 		run_auto(&fx, i < 2, ans(PGRES_TUPLES_OK));
 	}
 	fx_sent(&fx);
 	reqs[3] = req_new(&fx, REQ_EXEC, sql[3], false);
-	proto_send_auto(&fx.p, reqs[3]);
+	proto_send_auto(&fx.p, reqs[3], false);
 	TAP_STR_EQ(fx_sent(&fx), "query - DEALLOCATE bm_2 (0)\nprepare bm_3 SELECT 3\nquery bm_3 (0)\nsync\n",
 			   "eviction: the least recently used name (SELECT 2; SELECT 1 ran since) is deallocated first");
 	TAP_INT_EQ(fx.p.cache.count, 2, "eviction: the cache stays at its capacity");
@@ -472,12 +472,12 @@ test_discard_all(void)
 
 	fx_init(&fx, 8);
 	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	proto_send_auto(&fx.p, a);
+	proto_send_auto(&fx.p, a, false);
 	run_auto(&fx, true, ans(PGRES_TUPLES_OK));
 	discard = req_new(&fx, REQ_EXEC, "discard all;", false);
 	b = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	proto_send_auto(&fx.p, discard);
-	proto_send_auto(&fx.p, b);
+	proto_send_auto(&fx.p, discard, false);
+	proto_send_auto(&fx.p, b, false);
 	TAP_STR_EQ(strstr(fx_sent(&fx), "query - discard"),
 			   "query - discard all; (0)\nsync\nprepare bm_2 SELECT 1\nquery bm_2 (0)\nsync\n",
 			   "DISCARD ALL: runs unnamed, and the statement after it is prepared again");
@@ -498,7 +498,7 @@ test_wire_failure(void)
 	fx_init(&fx, 8);
 	fx.wire.fail_at = 2;		/* the Bind/Execute after the Parse */
 	req = req_new(&fx, REQ_EXEC, "SELECT 1", false);
-	TAP_INT_EQ(proto_send_auto(&fx.p, req), PROTO_WIRE_FAILED, "wire failure: the send says so");
+	TAP_INT_EQ(proto_send_auto(&fx.p, req, false), PROTO_WIRE_FAILED, "wire failure: the send says so");
 	tap_ok(proto_take_unanswered(&fx.p) == req, "wire failure: the request on the wire is handed back",
 		   "expected the request");
 	req->state = REQ_DONE;
@@ -561,7 +561,7 @@ test_lost_code(void)
 
 	fx_init(&fx, 0);
 	autoreq = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (1)", false);
-	proto_send_auto(&fx.p, autoreq);
+	proto_send_auto(&fx.p, autoreq, false);
 	TAP_INT_EQ(proto_lost_code(&fx.p, autoreq, BM_ERR_CONNECTION), BM_ERR_OUTCOME_UNKNOWN,
 			   "lost code: an autocommit statement on the wire may have committed");
 	r1 = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (2)", true);

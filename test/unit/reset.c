@@ -202,7 +202,7 @@ test_autocommit(void)
 
 	fx_init(&fx, 8);
 	req = req_new(&fx, REQ_EXEC, "SET default_transaction_read_only = on", false);
-	proto_send_auto(&fx.p, req);
+	proto_send_auto(&fx.p, req, false);
 	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SET default_transaction_read_only = on\nquery bm_1 (0)\nsync\n"
 			   SETTINGS_RESET "sync\n", "autocommit: the reset follows the statement's Sync");
 	tap_ok(!proto_takes_work(&fx.p), "autocommit: the connection takes no work meanwhile", "it takes work");
@@ -266,7 +266,7 @@ test_close(void)
 
 	fx_init(&fx, 8);
 	req = req_new(&fx, REQ_EXEC, "SELECT dblink_connect('c', 'dbname=x')", false);
-	proto_send_auto(&fx.p, req);
+	proto_send_auto(&fx.p, req, false);
 	TAP_STR_EQ(fx_sent(&fx), "prepare bm_1 SELECT dblink_connect('c', 'dbname=x')\nquery bm_1 (0)\nsync\n",
 			   "close: no reset is sent");
 	tap_ok(!proto_takes_work(&fx.p), "close: the connection takes no more work", "it takes work");
