@@ -94,6 +94,7 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 {
 	if (e)
 	{
+		engine_free_slabs(e);
 		sqltable_free(&e->texts);
 		free(e);
 	}
@@ -155,6 +156,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
+	engine_init_slabs(e);
 	e->pool = pool_create(url, NULL, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
 						  statement_cache(opts->statement_cache_size),
 						  &e->texts, &code, why, sizeof(why));
@@ -275,12 +277,13 @@ bm_session_open(bm_sessionmaker *m)
 	e = m->engine;
 	if (check_engine(e) != 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	s = slab_alloc(&e->session_slab);
 	if (s == NULL)
 	{
 		set_last_error(BM_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
+	memset(s, 0, sizeof(*s));
 	s->engine = e;
 	s->failed_unit = -1;
 	s->begin_sql = session_begin_sql(&m->opts);

@@ -32,6 +32,16 @@ check_engine(bm_engine *e)
 	return 0;
 }
 
+/* give a request's memory back to its slab, or to malloc */
+static void
+request_release(Request *req)
+{
+	if (req->size_class == REQ_UNPOOLED)
+		free(req);
+	else
+		slab_free(req);
+}
+
 /*
  * A request, with copies of its parameters in the same allocation; the SQL
  * text is interned in the engine's table (the caller's copy need not outlive
@@ -51,14 +61,12 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 			size += strlen(params[i]) + 1;
 	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
 		size += sizeof(CopyIO);
-	cls = (size - sizeof(Request) + 15) / 16;
-	if (cls < REQ_SIZE_CLASSES && (req = QUEUE_POP(&e->free_reqs[cls], Request, link)) != NULL)
+	cls = (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
+	if (cls < REQ_SIZE_CLASSES)
 	{
-		e->nfree_reqs[cls]--;
-		memset(req, 0, sizeof(Request) + (size_t) nparams * sizeof(char *));
+		if ((req = slab_alloc(&e->req_slabs[cls])) != NULL)
+			memset(req, 0, size);
 	}
-	else if (cls < REQ_SIZE_CLASSES)
-		req = calloc(1, sizeof(Request) + cls * 16);
 	else
 		req = calloc(1, size);
 	if (req == NULL)
@@ -66,7 +74,7 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 	req->size_class = cls < REQ_SIZE_CLASSES ? cls : REQ_UNPOOLED;
 	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
 	{
-		free(req);
+		request_release(req);
 		goto nomem;
 	}
 	req->kind = kind;
@@ -90,35 +98,36 @@ nomem:
 	return NULL;
 }
 
-/* a called-back request goes, to its size class's free list if there is room */
+/* the engine's slabs, empty: requests by size class, sessions */
+void
+engine_init_slabs(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < REQ_SIZE_CLASSES; i++)
+		slab_init(&e->req_slabs[i], sizeof(Request) + (size_t) i * REQ_CLASS_STEP);
+	slab_init(&e->session_slab, sizeof(bm_session));
+}
+
+/* give the slabs' chunks back once nothing in them is used any more */
+void
+engine_free_slabs(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < REQ_SIZE_CLASSES; i++)
+		slab_destroy(&e->req_slabs[i]);
+	slab_destroy(&e->session_slab);
+}
+
+/* a called-back request goes */
 static void
 request_free(bm_engine *e, Request *req)
 {
 	PQclear(req->res);
 	request_clear_error(req);
 	sqltext_release(&e->texts, req->sql);
-	if (req->size_class != REQ_UNPOOLED && e->nfree_reqs[req->size_class] < FREE_LIST_MAX)
-	{
-		queue_push_front(&e->free_reqs[req->size_class], &req->link);
-		e->nfree_reqs[req->size_class]++;
-	}
-	else
-		free(req);
-}
-
-/* give the recycled requests back to malloc */
-static void
-free_lists(bm_engine *e)
-{
-	Request    *req;
-	int			i;
-
-	for (i = 0; i < REQ_SIZE_CLASSES; i++)
-	{
-		while ((req = QUEUE_POP(&e->free_reqs[i], Request, link)) != NULL)
-			free(req);
-		e->nfree_reqs[i] = 0;
-	}
+	request_release(req);
 }
 
 /* the answered requests at the head of an owner's FIFO: their callbacks are due */
@@ -863,7 +872,7 @@ reap(bm_engine *e, bool all)
 		{
 			dlist_remove(&e->sessions, &s->link);
 			err_clear(&s->failure);
-			free(s);
+			slab_free(s);
 		}
 		s = next;
 	}
@@ -1033,7 +1042,7 @@ engine_destroy(bm_engine *e)
 	cancel_shutdown(&e->cancels, e->pool->connect_timeout_ms > 0 ? e->pool->connect_timeout_ms : CANCEL_WAIT_MS);
 	pool_free(e->pool);
 	pool_free(e->read_pool);
-	free_lists(e);
+	engine_free_slabs(e);
 	sqltable_free(&e->texts);
 	free(e);
 }

@@ -59,7 +59,7 @@ typedef struct Request
 	uint16_t	nparams;
 	uint8_t		kind;			/* ReqKind */
 	uint8_t		state;			/* ReqState */
-	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
+	uint8_t		size_class;		/* its engine slab, REQ_UNPOOLED: none (malloc'd) */
 	bool		internal;		/* queued by the library: no callback */
 	bool		replay;			/* autocommit: send again (a stale plan) once answered */
 	uint8_t		replays;		/* times it was sent again */
@@ -236,9 +236,6 @@ typedef struct Proto
 
 /* framed autocommit statements that share one Sync at most */
 #define AUTO_BATCH_MAX 100
-
-/* freed requests kept for reuse, at most this many per size class of an engine */
-#define FREE_LIST_MAX 512
 
 /* freed ops kept for reuse by one connection (each connection has its own list) */
 #define OP_FREE_MAX 64
