@@ -32,36 +32,79 @@ check_engine(bm_engine *e)
 	return 0;
 }
 
-/* give a request's memory back to its slab, or to malloc */
+/*
+ * The bytes a request of this kind with these parameters takes, counted no
+ * further than limit (once past it, the result is only known to be larger).
+ */
+static size_t
+request_size(ReqKind kind, int nparams, const char *const *params, size_t limit)
+{
+	size_t		size = sizeof(Request) + (size_t) (nparams + 7) / 8;
+	int			i;
+
+	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
+		size += sizeof(CopyIO);
+	for (i = 0; i < nparams && size <= limit; i++)
+		if (params[i])
+			size += strnlen(params[i], limit) + 1;
+	return size;
+}
+
+/* request_size of a request made, from the parameters it holds */
+static size_t
+request_stored_size(const Request *req, size_t limit)
+{
+	const char *p = request_param_text(req);
+	size_t		size = (size_t) (p - (const char *) req);
+	int			k;
+
+	if (req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT)
+		size += sizeof(CopyIO);
+	for (k = 0; k < req->nparams && size <= limit; k++)
+		if (request_param_set(req, k))
+		{
+			size_t		len = strnlen(p, limit) + 1;
+
+			size += len;
+			p += len;
+		}
+	return size;
+}
+
+/* the largest request a slab holds */
+#define REQ_SLAB_MAX (sizeof(Request) + (REQ_SIZE_CLASSES - 1) * REQ_CLASS_STEP)
+
+/* the size class of a request of size bytes, REQ_SIZE_CLASSES: too large (malloc'd) */
+static size_t
+request_class(size_t size)
+{
+	return size > REQ_SLAB_MAX ? REQ_SIZE_CLASSES : (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
+}
+
+/* give a request's memory back to its size class's slab, or to malloc */
 static void
 request_release(Request *req)
 {
-	if (req->size_class == REQ_UNPOOLED)
-		free(req);
-	else
+	if (request_class(request_stored_size(req, REQ_SLAB_MAX)) < REQ_SIZE_CLASSES)
 		slab_free(req);
+	else
+		free(req);
 }
 
 /*
- * A request, with copies of its parameters in the same allocation; the SQL
- * text is interned in the engine's table (the caller's copy need not outlive
- * the call).
+ * A request, with copies of its parameters in the same allocation (its size
+ * class follows from them, so they never change); the SQL text is interned
+ * in the engine's table (the caller's copy need not outlive the call).
  */
 Request *
 request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
-	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
-	size_t		cls;
-	Request    *req = NULL;
+	size_t		size = request_size(kind, nparams, params, PTRDIFF_MAX);
+	size_t		cls = request_class(size);
+	Request    *req;
 	char	   *p;
 	int			i;
 
-	for (i = 0; i < nparams; i++)
-		if (params[i])
-			size += strlen(params[i]) + 1;
-	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
-		size += sizeof(CopyIO);
-	cls = (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
 	if (cls < REQ_SIZE_CLASSES)
 	{
 		if ((req = slab_alloc(&e->req_slabs[cls])) != NULL)
@@ -71,15 +114,9 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 		req = calloc(1, size);
 	if (req == NULL)
 		goto nomem;
-	req->size_class = cls < REQ_SIZE_CLASSES ? cls : REQ_UNPOOLED;
-	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
-	{
-		request_release(req);
-		goto nomem;
-	}
 	req->kind = kind;
 	req->nparams = nparams;
-	p = (char *) (REQUEST_PARAMS(req) + nparams);
+	p = request_param_text(req);
 	for (i = 0; i < nparams; i++)
 	{
 		size_t		len;
@@ -87,9 +124,14 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 		if (params[i] == NULL)
 			continue;
 		len = strlen(params[i]) + 1;
-		REQUEST_PARAMS(req)[i] = p;
+		REQUEST_PARAM_BITS(req)[i / 8] |= 1 << (i % 8);
 		memcpy(p, params[i], len);
 		p += len;
+	}
+	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
+	{
+		request_release(req);
+		goto nomem;
 	}
 	return req;
 
@@ -198,23 +240,20 @@ deliver(bm_engine *e, Request *req)
 	bm_error	err;
 	bm_result	res;
 
-	if (!req->internal)
+	err_public(req->err ? req->err : &ok, &err);
+	e->depth++;
+	if (request_has_result(req))
 	{
-		err_public(req->err ? req->err : &ok, &err);
-		e->depth++;
-		if (request_has_result(req))
+		if (req->cb.result)
 		{
-			if (req->cb.result)
-			{
-				res.pg = req->res;
-				res.affected = req->res ? AFFECTED_UNREAD : -1;
-				req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
-			}
+			res.pg = req->res;
+			res.affected = req->res ? AFFECTED_UNREAD : -1;
+			req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 		}
-		else if (req->cb.done)
-			req->cb.done(s, &err, req->arg);
-		e->depth--;
 	}
+	else if (req->cb.done)
+		req->cb.done(s, &err, req->arg);
+	e->depth--;
 	if (s)
 	{
 		s->nundelivered--;
@@ -871,7 +910,7 @@ reap(bm_engine *e, bool all)
 		if (all || session_reapable(s))
 		{
 			dlist_remove(&e->sessions, &s->link);
-			err_clear(&s->failure);
+			session_destroy(s);
 			slab_free(s);
 		}
 		s = next;

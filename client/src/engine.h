@@ -33,7 +33,6 @@
  */
 #define REQ_SIZE_CLASSES 8
 #define REQ_CLASS_STEP SLAB_ALIGN
-#define REQ_UNPOOLED 255
 
 /*
  * A timer of the engine.  fire runs from the loop once the monotonic clock

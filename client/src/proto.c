@@ -246,6 +246,24 @@ arm_head(Proto *p)
 	return p->wire->single_row(p->wire_ctx) || p->unit_failed;
 }
 
+/* values[k]: the text of the request's parameter k, NULL for SQL NULL */
+void
+request_param_values(const Request *req, const char **values)
+{
+	const char *p = request_param_text(req);
+	int			k;
+
+	for (k = 0; k < req->nparams; k++)
+	{
+		values[k] = request_param_set(req, k) ? p : NULL;
+		if (values[k])
+			p += strlen(p) + 1;
+	}
+}
+
+/* a statement of at most this many parameters passes them on the stack */
+#define PARAMS_ON_STACK 16
+
 /*
  * One statement, prepared on first use.  The Parse travels in the same batch
  * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
@@ -258,7 +276,9 @@ send_exec(Proto *p, Request *req)
 	StmtCache  *sc = &p->cache;
 	bool		cacheable = sc->capacity > 0 && !sql_resets_statements(req->sql->text);
 	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
-	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
+	const char *stack_params[PARAMS_ON_STACK];
+	const char **params;
+	bool		sent;
 	ProtoStatus st;
 	Op		   *op;
 
@@ -300,7 +320,14 @@ send_exec(Proto *p, Request *req)
 		return PROTO_NOMEM;
 	op->one_row = req->kind == REQ_STREAM;
 	req->state = REQ_SENT;
-	if (!p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params))
+	params = req->nparams <= PARAMS_ON_STACK ? stack_params : malloc(req->nparams * sizeof(char *));
+	if (params == NULL)
+		return PROTO_NOMEM;
+	request_param_values(req, params);
+	sent = p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params);
+	if (params != stack_params)
+		free(params);
+	if (!sent)
 		return PROTO_WIRE_FAILED;
 	return arm_head(p) ? PROTO_OK : PROTO_WIRE_FAILED;
 }

@@ -38,34 +38,53 @@ typedef enum ReqState
 
 /*
  * Thousands may wait at once (every statement of every session opened ahead
- * of its connection), so a request is kept small: 80 bytes, then its
- * parameters (nparams pointers and their text) in the same allocation.
+ * of its connection), so a request is kept small: 72 bytes, then its
+ * parameters, packed, in the same allocation (REQUEST_PARAM_BITS).
  */
 typedef struct Request
 {
-	QLink		link;			/* owner's FIFO, then the ready list, or a free list */
+	QLink		link;			/* owner's FIFO, then the ready list */
 	QLink		send_link;		/* owner's queue of unsent requests */
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute); proto only tests it */
-	long		unit;			/* session's unit of work it belongs to */
 	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
 	union
 	{
 		bm_result_cb result;	/* REQ_EXEC */
 		bm_done_cb	done;		/* every other kind */
-	}			cb;
+	}			cb;				/* NULL: none (an end the library queued itself) */
 	void	   *arg;
 	PGresult   *res;			/* the answer, when it succeeded */
 	struct ErrorBuf *err;		/* NULL until something fails (request_error) */
+	uint32_t	unit;			/* session's unit of work it belongs to, its low 32 bits */
 	uint16_t	nparams;
-	uint8_t		kind;			/* ReqKind */
-	uint8_t		state;			/* ReqState */
-	uint8_t		size_class;		/* its engine slab, REQ_UNPOOLED: none (malloc'd) */
-	bool		internal;		/* queued by the library: no callback */
-	bool		replay;			/* autocommit: send again (a stale plan) once answered */
+	uint8_t		kind:4;			/* ReqKind */
+	uint8_t		state:2;		/* ReqState */
+	bool		replay:1;		/* autocommit: send again (a stale plan) once answered */
 	uint8_t		replays;		/* times it was sent again */
 } Request;
 
-#define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+_Static_assert(REQ_RELEASE < 16 && REQ_DONE < 4, "ReqKind and ReqState fit Request's bit fields");
+
+/*
+ * A request's parameters follow it: a bit for each that is not NULL
+ * ((nparams + 7) / 8 bytes), then the text of each of those with its NUL,
+ * in order (request_param_values reads them).
+ */
+#define REQUEST_PARAM_BITS(req) ((uint8_t *) ((req) + 1))
+
+/* where the request's parameters' text starts */
+static inline char *
+request_param_text(const Request *req)
+{
+	return (char *) REQUEST_PARAM_BITS(req) + (req->nparams + 7) / 8;
+}
+
+/* parameter k of the request is not NULL */
+static inline bool
+request_param_set(const Request *req, int k)
+{
+	return (REQUEST_PARAM_BITS(req)[k / 8] >> (k % 8)) & 1;
+}
 
 /* a COPY's side of the data, after its request (which has no parameters) */
 typedef struct CopyIO
@@ -106,6 +125,7 @@ request_code(const Request *req)
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
 extern void request_not_run(Request *req, const char *why);
+extern void request_param_values(const Request *req, const char **values);
 
 /*
  * One answer from the server, as values: its status, the error fields that
