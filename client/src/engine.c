@@ -166,7 +166,7 @@ engine_free_slabs(bm_engine *e)
 static void
 request_free(bm_engine *e, Request *req)
 {
-	PQclear(req->res);
+	request_clear_result(req);
 	request_clear_error(req);
 	sqltext_release(&e->texts, req->sql);
 	request_release(req);
@@ -205,8 +205,6 @@ request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
 	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
 	{
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), code, NULL, message, NULL, NULL);
 	}
 	request_done(e, req);
@@ -240,14 +238,14 @@ deliver(bm_engine *e, Request *req)
 	bm_error	err;
 	bm_result	res;
 
-	err_public(req->err ? req->err : &ok, &err);
+	err_public(req->failed ? request_failure(req) : &ok, &err);
 	e->depth++;
 	if (request_has_result(req))
 	{
 		if (req->cb.result)
 		{
-			res.pg = req->res;
-			res.affected = req->res ? AFFECTED_UNREAD : -1;
+			res.pg = request_result(req);
+			res.affected = res.pg ? AFFECTED_UNREAD : -1;
 			req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 		}
 	}
@@ -405,8 +403,6 @@ fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *messa
 					 message, req->session ? "the transaction's COMMIT" : "the statement");
 			message = buf;
 		}
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), lost, NULL, message, NULL, NULL);
 	}
 	request_done(e, req);
@@ -705,7 +701,7 @@ stream_row(bm_engine *e, Request *of, PGresult *row)
 	req->unit = of->unit;
 	req->cb.result = of->cb.result;
 	req->arg = of->arg;
-	req->res = row;
+	request_set_result(req, row);
 	req->state = REQ_DONE;
 	of->session->nundelivered++;
 	e->pending++;
@@ -962,8 +958,6 @@ deliver_closed(bm_engine *e, Request *req)
 {
 	if (req->state != REQ_DONE && req->kind != REQ_ROLLBACK)
 	{
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
 				NULL, NULL);
 	}

@@ -20,28 +20,47 @@
 static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
 
 /*
- * The request's error, made on its first failure, for err_set and friends to
- * fill in.  NULL when out of memory: the request then fails with
- * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
+ * The request's error, made on its first failure (its answer, if any, goes:
+ * a failed request has none), for err_set and friends to fill in.  NULL when
+ * out of memory: the request then fails with BM_ERR_NOMEM (err_set and the
+ * rest ignore a NULL).
  */
 ErrorBuf *
 request_error(Request *req)
 {
-	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
-		req->err = (ErrorBuf *) &nomem_error;
-	return req->err == &nomem_error ? NULL : req->err;
+	if (!req->failed)
+	{
+		PQclear(req->ans.res);
+		if ((req->ans.err = calloc(1, sizeof(ErrorBuf))) == NULL)
+			req->ans.err = (ErrorBuf *) &nomem_error;
+		req->failed = true;
+	}
+	return req->ans.err == &nomem_error ? NULL : req->ans.err;
 }
 
-/* the request is back to no error (sent again, or freed) */
+/* the request is back to no error and no answer (sent again, or freed) */
 void
 request_clear_error(Request *req)
 {
-	if (req->err != NULL && req->err != &nomem_error)
+	if (req->failed && req->ans.err != &nomem_error)
 	{
-		err_clear(req->err);
-		free(req->err);
+		err_clear(req->ans.err);
+		free(req->ans.err);
 	}
-	req->err = NULL;
+	if (req->failed)
+		req->ans.res = NULL;
+	req->failed = false;
+}
+
+/* the request's answer goes (a failed request keeps its error) */
+void
+request_clear_result(Request *req)
+{
+	if (!req->failed)
+	{
+		PQclear(req->ans.res);
+		req->ans.res = NULL;
+	}
 }
 
 /*
@@ -767,7 +786,7 @@ savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
 	else if (op_failed(op))
 	{
 		answer_error(p, request_error(req), &op->ans);
-		unit_fail(p, req->err, ev);
+		unit_fail(p, request_failure(req), ev);
 	}
 	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
 		unit_recover(p);
@@ -801,13 +820,11 @@ auto_end_answered(Proto *p, Op *op, ProtoEvent *ev)
 		req->replay = true;
 	else if (request_code(req) == BM_OK && op_failed(op))
 		answer_error(p, request_error(req), &op->ans);
-	if (request_code(req) != BM_OK || req->replay)
-	{
-		PQclear(req->res);
-		req->res = NULL;
-	}
 	if (req->replay)
+	{
+		request_clear_result(req);
 		ev->replay = req;
+	}
 	else
 		ev->done = req;
 }
@@ -823,7 +840,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 	{
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
 		{
-			req->res = op->ans.res;
+			request_set_result(req, op->ans.res);
 			op->ans.res = NULL;
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
@@ -852,7 +869,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 	if (req->session)
 	{
 		if (request_code(req) != BM_OK)
-			unit_fail(p, req->err, ev);
+			unit_fail(p, request_failure(req), ev);
 		ev->done = req;
 	}
 }
@@ -1047,7 +1064,7 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 				{
 					answer_error(p, request_error(req), &op->ans);
 					if (req->session)
-						unit_fail(p, req->err, ev);
+						unit_fail(p, request_failure(req), ev);
 				}
 			}
 			break;
@@ -1073,7 +1090,7 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			else if (op_failed(op))
 			{
 				answer_error(p, request_error(req), &op->ans);
-				unit_fail(p, req->err, ev);
+				unit_fail(p, request_failure(req), ev);
 				/* a COMMIT that fails (a deferred check) has ended the transaction */
 				if (req->kind == REQ_COMMIT)
 					p->need_cleanup = false;

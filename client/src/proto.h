@@ -38,7 +38,7 @@ typedef enum ReqState
 
 /*
  * Thousands may wait at once (every statement of every session opened ahead
- * of its connection), so a request is kept small: 72 bytes, then its
+ * of its connection), so a request is kept small: 64 bytes, then its
  * parameters, packed, in the same allocation (REQUEST_PARAM_BITS).
  */
 typedef struct Request
@@ -53,13 +53,17 @@ typedef struct Request
 		bm_done_cb	done;		/* every other kind */
 	}			cb;				/* NULL: none (an end the library queued itself) */
 	void	   *arg;
-	PGresult   *res;			/* the answer, when it succeeded */
-	struct ErrorBuf *err;		/* NULL until something fails (request_error) */
+	union
+	{
+		PGresult   *res;		/* failed false: the answer, NULL until there is one */
+		struct ErrorBuf *err;	/* failed true: what failed it */
+	}			ans;			/* read through request_result and request_failure */
 	uint32_t	unit;			/* session's unit of work it belongs to, its low 32 bits */
 	uint16_t	nparams;
 	uint8_t		kind:4;			/* ReqKind */
 	uint8_t		state:2;		/* ReqState */
 	bool		replay:1;		/* autocommit: send again (a stale plan) once answered */
+	bool		failed:1;		/* it failed (request_error): ans holds the error */
 	uint8_t		replays;		/* times it was sent again */
 } Request;
 
@@ -112,11 +116,32 @@ request_is_copy(const Request *req)
 	return req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT;
 }
 
+/* what failed the request, NULL while it has not failed */
+static inline const ErrorBuf *
+request_failure(const Request *req)
+{
+	return req->failed ? req->ans.err : NULL;
+}
+
+/* the request's answer, NULL when it failed or has none */
+static inline PGresult *
+request_result(const Request *req)
+{
+	return req->failed ? NULL : req->ans.res;
+}
+
+/* the request's answer is res (it has not failed) */
+static inline void
+request_set_result(Request *req, PGresult *res)
+{
+	req->ans.res = res;
+}
+
 /* BM_OK, or the code of what failed the request */
 static inline int
 request_code(const Request *req)
 {
-	return req->err ? req->err->code : BM_OK;
+	return req->failed ? req->ans.err->code : BM_OK;
 }
 
 /* a request of a failed unit that never ran (proto and session both answer such) */
@@ -124,6 +149,7 @@ request_code(const Request *req)
 
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
+extern void request_clear_result(Request *req);
 extern void request_not_run(Request *req, const char *why);
 extern void request_param_values(const Request *req, const char **values);
 

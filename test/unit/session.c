@@ -44,7 +44,7 @@ req_free(Request *req)
 static const char *
 message(const Request *req)
 {
-	return req->err && req->err->message ? req->err->message : "";
+	return request_failure(req) && request_failure(req)->message ? request_failure(req)->message : "";
 }
 
 /* a unit that fails on the wire: what was not sent of it is answered here */
