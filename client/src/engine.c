@@ -1050,6 +1050,13 @@ engine_destroy(bm_engine *e)
 	pool_close_all(e->pool);
 	if (e->read_pool)
 		pool_close_all(e->read_pool);
+	/* off the unsent queues before they fail: the link holds the answer's place */
+	while (queue_pop(&e->auto_unsent) != NULL)
+		;
+	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
+		while (queue_pop(&s->unsent) != NULL)
+			;
+	e->replayed_last = NULL;
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
 	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))

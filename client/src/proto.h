@@ -38,13 +38,12 @@ typedef enum ReqState
 
 /*
  * Thousands may wait at once (every statement of every session opened ahead
- * of its connection), so a request is kept small: 64 bytes, then its
+ * of its connection), so a request is kept small: 56 bytes, then its
  * parameters, packed, in the same allocation (REQUEST_PARAM_BITS).
  */
 typedef struct Request
 {
 	QLink		link;			/* owner's FIFO, then the ready list */
-	QLink		send_link;		/* owner's queue of unsent requests */
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute); proto only tests it */
 	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
 	union
@@ -53,11 +52,22 @@ typedef struct Request
 		bm_done_cb	done;		/* every other kind */
 	}			cb;				/* NULL: none (an end the library queued itself) */
 	void	   *arg;
+
+	/*
+	 * A request waits on its owner's queue of unsent requests only before it
+	 * is sent or answered, so that link shares memory with the answer: a
+	 * request is taken off the queue (queue_pop leaves ans.res NULL) before
+	 * anything answers it.
+	 */
 	union
 	{
-		PGresult   *res;		/* failed false: the answer, NULL until there is one */
-		struct ErrorBuf *err;	/* failed true: what failed it */
-	}			ans;			/* read through request_result and request_failure */
+		QLink		send_link;	/* owner's queue of unsent requests */
+		union
+		{
+			PGresult   *res;	/* failed false: the answer, NULL until there is one */
+			struct ErrorBuf *err;	/* failed true: what failed it */
+		}			ans;		/* read through request_result and request_failure */
+	};
 	uint32_t	unit;			/* session's unit of work it belongs to, its low 32 bits */
 	uint16_t	nparams;
 	uint8_t		kind:4;			/* ReqKind */
