@@ -30,7 +30,7 @@ request_error(Request *req)
 {
 	if (!req->failed)
 	{
-		PQclear(req->ans.res);
+		PQclear(request_result(req));
 		if ((req->ans.err = calloc(1, sizeof(ErrorBuf))) == NULL)
 			req->ans.err = (ErrorBuf *) &nomem_error;
 		req->failed = true;
@@ -56,9 +56,11 @@ request_clear_error(Request *req)
 void
 request_clear_result(Request *req)
 {
-	if (!req->failed)
+	PGresult   *res = request_result(req);
+
+	if (res)
 	{
-		PQclear(req->ans.res);
+		PQclear(res);
 		req->ans.res = NULL;
 	}
 }

@@ -133,11 +133,11 @@ request_failure(const Request *req)
 	return req->failed ? req->ans.err : NULL;
 }
 
-/* the request's answer, NULL when it failed or has none */
+/* the request's answer, NULL when it failed, has none or waits to be sent */
 static inline PGresult *
 request_result(const Request *req)
 {
-	return req->failed ? NULL : req->ans.res;
+	return req->failed || req->state == REQ_QUEUED ? NULL : req->ans.res;
 }
 
 /* the request's answer is res (it has not failed) */
