@@ -78,7 +78,9 @@ request_stored_size(const Request *req, size_t limit)
 static size_t
 request_class(size_t size)
 {
-	return size > REQ_SLAB_MAX ? REQ_SIZE_CLASSES : (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
+	if (size > REQ_SLAB_MAX)
+		return REQ_SIZE_CLASSES;
+	return (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
 }
 
 /* give a request's memory back to its size class's slab, or to malloc */
@@ -204,9 +206,7 @@ static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
 	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
-	{
 		err_set(request_error(req), code, NULL, message, NULL, NULL);
-	}
 	request_done(e, req);
 }
 
