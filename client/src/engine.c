@@ -425,7 +425,13 @@ engine_conn_lost(bm_engine *e, Conn *c, int code, const char *message)
 	snprintf(buf, sizeof(buf), "%s", message && *message ? message : "connection lost");
 	err_set(&eb, code, NULL, buf, NULL, NULL);
 	while ((req = proto_take_unanswered(&c->proto)) != NULL)
-		fail_unanswered(e, c, req, code, buf);
+	{
+		/* behind a failed framed statement: it did not run, it goes again */
+		if (request_code(req) == BM_OK && proto_lost_skipped(&c->proto, req))
+			request_replay(e, req);
+		else
+			fail_unanswered(e, c, req, code, buf);
+	}
 	if (s)
 	{
 		fail_unit(e, s, &eb, false);
@@ -643,14 +649,19 @@ pump(bm_engine *e)
 				i,
 				k;
 
+	/*
+	 * More to send: the statements share a Sync (see proto_send_auto).  Not
+	 * while a session waits for a connection: framed statements would keep
+	 * it off every connection for as long as they keep coming, while it may
+	 * follow statements sent alone.
+	 */
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, e->pool, !request_frameable(req))) != NULL)
+		   (c = pick(e, e->pool, !request_frameable(req) || !queue_empty(&e->wait))) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
 		if (req == e->replayed_last)
 			e->replayed_last = NULL;
-		/* more to send: the statements share a Sync (see proto_send_auto) */
-		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent)), req);
+		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent) && queue_empty(&e->wait)), req);
 	}
 	if (e->read_pool)
 		pump_replicas(e);
@@ -771,14 +782,22 @@ apply(bm_engine *e, Conn *c, const ProtoEvent *ev)
 		engine_conn_lost(e, c, ev->lost, ev->lost_message);
 }
 
-/* apply what each answer read so far did; then see whether libpq lost the connection */
+/*
+ * Apply what each answer read so far did; then see whether libpq lost the
+ * connection.  When the last framed autocommit statement on it is answered,
+ * the sessions and unframed statements that wait for such a connection may
+ * go (no event of proto says so).
+ */
 static void
 take_answers(bm_engine *e, Conn *c)
 {
 	ProtoEvent	ev;
+	bool		framed = !proto_takes_unframed(&c->proto);
 
 	while (pool_next_event(c, &ev))
 		apply(e, c, &ev);
+	if (framed && proto_takes_unframed(&c->proto))
+		engine_kick(e);
 	if (c->state == CONN_READY && pool_broken(c))
 		engine_conn_lost(e, c, BM_ERR_CONNECTION, pool_error(c));
 }

@@ -170,6 +170,7 @@ proto_reset(Proto *p)
 	p->nops = 0;
 	stmtcache_reset(&p->cache);
 	p->nauto = p->auto_open = p->nframed = 0;
+	p->frame_begun = false;
 	p->batch_open = p->wrote = false;
 	p->seg = 0;
 	p->in_unit = false;
@@ -815,9 +816,14 @@ auto_end_answered(Proto *p, Op *op, ProtoEvent *ev)
 
 	p->nauto--;
 	p->nframed--;
-	/* failed before its COMMIT: the block stays aborted until the reset's ROLLBACK */
-	if (request_code(req) != BM_OK && skipped)
+	/*
+	 * Its BEGIN ran and its COMMIT did not (the statement failed, or a
+	 * DEALLOCATE of ours before it): the block stays aborted until the
+	 * reset's ROLLBACK.
+	 */
+	if (skipped && (p->frame_begun || request_code(req) != BM_OK))
 		p->dirt |= LEAVES_BLOCK;
+	p->frame_begun = false;
 	if (request_code(req) == BM_OK && skipped)
 		req->replay = true;
 	else if (request_code(req) == BM_OK && op_failed(op))
@@ -847,9 +853,15 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
 		{
-			/* a framed autocommit statement skipped: its COMMIT sends it again */
+			/*
+			 * An autocommit statement skipped (framed, behind another's
+			 * failure; or behind a failed DEALLOCATE of ours) did nothing:
+			 * it goes again.
+			 */
 			if (req->session)
 				request_not_run(req, p->unit_failed ? p->failure.message : NULL);
+			else
+				req->replay = true;
 		}
 		else if (op->answered && status_failed(st))
 		{
@@ -1042,6 +1054,8 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			 * that failed (25P02): it goes again once the block is rolled
 			 * back.  Otherwise its error is the statement's.
 			 */
+			if (op->kind == OP_BEGIN && req)
+				p->frame_begun = op->answered && op->ans.status == PGRES_COMMAND_OK;
 			if (op_failed(op) && req && request_code(req) == BM_OK && !(p->dirt & LEAVES_BLOCK))
 				answer_error(p, request_error(req), &op->ans);
 			else if (op_failed(op) && p->in_unit)
@@ -1210,7 +1224,9 @@ proto_feed(Proto *p, const Answer *a, ProtoEvent *ev)
 
 /*
  * The connection is lost: the next request on the wire that has no answer
- * yet, for the caller to fail, NULL when there are no more.  The ops go.
+ * yet, for the caller to fail (or send again), NULL when there are no more.
+ * The ops go, the rest of that request's with it (they follow it, with ops
+ * of no request among them: a DEALLOCATE), so that it is handed out once.
  */
 Request *
 proto_take_unanswered(Proto *p)
@@ -1224,13 +1240,32 @@ proto_take_unanswered(Proto *p)
 		req = op->req;
 		p->nops--;
 		op_free(p, op);
-		if (req && req->state != REQ_DONE)
-			return req;
+		if (req == NULL || req->state == REQ_DONE)
+			continue;
+		while ((op = QUEUE_HEAD(&p->ops, Op, link)) != NULL && (op->req == req || op->req == NULL))
+		{
+			queue_pop(&p->ops);
+			p->nops--;
+			op_free(p, op);
+		}
+		return req;
 	}
 	/* a COPY between its Sync's answer and its own op */
 	req = p->copy;
 	p->copy = NULL;
 	return (req && req->state != REQ_DONE) ? req : NULL;
+}
+
+/*
+ * An autocommit statement still unanswered on a connection lost after a
+ * framed statement failed before its COMMIT (LEAVES_BLOCK): the server
+ * skips everything up to the ROLLBACK that was never sent, so it did not
+ * run and may go again.
+ */
+bool
+proto_lost_skipped(const Proto *p, const Request *req)
+{
+	return req->session == NULL && (p->dirt & LEAVES_BLOCK) != 0;
 }
 
 /* the unit failed, and no ROLLBACK TO on the wire can make it usable again */

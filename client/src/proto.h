@@ -288,6 +288,7 @@ typedef struct Proto
 	ErrorBuf	reset_failure;	/* what failed the reset on the wire */
 	bool		savepoints;		/* the unit on the wire has sent a SAVEPOINT */
 	int			rollbacks_to;	/* ROLLBACK TOs on the wire, not answered yet */
+	bool		frame_begun;	/* the BEGIN of the framed statement being answered ran */
 } Proto;
 
 /* framed autocommit statements that share one Sync at most */
@@ -382,6 +383,7 @@ extern ProtoStatus proto_send_copy(Proto *p);
 extern bool proto_feed(Proto *p, const Answer *a, ProtoEvent *ev);
 extern Request *proto_take_unanswered(Proto *p);
 extern int	proto_lost_code(const Proto *p, const Request *req, int code);
+extern bool proto_lost_skipped(const Proto *p, const Request *req);
 extern bool proto_answer_lost_in_failed_unit(Proto *p, Request *req);
 
 #endif							/* BM_PROTO_H */

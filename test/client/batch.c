@@ -125,6 +125,68 @@ test_refuses_block(PGconn *check)
 	bmt_exec(check, "DROP PROCEDURE batch_commits(); DROP TABLE batch_proc");
 }
 
+#define FLOOD 2000
+
+static bm_engine *flood_engine;
+static int	flood_queued,
+			flood_answered,
+			flood_at_commit = -1;
+
+/* a statement of the flood is answered: one more is queued, up to FLOOD */
+static void
+flood_cb(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
+{
+	(void) s;
+	(void) res;
+	(void) err;
+	(void) arg;
+	flood_answered++;
+	if (flood_queued < FLOOD)
+	{
+		flood_queued++;
+		bm_engine_execute(flood_engine, "SELECT repeat('x', 10000)", 0, NULL, flood_cb, NULL);
+	}
+}
+
+/* the session commits: how far the flood was then */
+static void
+flood_commit_cb(bm_session *s, const bm_error *err, void *arg)
+{
+	bmt_done_cb(s, err, arg);
+	flood_at_commit = flood_answered;
+}
+
+/*
+ * On the one connection of the pool, autocommit statements keep coming (each
+ * answer queues another, so several are queued at every turn and go framed):
+ * a session queued at the start gets the connection while they run, not
+ * only once the flood is over.
+ */
+static void
+test_session_in_flood(void)
+{
+	bm_engine_options opts = {.pool_size = 1};
+	bm_engine  *e = bmt_engine(&opts);
+	bm_sessionmaker *m = bm_sessionmaker_create(e, NULL);
+	bm_session *s = bm_session_open(m);
+	bmt_rec		stmt = {0},
+				commit = {0};
+
+	flood_engine = e;
+	for (flood_queued = 0; flood_queued < 10; flood_queued++)
+		bm_engine_execute(e, "SELECT repeat('x', 10000)", 0, NULL, flood_cb, NULL);
+	bm_session_execute(s, "SELECT 2", 0, NULL, bmt_result_cb, &stmt);
+	bm_session_commit(s, flood_commit_cb, &commit);
+	TAP_INT_EQ(bm_engine_run(e), 0, "flood: bm_engine_run returns 0");
+	TAP_INT_EQ(flood_answered, FLOOD, "flood: every autocommit statement is answered");
+	BMT_REC_IS(commit, BM_OK, "flood: the session commits");
+	tap_ok(flood_at_commit >= 0 && flood_at_commit < FLOOD / 2,
+		   "flood: the session got the connection while the statements kept coming",
+		   "it committed after %d of %d statements", flood_at_commit, FLOOD);
+	bm_session_close(s);
+	bm_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -135,6 +197,7 @@ main(void)
 	test_failure_in_batch(check);
 	test_timeout_per_statement();
 	test_refuses_block(check);
+	test_session_in_flood();
 	bmt_exec(check, "DROP TABLE batch_rows");
 	PQfinish(check);
 	return tap_done();

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bmtest.h"
 
@@ -231,6 +232,56 @@ test_refused(void)
 	PQfinish(check);
 }
 
+/*
+ * On the one connection of the pool a batch of autocommit statements is
+ * unanswered when a session and a statement that refuses a transaction
+ * block (DO) are queued: they wait for the batch's answers, then run, under
+ * the test's own loop too (no bm_engine_run turn pumps for them).  20 s of
+ * the loop without their callbacks means they were never sent.
+ */
+static void
+test_waits_behind_batch(void)
+{
+	bm_engine_options opts = {.pool_size = 1};
+	bm_engine  *e = bmt_engine(&opts);
+	bm_sessionmaker *m = bm_sessionmaker_create(e, NULL);
+	loop		l;
+	bm_ev_hooks h = {&l, add_read, del_read, add_write, del_write, schedule_timer, cleanup};
+	bm_session *s;
+	bmt_rec		warm = {0},
+				batch[5] = {{0}},
+				alone = {0},
+				stmt = {0},
+				commit = {0};
+	time_t		until;
+	int			i,
+				ok = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.timer_ms = -1;
+	bm_engine_attach(e, &h);
+	bm_engine_execute(e, "SELECT 1", 0, NULL, bmt_result_cb, &warm);
+	while (warm.calls == 0 && turn(e, &l))
+		;
+	for (i = 0; i < 5; i++)
+		bm_engine_execute(e, "SELECT 1", 0, NULL, bmt_result_cb, &batch[i]);
+	bm_engine_execute(e, "DO $$ BEGIN END $$", 0, NULL, bmt_result_cb, &alone);
+	s = bm_session_open(m);
+	bm_session_execute(s, "SELECT 2", 0, NULL, bmt_result_cb, &stmt);
+	bm_session_commit(s, bmt_done_cb, &commit);
+	until = time(NULL) + 20;
+	while ((alone.calls == 0 || commit.calls == 0) && time(NULL) < until && turn(e, &l))
+		;
+	for (i = 0; i < 5; i++)
+		ok += batch[i].calls == 1 && batch[i].code == BM_OK;
+	TAP_INT_EQ(ok, 5, "behind a batch: the batch's statements succeed");
+	BMT_REC_IS(alone, BM_OK, "behind a batch: a statement that refuses a block runs once the batch is answered");
+	BMT_REC_IS(stmt, BM_OK, "behind a batch: so does a session");
+	BMT_REC_IS(commit, BM_OK, "behind a batch: which commits");
+	bm_session_close(s);
+	bm_engine_free(e);
+}
+
 int
 main(void)
 {
@@ -285,5 +336,6 @@ main(void)
 	TAP_INT_EQ(l.adds, l.dels, "hooks: every add is matched by a del");
 	TAP_INT_EQ(l.cleanups, 1, "hooks: cleanup runs once");
 	test_refused();
+	test_waits_behind_batch();
 	return tap_done();
 }

@@ -337,6 +337,144 @@ test_lost_mid_batch(void)
 	fx_free(&fx);
 }
 
+/*
+ * A statement sent alone that the server skips because the DEALLOCATE of an
+ * evicted name before it failed (the name's Parse had been skipped or had
+ * failed) did nothing: it goes again, never reported as a success without a
+ * result.
+ */
+static void
+test_skipped_behind_deallocate(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b;
+	ProtoEvent	ev;
+
+	fx_init(&fx, 1);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a, false);
+	fx_sent(&fx);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_TUPLES_OK));
+	answer_sync(&fx);
+	b = req_new(&fx, REQ_EXEC, "SELECT 2", false);
+	proto_send_auto(&fx.p, b, false);
+	TAP_STR_EQ(fx_sent(&fx), "query - DEALLOCATE bm_1 (0)\nprepare bm_2 SELECT 2\nquery bm_2 (0)\nsync\n",
+			   "skipped behind DEALLOCATE: the evicted name is deallocated before the statement");
+	answer(&fx, ans_error("26000", "prepared statement \"bm_1\" does not exist", NULL));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	ev = answer_sync(&fx);
+	tap_ok(ev.replay == b && ev.done == NULL,
+		   "skipped behind DEALLOCATE: the statement alone the server skipped goes again",
+		   "replay %p done %p code %d res %p", (void *) ev.replay, (void *) ev.done,
+		   request_code(b), (void *) b->res);
+	req_free(&fx, a);
+	req_free(&fx, b);
+	fx_free(&fx);
+}
+
+/*
+ * A framed statement whose BEGIN ran and whose DEALLOCATE (of an evicted
+ * name, ours) failed leaves the transaction block aborted although the
+ * statement itself has no error: the reset's ROLLBACK must end it before the
+ * connection takes work, or every statement after it fails with 25P02.
+ */
+static void
+test_block_aborted_by_deallocate(void)
+{
+	Fixture		fx;
+	Request    *a,
+			   *b,
+			   *c;
+	ProtoEvent	ev;
+	bool		write;
+
+	fx_init(&fx, 1);
+	a = req_new(&fx, REQ_EXEC, "SELECT 1", false);
+	proto_send_auto(&fx.p, a, false);
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_TUPLES_OK));
+	answer_sync(&fx);
+	fx_sent(&fx);
+	b = req_new(&fx, REQ_EXEC, "SELECT 2", false);
+	c = req_new(&fx, REQ_EXEC, "SELECT 3", false);
+	proto_send_auto(&fx.p, b, true);
+	proto_send_auto(&fx.p, c, false);
+	proto_end_batch(&fx.p, &write);
+	TAP_STR_EQ(fx_sent(&fx),
+			   "query - BEGIN (0)\nquery - DEALLOCATE bm_1 (0)\nprepare bm_2 SELECT 2\nquery bm_2 (0)\n"
+			   "query - COMMIT (0)\nquery - BEGIN (0)\nquery - SELECT 3 (0)\nquery - COMMIT (0)\nsync\n",
+			   "block aborted by DEALLOCATE: the evicted name is deallocated inside the frame");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("26000", "prepared statement \"bm_1\" does not exist", NULL));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	tap_ok(ev.replay == b && request_code(b) == BM_OK, "block aborted by DEALLOCATE: the statement goes again",
+		   "replay %p code %d", (void *) ev.replay, request_code(b));
+	ev = answer_skipped(&fx);
+	tap_ok(ev.replay == c, "block aborted by DEALLOCATE: so does the one behind it", "replay %p", (void *) ev.replay);
+	tap_ok(!proto_takes_work(&fx.p), "block aborted by DEALLOCATE: the connection takes no work while its block is aborted",
+		   "it takes work");
+	ev = answer_sync(&fx);
+	tap_ok(ev.cleanup_due && fx.p.reset_due, "block aborted by DEALLOCATE: at the Sync the ROLLBACK is due",
+		   "cleanup_due %d", ev.cleanup_due);
+	proto_send_cleanup(&fx.p);
+	TAP_STR_EQ(fx_sent(&fx), "query - ROLLBACK (0)\nsync\n", "block aborted by DEALLOCATE: the reset rolls it back");
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer_sync(&fx);
+	req_free(&fx, a);
+	req_free(&fx, b);
+	req_free(&fx, c);
+	fx_free(&fx);
+}
+
+/*
+ * The connection is lost after a framed statement failed before its COMMIT,
+ * with a batch behind it unanswered: that batch did not run (the server
+ * skipped it), so each of its statements is handed back once, to go again.
+ */
+static void
+test_lost_behind_failure(void)
+{
+	Fixture		fx;
+	Request    *r[4],
+			   *req;
+	bool		write;
+	int			i,
+				handed = 0;
+
+	fx_init(&fx, 0);
+	for (i = 0; i < 4; i++)
+	{
+		r[i] = req_new(&fx, REQ_EXEC, "INSERT INTO t VALUES (1)", false);
+		proto_send_auto(&fx.p, r[i], true);
+		if (i == 1)
+			proto_end_batch(&fx.p, &write);
+	}
+	proto_end_batch(&fx.p, &write);
+	answer_framed(&fx, false, ans(PGRES_COMMAND_OK), ans(PGRES_COMMAND_OK));
+	answer(&fx, ans(PGRES_COMMAND_OK));
+	answer(&fx, ans_error("23505", "duplicate key value violates unique constraint", NULL));
+	answer(&fx, ans(PGRES_PIPELINE_ABORTED));
+	answer_sync(&fx);
+	r[0]->state = r[1]->state = REQ_DONE;
+	while ((req = proto_take_unanswered(&fx.p)) != NULL)
+	{
+		tap_ok(req == r[2 + handed] && proto_lost_skipped(&fx.p, req),
+			   "lost behind a failure: each statement of the batch behind it is handed back once, as not run",
+			   "handed %p (want %p), skipped %d", (void *) req, (void *) r[2 + handed], proto_lost_skipped(&fx.p, req));
+		req->state = REQ_DONE;
+		handed++;
+	}
+	TAP_INT_EQ(handed, 2, "lost behind a failure: two statements handed back");
+	for (i = 0; i < 4; i++)
+		req_free(&fx, r[i]);
+	fx_free(&fx);
+}
+
 int
 main(void)
 {
@@ -349,5 +487,8 @@ main(void)
 	test_bounded();
 	test_timeout_framed();
 	test_lost_mid_batch();
+	test_skipped_behind_deallocate();
+	test_block_aborted_by_deallocate();
+	test_lost_behind_failure();
 	return tap_done();
 }
