@@ -219,8 +219,10 @@ static void
 request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
-	req->state = REQ_QUEUED;
+	/* no answer is kept: the unsent queue's link takes its place */
+	request_clear_result(req);
 	request_clear_error(req);
+	req->state = REQ_QUEUED;
 	if (e->replayed_last)
 		queue_insert_after(&e->auto_unsent, &e->replayed_last->send_link, &req->send_link);
 	else

@@ -369,7 +369,7 @@ test_skipped_behind_deallocate(void)
 	tap_ok(ev.replay == b && ev.done == NULL,
 		   "skipped behind DEALLOCATE: the statement alone the server skipped goes again",
 		   "replay %p done %p code %d res %p", (void *) ev.replay, (void *) ev.done,
-		   request_code(b), (void *) b->res);
+		   request_code(b), (void *) request_result(b));
 	req_free(&fx, a);
 	req_free(&fx, b);
 	fx_free(&fx);
