@@ -286,7 +286,7 @@ bm_session_open(bm_sessionmaker *m)
 	memset(s, 0, sizeof(*s));
 	s->engine = e;
 	s->failed_unit = -1;
-	s->begin_sql = session_begin_sql(&m->opts);
+	s->isolation = (uint8_t) m->opts.isolation;
 	s->read_only = m->opts.read_only != 0;
 	dlist_push(&e->sessions, &s->link);
 	return s;

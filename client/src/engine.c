@@ -554,7 +554,7 @@ send_session(bm_engine *e, Conn *c)
 	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent && p->copy == NULL &&
 		   (req = session_next_unsent(s)) != NULL)
 	{
-		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
+		if (!sent(e, c, proto_send_begin(p, session_begin(s)), NULL))
 			return;
 		queue_pop(&s->unsent);
 		st = proto_send_unit(p, req);

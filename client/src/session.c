@@ -45,6 +45,15 @@ session_begin_sql(const bm_session_options *opts)
 	return begin_sql[opts->isolation][opts->read_only ? 1 : 0];
 }
 
+/* the BEGIN of the session's units */
+const char *
+session_begin(const bm_session *s)
+{
+	bm_session_options opts = {.isolation = s->isolation, .read_only = s->read_only};
+
+	return session_begin_sql(&opts);
+}
+
 /* answer a request of a failed unit without sending it */
 static void
 complete_locally(bm_session *s, Request *req, const ErrorBuf *direct)

@@ -18,7 +18,6 @@ struct bm_session
 	bm_engine  *engine;			/* the engine it belongs to */
 	DLink		link;			/* the engine's list of sessions */
 	QLink		wait_link;		/* the engine's queue of sessions waiting for a connection */
-	const char *begin_sql;		/* a constant string */
 	Queue		requests;		/* of Request (link): not yet called back, in order */
 	Queue		unsent;			/* of Request (send_link) */
 	long		api_unit;		/* unit the next execute joins */
@@ -33,9 +32,11 @@ struct bm_session
 	bool		closed;
 	bool		read_only;		/* its units may run on the engine's read pool */
 	bool		api_open;		/* an execute joined api_unit */
+	uint8_t		isolation;		/* bm_isolation of its units (their BEGIN: session_begin) */
 };
 
 extern const char *session_begin_sql(const bm_session_options *opts);
+extern const char *session_begin(const bm_session *s);
 extern bool session_add(bm_session *s, Request *req);
 extern void session_fail(bm_session *s, const ErrorBuf *why, bool first_gets_it);
 extern void session_take_conn(bm_session *s, struct Conn *c);

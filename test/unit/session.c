@@ -182,8 +182,12 @@ main(void)
 {
 	bm_session_options ro = {.isolation = BM_ISOLATION_SERIALIZABLE, .read_only = 1};
 
+	bm_session	rr = {.isolation = BM_ISOLATION_REPEATABLE_READ};
+
 	TAP_STR_EQ(session_begin_sql(&ro), "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
 			   "the BEGIN names the isolation level and READ ONLY");
+	TAP_STR_EQ(session_begin(&rr), "BEGIN ISOLATION LEVEL REPEATABLE READ",
+			   "a session's BEGIN follows from its isolation level and read_only");
 	test_fail_on_wire();
 	test_fail_waiting();
 	test_fail_without_message();
