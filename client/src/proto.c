@@ -42,13 +42,14 @@ request_error(Request *req)
 void
 request_clear_error(Request *req)
 {
-	if (req->failed && req->ans.err != &nomem_error)
+	if (!req->failed)
+		return;
+	if (req->ans.err != &nomem_error)
 	{
 		err_clear(req->ans.err);
 		free(req->ans.err);
 	}
-	if (req->failed)
-		req->ans.res = NULL;
+	req->ans.res = NULL;
 	req->failed = false;
 }
 
