@@ -94,6 +94,7 @@ create_failed(bm_engine *e, bm_error *err, int code, const char *message)
 {
 	if (e)
 	{
+		engine_free_slabs(e);
 		sqltable_free(&e->texts);
 		free(e);
 	}
@@ -155,6 +156,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
+	engine_init_slabs(e);
 	e->pool = pool_create(url, NULL, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
 						  statement_cache(opts->statement_cache_size),
 						  &e->texts, &code, why, sizeof(why));
@@ -275,15 +277,16 @@ bm_session_open(bm_sessionmaker *m)
 	e = m->engine;
 	if (check_engine(e) != 0)
 		return NULL;
-	s = calloc(1, sizeof(*s));
+	s = slab_alloc(&e->session_slab);
 	if (s == NULL)
 	{
 		set_last_error(BM_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
+	memset(s, 0, sizeof(*s));
 	s->engine = e;
 	s->failed_unit = -1;
-	s->begin_sql = session_begin_sql(&m->opts);
+	s->isolation = (uint8_t) m->opts.isolation;
 	s->read_only = m->opts.read_only != 0;
 	dlist_push(&e->sessions, &s->link);
 	return s;
@@ -318,7 +321,7 @@ queue_in_unit(bm_session *s, Request *req, bm_result_cb cb, void *arg)
 {
 	req->cb.result = cb;
 	req->arg = arg;
-	req->unit = s->api_unit;
+	req->unit = (uint32_t) s->api_unit;
 	s->api_open = true;
 	engine_queue_session(s->engine, s, req);
 }
@@ -399,9 +402,9 @@ bm_session_copy_out(bm_session *s, const char *copy_sql, bm_copy_write_cb write,
 	return session_copy(s, REQ_COPY_OUT, "bm_session_copy_out", copy_sql, &io, write != NULL, cb, arg);
 }
 
-/* queue the COMMIT or ROLLBACK that ends the open unit */
+/* queue the COMMIT or ROLLBACK that ends the open unit (cb NULL: no callback) */
 static int
-end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg, bool internal)
+end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg)
 {
 	Request    *req = request_new(s->engine, kind, NULL, 0, NULL);
 
@@ -409,8 +412,7 @@ end_unit(bm_session *s, ReqKind kind, bm_done_cb cb, void *arg, bool internal)
 		return -1;
 	req->cb.done = cb;
 	req->arg = arg;
-	req->internal = internal;
-	req->unit = s->api_unit++;
+	req->unit = (uint32_t) s->api_unit++;
 	s->api_open = false;
 	engine_queue_session(s->engine, s, req);
 	return 0;
@@ -437,7 +439,7 @@ bm_session_commit(bm_session *s, bm_done_cb cb, void *arg)
 {
 	if (check_open(s, "bm_session_commit") != 0)
 		return -1;
-	return end_unit(s, REQ_COMMIT, cb, arg, false);
+	return end_unit(s, REQ_COMMIT, cb, arg);
 }
 
 BM_EXPORT int
@@ -445,7 +447,7 @@ bm_session_rollback(bm_session *s, bm_done_cb cb, void *arg)
 {
 	if (check_open(s, "bm_session_rollback") != 0)
 		return -1;
-	return end_unit(s, REQ_ROLLBACK, cb, arg, false);
+	return end_unit(s, REQ_ROLLBACK, cb, arg);
 }
 
 /*
@@ -487,7 +489,7 @@ savepoint_request(bm_session *s, ReqKind kind, const char *verb, const char *wha
 		return -1;
 	req->cb.done = cb;
 	req->arg = arg;
-	req->unit = s->api_unit;
+	req->unit = (uint32_t) s->api_unit;
 	s->api_open = true;
 	engine_queue_session(s->engine, s, req);
 	return 0;
@@ -528,7 +530,7 @@ bm_session_close(bm_session *s)
 	s->closed = true;
 	if (e->closing)
 		return;
-	if (s->api_open && end_unit(s, REQ_ROLLBACK, NULL, NULL, true) != 0)
+	if (s->api_open && end_unit(s, REQ_ROLLBACK, NULL, NULL) != 0)
 	{
 		/* out of memory: the pool's cleanup cannot run, so drop the connection */
 		s->api_open = false;

@@ -33,45 +33,92 @@ check_engine(bm_engine *e)
 }
 
 /*
- * A request, with copies of its parameters in the same allocation; the SQL
- * text is interned in the engine's table (the caller's copy need not outlive
- * the call).
+ * The bytes a request of this kind with these parameters takes, counted no
+ * further than limit (once past it, the result is only known to be larger).
+ */
+static size_t
+request_size(ReqKind kind, int nparams, const char *const *params, size_t limit)
+{
+	size_t		size = sizeof(Request) + (size_t) (nparams + 7) / 8;
+	int			i;
+
+	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
+		size += sizeof(CopyIO);
+	for (i = 0; i < nparams && size <= limit; i++)
+		if (params[i])
+			size += strnlen(params[i], limit) + 1;
+	return size;
+}
+
+/* request_size of a request made, from the parameters it holds */
+static size_t
+request_stored_size(const Request *req, size_t limit)
+{
+	const char *p = request_param_text(req);
+	size_t		size = (size_t) (p - (const char *) req);
+	int			k;
+
+	if (req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT)
+		size += sizeof(CopyIO);
+	for (k = 0; k < req->nparams && size <= limit; k++)
+		if (request_param_set(req, k))
+		{
+			size_t		len = strnlen(p, limit) + 1;
+
+			size += len;
+			p += len;
+		}
+	return size;
+}
+
+/* the largest request a slab holds */
+#define REQ_SLAB_MAX (sizeof(Request) + (REQ_SIZE_CLASSES - 1) * REQ_CLASS_STEP)
+
+/* the size class of a request of size bytes, REQ_SIZE_CLASSES: too large (malloc'd) */
+static size_t
+request_class(size_t size)
+{
+	if (size > REQ_SLAB_MAX)
+		return REQ_SIZE_CLASSES;
+	return (size - sizeof(Request) + REQ_CLASS_STEP - 1) / REQ_CLASS_STEP;
+}
+
+/* give a request's memory back to its size class's slab, or to malloc */
+static void
+request_release(Request *req)
+{
+	if (request_class(request_stored_size(req, REQ_SLAB_MAX)) < REQ_SIZE_CLASSES)
+		slab_free(req);
+	else
+		free(req);
+}
+
+/*
+ * A request, with copies of its parameters in the same allocation (its size
+ * class follows from them, so they never change); the SQL text is interned
+ * in the engine's table (the caller's copy need not outlive the call).
  */
 Request *
 request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char *const *params)
 {
-	size_t		size = sizeof(Request) + (size_t) nparams * sizeof(char *);
-	size_t		cls;
-	Request    *req = NULL;
+	size_t		size = request_size(kind, nparams, params, PTRDIFF_MAX);
+	size_t		cls = request_class(size);
+	Request    *req;
 	char	   *p;
 	int			i;
 
-	for (i = 0; i < nparams; i++)
-		if (params[i])
-			size += strlen(params[i]) + 1;
-	if (kind == REQ_COPY_IN || kind == REQ_COPY_OUT)
-		size += sizeof(CopyIO);
-	cls = (size - sizeof(Request) + 15) / 16;
-	if (cls < REQ_SIZE_CLASSES && (req = QUEUE_POP(&e->free_reqs[cls], Request, link)) != NULL)
+	if (cls < REQ_SIZE_CLASSES)
 	{
-		e->nfree_reqs[cls]--;
-		memset(req, 0, sizeof(Request) + (size_t) nparams * sizeof(char *));
+		if ((req = slab_alloc(&e->req_slabs[cls])) != NULL)
+			memset(req, 0, size);
 	}
-	else if (cls < REQ_SIZE_CLASSES)
-		req = calloc(1, sizeof(Request) + cls * 16);
 	else
 		req = calloc(1, size);
 	if (req == NULL)
 		goto nomem;
-	req->size_class = cls < REQ_SIZE_CLASSES ? cls : REQ_UNPOOLED;
-	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
-	{
-		free(req);
-		goto nomem;
-	}
 	req->kind = kind;
 	req->nparams = nparams;
-	p = (char *) (REQUEST_PARAMS(req) + nparams);
+	p = request_param_text(req);
 	for (i = 0; i < nparams; i++)
 	{
 		size_t		len;
@@ -79,9 +126,14 @@ request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams, const char
 		if (params[i] == NULL)
 			continue;
 		len = strlen(params[i]) + 1;
-		REQUEST_PARAMS(req)[i] = p;
+		REQUEST_PARAM_BITS(req)[i / 8] |= 1 << (i % 8);
 		memcpy(p, params[i], len);
 		p += len;
+	}
+	if (sql && (req->sql = sqltext_get(&e->texts, sql)) == NULL)
+	{
+		request_release(req);
+		goto nomem;
 	}
 	return req;
 
@@ -90,35 +142,36 @@ nomem:
 	return NULL;
 }
 
-/* a called-back request goes, to its size class's free list if there is room */
-static void
-request_free(bm_engine *e, Request *req)
+/* the engine's slabs, empty: requests by size class, sessions */
+void
+engine_init_slabs(bm_engine *e)
 {
-	PQclear(req->res);
-	request_clear_error(req);
-	sqltext_release(&e->texts, req->sql);
-	if (req->size_class != REQ_UNPOOLED && e->nfree_reqs[req->size_class] < FREE_LIST_MAX)
-	{
-		queue_push_front(&e->free_reqs[req->size_class], &req->link);
-		e->nfree_reqs[req->size_class]++;
-	}
-	else
-		free(req);
-}
-
-/* give the recycled requests back to malloc */
-static void
-free_lists(bm_engine *e)
-{
-	Request    *req;
 	int			i;
 
 	for (i = 0; i < REQ_SIZE_CLASSES; i++)
-	{
-		while ((req = QUEUE_POP(&e->free_reqs[i], Request, link)) != NULL)
-			free(req);
-		e->nfree_reqs[i] = 0;
-	}
+		slab_init(&e->req_slabs[i], sizeof(Request) + (size_t) i * REQ_CLASS_STEP);
+	slab_init(&e->session_slab, sizeof(bm_session));
+}
+
+/* give the slabs' chunks back once nothing in them is used any more */
+void
+engine_free_slabs(bm_engine *e)
+{
+	int			i;
+
+	for (i = 0; i < REQ_SIZE_CLASSES; i++)
+		slab_destroy(&e->req_slabs[i]);
+	slab_destroy(&e->session_slab);
+}
+
+/* a called-back request goes */
+static void
+request_free(bm_engine *e, Request *req)
+{
+	request_clear_result(req);
+	request_clear_error(req);
+	sqltext_release(&e->texts, req->sql);
+	request_release(req);
 }
 
 /* the answered requests at the head of an owner's FIFO: their callbacks are due */
@@ -153,11 +206,7 @@ static void
 request_fail(bm_engine *e, Request *req, int code, const char *message)
 {
 	if (request_code(req) == BM_OK && req->kind != REQ_ROLLBACK)
-	{
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), code, NULL, message, NULL, NULL);
-	}
 	request_done(e, req);
 }
 
@@ -170,8 +219,10 @@ static void
 request_replay(bm_engine *e, Request *req)
 {
 	req->replay = false;
-	req->state = REQ_QUEUED;
+	/* no answer is kept: the unsent queue's link takes its place */
+	request_clear_result(req);
 	request_clear_error(req);
+	req->state = REQ_QUEUED;
 	if (e->replayed_last)
 		queue_insert_after(&e->auto_unsent, &e->replayed_last->send_link, &req->send_link);
 	else
@@ -189,23 +240,20 @@ deliver(bm_engine *e, Request *req)
 	bm_error	err;
 	bm_result	res;
 
-	if (!req->internal)
+	err_public(req->failed ? request_failure(req) : &ok, &err);
+	e->depth++;
+	if (request_has_result(req))
 	{
-		err_public(req->err ? req->err : &ok, &err);
-		e->depth++;
-		if (request_has_result(req))
+		if (req->cb.result)
 		{
-			if (req->cb.result)
-			{
-				res.pg = req->res;
-				res.affected = req->res ? AFFECTED_UNREAD : -1;
-				req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
-			}
+			res.pg = request_result(req);
+			res.affected = res.pg ? AFFECTED_UNREAD : -1;
+			req->cb.result(s, err.code == BM_OK ? &res : NULL, &err, req->arg);
 		}
-		else if (req->cb.done)
-			req->cb.done(s, &err, req->arg);
-		e->depth--;
 	}
+	else if (req->cb.done)
+		req->cb.done(s, &err, req->arg);
+	e->depth--;
 	if (s)
 	{
 		s->nundelivered--;
@@ -357,8 +405,6 @@ fail_unanswered(bm_engine *e, Conn *c, Request *req, int code, const char *messa
 					 message, req->session ? "the transaction's COMMIT" : "the statement");
 			message = buf;
 		}
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), lost, NULL, message, NULL, NULL);
 	}
 	request_done(e, req);
@@ -508,7 +554,7 @@ send_session(bm_engine *e, Conn *c)
 	while (c->state == CONN_READY && c->holder == s && !p->unit_end_sent && p->copy == NULL &&
 		   (req = session_next_unsent(s)) != NULL)
 	{
-		if (!sent(e, c, proto_send_begin(p, s->begin_sql), NULL))
+		if (!sent(e, c, proto_send_begin(p, session_begin(s)), NULL))
 			return;
 		queue_pop(&s->unsent);
 		st = proto_send_unit(p, req);
@@ -668,7 +714,7 @@ stream_row(bm_engine *e, Request *of, PGresult *row)
 	req->unit = of->unit;
 	req->cb.result = of->cb.result;
 	req->arg = of->arg;
-	req->res = row;
+	request_set_result(req, row);
 	req->state = REQ_DONE;
 	of->session->nundelivered++;
 	e->pending++;
@@ -881,8 +927,8 @@ reap(bm_engine *e, bool all)
 		if (all || session_reapable(s))
 		{
 			dlist_remove(&e->sessions, &s->link);
-			err_clear(&s->failure);
-			free(s);
+			session_destroy(s);
+			slab_free(s);
 		}
 		s = next;
 	}
@@ -933,8 +979,6 @@ deliver_closed(bm_engine *e, Request *req)
 {
 	if (req->state != REQ_DONE && req->kind != REQ_ROLLBACK)
 	{
-		PQclear(req->res);
-		req->res = NULL;
 		err_set(request_error(req), BM_ERR_CLOSED, NULL, "the engine was freed before the statement finished",
 				NULL, NULL);
 	}
@@ -1027,6 +1071,13 @@ engine_destroy(bm_engine *e)
 	pool_close_all(e->pool);
 	if (e->read_pool)
 		pool_close_all(e->read_pool);
+	/* off the unsent queues before they fail: the link holds the answer's place */
+	while (queue_pop(&e->auto_unsent) != NULL)
+		;
+	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
+		while (queue_pop(&s->unsent) != NULL)
+			;
+	e->replayed_last = NULL;
 	while ((req = QUEUE_POP(&e->ready, Request, link)) != NULL)
 		deliver_closed(e, req);
 	for (s = DLIST_FIRST(&e->sessions, bm_session, link); s; s = DLIST_NEXT(s, bm_session, link))
@@ -1052,7 +1103,7 @@ engine_destroy(bm_engine *e)
 	cancel_shutdown(&e->cancels, e->pool->connect_timeout_ms > 0 ? e->pool->connect_timeout_ms : CANCEL_WAIT_MS);
 	pool_free(e->pool);
 	pool_free(e->read_pool);
-	free_lists(e);
+	engine_free_slabs(e);
 	sqltable_free(&e->texts);
 	free(e);
 }

@@ -25,13 +25,14 @@
 #define BM_MAX_STATEMENT_CACHE 1000000
 
 /*
- * Freed requests are kept for reuse, a bounded number per engine, so that a
- * steady stream of statements costs no malloc/free of the library's own.
- * They are pooled by size: class k holds sizeof(Request) + 16 k bytes (up to
- * 48 bytes of parameters: a few short values).
+ * Requests come from the engine's slabs, one per size class, so that
+ * thousands queued at once cost no malloc header each and a steady stream of
+ * statements no malloc/free: class k holds sizeof(Request) + REQ_CLASS_STEP k
+ * bytes (up to 56 bytes of parameters: a few short values); larger ones are
+ * malloc'd.
  */
-#define REQ_SIZE_CLASSES 4
-#define REQ_UNPOOLED 255
+#define REQ_SIZE_CLASSES 8
+#define REQ_CLASS_STEP SLAB_ALIGN
 
 /*
  * A timer of the engine.  fire runs from the loop once the monotonic clock
@@ -79,8 +80,8 @@ struct bm_engine
 	bm_ev_hooks hooks;
 	long		timer_ms;		/* what the loop's timer is armed for, -1: nothing */
 	SqlTable	texts;			/* interned SQL of requests and statement caches */
-	Queue		free_reqs[REQ_SIZE_CLASSES];	/* of Request (link) */
-	int			nfree_reqs[REQ_SIZE_CLASSES];
+	Slab		req_slabs[REQ_SIZE_CLASSES];	/* of Request, by size class */
+	Slab		session_slab;	/* of bm_session */
 	/* server events (events.c): notices, LISTEN, cancel requests */
 	bm_notice_cb notice_cb;		/* NULL: notices are dropped */
 	void	   *notice_arg;
@@ -99,6 +100,8 @@ engine_pool(const bm_engine *e, int k)
 
 /* engine.c */
 extern int	check_engine(bm_engine *e);
+extern void engine_init_slabs(bm_engine *e);
+extern void engine_free_slabs(bm_engine *e);
 extern Request *request_new(bm_engine *e, ReqKind kind, const char *sql, int nparams,
 							const char *const *params);
 extern void engine_queue_auto(bm_engine *e, Request *req);

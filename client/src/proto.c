@@ -20,28 +20,50 @@
 static const ErrorBuf nomem_error = {.code = BM_ERR_NOMEM};
 
 /*
- * The request's error, made on its first failure, for err_set and friends to
- * fill in.  NULL when out of memory: the request then fails with
- * BM_ERR_NOMEM (err_set and the rest ignore a NULL).
+ * The request's error, made on its first failure (its answer, if any, goes:
+ * a failed request has none), for err_set and friends to fill in.  NULL when
+ * out of memory: the request then fails with BM_ERR_NOMEM (err_set and the
+ * rest ignore a NULL).
  */
 ErrorBuf *
 request_error(Request *req)
 {
-	if (req->err == NULL && (req->err = calloc(1, sizeof(ErrorBuf))) == NULL)
-		req->err = (ErrorBuf *) &nomem_error;
-	return req->err == &nomem_error ? NULL : req->err;
+	if (!req->failed)
+	{
+		PQclear(request_result(req));
+		if ((req->ans.err = calloc(1, sizeof(ErrorBuf))) == NULL)
+			req->ans.err = (ErrorBuf *) &nomem_error;
+		req->failed = true;
+	}
+	return req->ans.err == &nomem_error ? NULL : req->ans.err;
 }
 
-/* the request is back to no error (sent again, or freed) */
+/* the request is back to no error and no answer (sent again, or freed) */
 void
 request_clear_error(Request *req)
 {
-	if (req->err != NULL && req->err != &nomem_error)
+	if (!req->failed)
+		return;
+	if (req->ans.err != &nomem_error)
 	{
-		err_clear(req->err);
-		free(req->err);
+		err_clear(req->ans.err);
+		free(req->ans.err);
 	}
-	req->err = NULL;
+	req->ans.res = NULL;
+	req->failed = false;
+}
+
+/* the request's answer goes (a failed request keeps its error) */
+void
+request_clear_result(Request *req)
+{
+	PGresult   *res = request_result(req);
+
+	if (res)
+	{
+		PQclear(res);
+		req->ans.res = NULL;
+	}
 }
 
 /*
@@ -247,6 +269,24 @@ arm_head(Proto *p)
 	return p->wire->single_row(p->wire_ctx) || p->unit_failed;
 }
 
+/* values[k]: the text of the request's parameter k, NULL for SQL NULL */
+void
+request_param_values(const Request *req, const char **values)
+{
+	const char *p = request_param_text(req);
+	int			k;
+
+	for (k = 0; k < req->nparams; k++)
+	{
+		values[k] = request_param_set(req, k) ? p : NULL;
+		if (values[k])
+			p += strlen(p) + 1;
+	}
+}
+
+/* a statement of at most this many parameters passes them on the stack */
+#define PARAMS_ON_STACK 16
+
 /*
  * One statement, prepared on first use.  The Parse travels in the same batch
  * as its first Bind/Execute, so a miss costs no round trip.  A statement whose
@@ -259,7 +299,9 @@ send_exec(Proto *p, Request *req)
 	StmtCache  *sc = &p->cache;
 	bool		cacheable = sc->capacity > 0 && !sql_resets_statements(req->sql->text);
 	StmtEntry  *se = cacheable ? stmtcache_lookup(sc, req->sql) : NULL;
-	const char *const *params = (const char *const *) REQUEST_PARAMS(req);
+	const char *stack_params[PARAMS_ON_STACK];
+	const char **params;
+	bool		sent;
 	ProtoStatus st;
 	Op		   *op;
 
@@ -301,7 +343,14 @@ send_exec(Proto *p, Request *req)
 		return PROTO_NOMEM;
 	op->one_row = req->kind == REQ_STREAM;
 	req->state = REQ_SENT;
-	if (!p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params))
+	params = req->nparams <= PARAMS_ON_STACK ? stack_params : malloc(req->nparams * sizeof(char *));
+	if (params == NULL)
+		return PROTO_NOMEM;
+	request_param_values(req, params);
+	sent = p->wire->query(p->wire_ctx, se ? se->name : NULL, req->sql->text, req->nparams, params);
+	if (params != stack_params)
+		free(params);
+	if (!sent)
 		return PROTO_WIRE_FAILED;
 	return arm_head(p) ? PROTO_OK : PROTO_WIRE_FAILED;
 }
@@ -741,7 +790,7 @@ savepoint_answered(Proto *p, Op *op, ProtoEvent *ev)
 	else if (op_failed(op))
 	{
 		answer_error(p, request_error(req), &op->ans);
-		unit_fail(p, req->err, ev);
+		unit_fail(p, request_failure(req), ev);
 	}
 	else if (req->kind == REQ_ROLLBACK_TO && p->unit_failed)
 		unit_recover(p);
@@ -780,13 +829,11 @@ auto_end_answered(Proto *p, Op *op, ProtoEvent *ev)
 		req->replay = true;
 	else if (request_code(req) == BM_OK && op_failed(op))
 		answer_error(p, request_error(req), &op->ans);
-	if (request_code(req) != BM_OK || req->replay)
-	{
-		PQclear(req->res);
-		req->res = NULL;
-	}
 	if (req->replay)
+	{
+		request_clear_result(req);
 		ev->replay = req;
+	}
 	else
 		ev->done = req;
 }
@@ -802,7 +849,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 	{
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK || st == PGRES_EMPTY_QUERY)
 		{
-			req->res = op->ans.res;
+			request_set_result(req, op->ans.res);
 			op->ans.res = NULL;
 		}
 		else if (st == PGRES_PIPELINE_ABORTED)
@@ -837,7 +884,7 @@ exec_answered(Proto *p, Op *op, ProtoEvent *ev)
 	if (req->session)
 	{
 		if (request_code(req) != BM_OK)
-			unit_fail(p, req->err, ev);
+			unit_fail(p, request_failure(req), ev);
 		ev->done = req;
 	}
 }
@@ -1034,7 +1081,7 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 				{
 					answer_error(p, request_error(req), &op->ans);
 					if (req->session)
-						unit_fail(p, req->err, ev);
+						unit_fail(p, request_failure(req), ev);
 				}
 			}
 			break;
@@ -1060,7 +1107,7 @@ op_answered(Proto *p, Op *op, ProtoEvent *ev)
 			else if (op_failed(op))
 			{
 				answer_error(p, request_error(req), &op->ans);
-				unit_fail(p, req->err, ev);
+				unit_fail(p, request_failure(req), ev);
 				/* a COMMIT that fails (a deferred check) has ended the transaction */
 				if (req->kind == REQ_COMMIT)
 					p->need_cleanup = false;

@@ -38,34 +38,67 @@ typedef enum ReqState
 
 /*
  * Thousands may wait at once (every statement of every session opened ahead
- * of its connection), so a request is kept small: 80 bytes, then its
- * parameters (nparams pointers and their text) in the same allocation.
+ * of its connection), so a request is kept small: 56 bytes, then its
+ * parameters, packed, in the same allocation (REQUEST_PARAM_BITS).
  */
 typedef struct Request
 {
-	QLink		link;			/* owner's FIFO, then the ready list, or a free list */
-	QLink		send_link;		/* owner's queue of unsent requests */
+	QLink		link;			/* owner's FIFO, then the ready list */
 	bm_session *session;		/* NULL: autocommit (bm_engine_execute); proto only tests it */
-	long		unit;			/* session's unit of work it belongs to */
 	SqlText    *sql;			/* interned; holds a reference; NULL for an end */
 	union
 	{
 		bm_result_cb result;	/* REQ_EXEC */
 		bm_done_cb	done;		/* every other kind */
-	}			cb;
+	}			cb;				/* NULL: none (an end the library queued itself) */
 	void	   *arg;
-	PGresult   *res;			/* the answer, when it succeeded */
-	struct ErrorBuf *err;		/* NULL until something fails (request_error) */
+
+	/*
+	 * A request waits on its owner's queue of unsent requests only before it
+	 * is sent or answered, so that link shares memory with the answer: a
+	 * request is taken off the queue (queue_pop leaves ans.res NULL) before
+	 * anything answers it.
+	 */
+	union
+	{
+		QLink		send_link;	/* owner's queue of unsent requests */
+		union
+		{
+			PGresult   *res;	/* failed false: the answer, NULL until there is one */
+			struct ErrorBuf *err;	/* failed true: what failed it */
+		}			ans;		/* read through request_result and request_failure */
+	};
+	uint32_t	unit;			/* session's unit of work it belongs to, its low 32 bits */
 	uint16_t	nparams;
-	uint8_t		kind;			/* ReqKind */
-	uint8_t		state;			/* ReqState */
-	uint8_t		size_class;		/* its engine free list, REQ_UNPOOLED: none */
-	bool		internal;		/* queued by the library: no callback */
-	bool		replay;			/* autocommit: send again (a stale plan) once answered */
+	uint8_t		kind:4;			/* ReqKind */
+	uint8_t		state:2;		/* ReqState */
+	bool		replay:1;		/* autocommit: send again (a stale plan) once answered */
+	bool		failed:1;		/* it failed (request_error): ans holds the error */
 	uint8_t		replays;		/* times it was sent again */
 } Request;
 
-#define REQUEST_PARAMS(req) ((char **) ((req) + 1))
+_Static_assert(REQ_RELEASE < 16 && REQ_DONE < 4, "ReqKind and ReqState fit Request's bit fields");
+
+/*
+ * A request's parameters follow it: a bit for each that is not NULL
+ * ((nparams + 7) / 8 bytes), then the text of each of those with its NUL,
+ * in order (request_param_values reads them).
+ */
+#define REQUEST_PARAM_BITS(req) ((uint8_t *) ((req) + 1))
+
+/* where the request's parameters' text starts */
+static inline char *
+request_param_text(const Request *req)
+{
+	return (char *) REQUEST_PARAM_BITS(req) + (req->nparams + 7) / 8;
+}
+
+/* parameter k of the request is not NULL */
+static inline bool
+request_param_set(const Request *req, int k)
+{
+	return (REQUEST_PARAM_BITS(req)[k / 8] >> (k % 8)) & 1;
+}
 
 /* a COPY's side of the data, after its request (which has no parameters) */
 typedef struct CopyIO
@@ -93,11 +126,32 @@ request_is_copy(const Request *req)
 	return req->kind == REQ_COPY_IN || req->kind == REQ_COPY_OUT;
 }
 
+/* what failed the request, NULL while it has not failed */
+static inline const ErrorBuf *
+request_failure(const Request *req)
+{
+	return req->failed ? req->ans.err : NULL;
+}
+
+/* the request's answer, NULL when it failed, has none or waits to be sent */
+static inline PGresult *
+request_result(const Request *req)
+{
+	return req->failed || req->state == REQ_QUEUED ? NULL : req->ans.res;
+}
+
+/* the request's answer is res (it has not failed) */
+static inline void
+request_set_result(Request *req, PGresult *res)
+{
+	req->ans.res = res;
+}
+
 /* BM_OK, or the code of what failed the request */
 static inline int
 request_code(const Request *req)
 {
-	return req->err ? req->err->code : BM_OK;
+	return req->failed ? req->ans.err->code : BM_OK;
 }
 
 /* a request of a failed unit that never ran (proto and session both answer such) */
@@ -105,7 +159,9 @@ request_code(const Request *req)
 
 extern ErrorBuf *request_error(Request *req);
 extern void request_clear_error(Request *req);
+extern void request_clear_result(Request *req);
 extern void request_not_run(Request *req, const char *why);
+extern void request_param_values(const Request *req, const char **values);
 
 /*
  * One answer from the server, as values: its status, the error fields that
@@ -237,9 +293,6 @@ typedef struct Proto
 
 /* framed autocommit statements that share one Sync at most */
 #define AUTO_BATCH_MAX 100
-
-/* freed requests kept for reuse, at most this many per size class of an engine */
-#define FREE_LIST_MAX 512
 
 /* freed ops kept for reuse by one connection (each connection has its own list) */
 #define OP_FREE_MAX 64

@@ -6,14 +6,15 @@
  *	  interned SQL
  *	  texts and the statement cache (stmtcache.c), what a statement's leading
  *	  keywords say (sqlwords.c), where it ends (sqlsplit.c), connection
- *	  parameters (conninfo.c), the clock, and the intrusive queues of list.h.
+ *	  parameters (conninfo.c), the clock, the intrusive queues of list.h, and
+ *	  objects of one size without malloc's header (slab.c).
  *	  Nothing here calls above util.
  *
  *	  Layers, each including only the header below it, so that the compiler
  *	  keeps calls going one way:
  *	    loop.c -> engine.h (engine.c, api.c) -> session.h, pool.h ->
  *	    proto.h (proto.c) -> util.h (error.c, result.c, params.c, stmtcache.c,
- *	    sqlwords.c, sqlsplit.c, conninfo.c, notice.c)
+ *	    sqlwords.c, sqlsplit.c, conninfo.c, notice.c, slab.c)
  */
 #ifndef BM_UTIL_H
 #define BM_UTIL_H
@@ -215,6 +216,28 @@ extern bool sql_is_copy(const char *sql);
 #define LEAVES_BLOCK	0x80	/* an aborted transaction block: a framed autocommit statement failed */
 
 extern uint8_t sql_leaves(const char *sql);
+
+/*
+ * slab.c: objects of one size (a multiple of SLAB_ALIGN) with no header each,
+ * carved from chunks of SLAB_CHUNK bytes; a chunk goes back to the system
+ * once its objects are all free, except one kept for the next burst.
+ */
+#define SLAB_CHUNK ((size_t) 64 * 1024)
+#define SLAB_ALIGN 8
+
+typedef struct Slab
+{
+	size_t		size;			/* of one object */
+	uint32_t	capacity;		/* objects a chunk holds */
+	DList		chunks;			/* of SlabChunk: all */
+	DList		partial;		/* of SlabChunk: those with a free object */
+	struct SlabChunk *spare;	/* a chunk with no object in use, kept, or NULL */
+} Slab;
+
+extern void slab_init(Slab *s, size_t size);
+extern void *slab_alloc(Slab *s);
+extern void slab_free(void *p);
+extern void slab_destroy(Slab *s);
 
 /* sqlsplit.c */
 extern bool sql_has_several_statements(const char *sql);

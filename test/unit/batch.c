@@ -118,10 +118,10 @@ test_failure_replays_the_rest(void)
 	answer(&fx, ans(PGRES_COMMAND_OK));
 	answer(&fx, ans_error("23505", "duplicate key value violates unique constraint", NULL));
 	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));
-	tap_ok(ev.done == r[1] && request_code(r[1]) == BM_ERR_SQL && r[1]->res == NULL,
+	tap_ok(ev.done == r[1] && request_code(r[1]) == BM_ERR_SQL && request_result(r[1]) == NULL,
 		   "failure: the failed statement has its error, at its skipped COMMIT",
 		   "done %p code %d", (void *) ev.done, request_code(r[1]));
-	TAP_STR_EQ(r[1]->err ? r[1]->err->sqlstate : NULL, "23505", "failure: with its SQLSTATE");
+	TAP_STR_EQ(request_failure(r[1]) ? request_failure(r[1])->sqlstate : NULL, "23505", "failure: with its SQLSTATE");
 	TAP_STR_EQ(req_message(r[1]), "duplicate key value violates unique constraint", "failure: and its message");
 	for (i = 2; i < 4; i++)
 	{
@@ -169,10 +169,10 @@ test_error_at_commit(void)
 	fx_sent(&fx);
 	ev = answer_framed(&fx, false, ans(PGRES_COMMAND_OK),
 					   ans_error("23503", "insert or update violates foreign key constraint", NULL));
-	tap_ok(ev.done == a && request_code(a) == BM_ERR_SQL && a->res == NULL,
+	tap_ok(ev.done == a && request_code(a) == BM_ERR_SQL && request_result(a) == NULL,
 		   "error at commit: the statement fails with the COMMIT's error, without a result",
-		   "done %p code %d res %p", (void *) ev.done, request_code(a), (void *) a->res);
-	TAP_STR_EQ(a->err ? a->err->sqlstate : NULL, "23503", "error at commit: with its SQLSTATE");
+		   "done %p code %d res %p", (void *) ev.done, request_code(a), (void *) request_result(a));
+	TAP_STR_EQ(request_failure(a) ? request_failure(a)->sqlstate : NULL, "23503", "error at commit: with its SQLSTATE");
 	ev = answer_skipped(&fx);
 	tap_ok(ev.replay == b, "error at commit: the next statement goes again", "replay %p", (void *) ev.replay);
 	ev = answer_sync(&fx);
@@ -369,7 +369,7 @@ test_skipped_behind_deallocate(void)
 	tap_ok(ev.replay == b && ev.done == NULL,
 		   "skipped behind DEALLOCATE: the statement alone the server skipped goes again",
 		   "replay %p done %p code %d res %p", (void *) ev.replay, (void *) ev.done,
-		   request_code(b), (void *) b->res);
+		   request_code(b), (void *) request_result(b));
 	req_free(&fx, a);
 	req_free(&fx, b);
 	fx_free(&fx);

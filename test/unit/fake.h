@@ -125,11 +125,15 @@ fx_sent(Fixture *fx)
 	return copy;
 }
 
-/* a request of a session's unit (in_unit) or an autocommit one */
+/*
+ * A request of a session's unit (in_unit) or an autocommit one, with room
+ * behind it for the parameter bitmap of up to 64 parameters a test may set
+ * (all NULL).
+ */
 static Request *
 req_new(Fixture *fx, ReqKind kind, const char *sql, bool in_unit)
 {
-	Request    *req = calloc(1, sizeof(Request));
+	Request    *req = calloc(1, sizeof(Request) + 8);
 
 	if (req == NULL || (sql && (req->sql = sqltext_get(&fx->texts, sql)) == NULL))
 		tap_bail("out of memory");
@@ -141,7 +145,7 @@ req_new(Fixture *fx, ReqKind kind, const char *sql, bool in_unit)
 static void
 req_free(Fixture *fx, Request *req)
 {
-	PQclear(req->res);
+	request_clear_result(req);
 	request_clear_error(req);
 	sqltext_release(&fx->texts, req->sql);
 	free(req);
@@ -212,7 +216,7 @@ answer_sync(Fixture *fx)
 static const char *
 req_message(const Request *req)
 {
-	return req->err && req->err->message ? req->err->message : "";
+	return request_failure(req) && request_failure(req)->message ? request_failure(req)->message : "";
 }
 
 #endif							/* BM_TEST_FAKE_H */

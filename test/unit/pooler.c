@@ -185,7 +185,7 @@ test_parameter_count(void)
 		   "got done %p code %d", (void *) ev.done, request_code(a));
 	TAP_STR_EQ(req_message(a), "the statement takes 0 parameters, but 1 were given (nparams)",
 			   "parameter count: the message counts in the caller's terms, without our statement's name");
-	TAP_STR_EQ(a->err ? a->err->sqlstate : NULL, "08P01", "parameter count: the SQLSTATE stays");
+	TAP_STR_EQ(request_failure(a) ? request_failure(a)->sqlstate : NULL, "08P01", "parameter count: the SQLSTATE stays");
 
 	b = req_new(&fx, REQ_EXEC, "SELECT $1", false);
 	b->nparams = 2;

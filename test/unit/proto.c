@@ -53,7 +53,7 @@ test_failure_mid_unit(void)
 	tap_ok(ev.unit_failed && ev.done == r2, "mid-unit failure: the failing statement fails the unit and is answered",
 		   "expected unit_failed and r2 done, got unit_failed %d done %p", ev.unit_failed, (void *) ev.done);
 	TAP_INT_EQ(request_code(r2), BM_ERR_SQL, "mid-unit failure: the failing statement has BM_ERR_SQL");
-	TAP_STR_EQ(r2->err ? r2->err->sqlstate : NULL, "23505", "mid-unit failure: with the server's SQLSTATE");
+	TAP_STR_EQ(request_failure(r2) ? request_failure(r2)->sqlstate : NULL, "23505", "mid-unit failure: with the server's SQLSTATE");
 	ev = answer(&fx, ans(PGRES_PIPELINE_ABORTED));	/* r3's Parse */
 	tap_ok(proto_event_empty(&ev) && stmtcache_lookup(&fx.p.cache, r3->sql) == NULL,
 		   "mid-unit failure: an aborted Parse leaves no name in the cache",
@@ -250,7 +250,7 @@ test_deferred_error(void)
 	tap_ok(ev.done == req && request_code(req) == BM_ERR_SQL,
 		   "deferred error: the Sync answers the statement with the error",
 		   "expected done with BM_ERR_SQL, got %p code %d", (void *) ev.done, request_code(req));
-	TAP_STR_EQ(req->err ? req->err->sqlstate : NULL, "23503", "deferred error: with its SQLSTATE");
+	TAP_STR_EQ(request_failure(req) ? request_failure(req)->sqlstate : NULL, "23503", "deferred error: with its SQLSTATE");
 	req_free(&fx, req);
 	fx_free(&fx);
 }
@@ -374,7 +374,7 @@ test_commit_fails(void)
 		   "failed COMMIT: its Sync ends the unit without asking for a cleanup",
 		   "expected commit done, unit_over, no cleanup_due; got done %p over %d cleanup %d",
 		   (void *) ev.done, ev.unit_over, ev.cleanup_due);
-	TAP_STR_EQ(commit->err ? commit->err->sqlstate : NULL, "23503", "failed COMMIT: the commit has the error");
+	TAP_STR_EQ(request_failure(commit) ? request_failure(commit)->sqlstate : NULL, "23503", "failed COMMIT: the commit has the error");
 	proto_send_cleanup(&fx.p);
 	TAP_STR_EQ(fx_sent(&fx), "", "failed COMMIT: no cleanup ROLLBACK is sent");
 	TAP_INT_EQ(fx.p.nops, 0, "failed COMMIT: nothing is expected any more");
@@ -585,7 +585,7 @@ test_lost_code(void)
 	TAP_INT_EQ(proto_lost_code(&fx.p, end, BM_ERR_CONNECTION), BM_ERR_CONNECTION,
 			   "lost code: a unit that failed before its COMMIT cannot have committed");
 	tap_ok(proto_answer_lost_in_failed_unit(&fx.p, end) && request_code(end) == BM_ERR_SQL &&
-		   strcmp(end->err->sqlstate, "23505") == 0,
+		   strcmp(request_failure(end)->sqlstate, "23505") == 0,
 		   "lost code: that COMMIT reports the unit's failure, not the lost connection (nothing to retry)",
 		   "expected BM_ERR_SQL 23505, got %d", request_code(end));
 	req_free(&fx, autoreq);
@@ -920,20 +920,20 @@ test_savepoint_commit_after_failure(void)
 	dup.constraint_name = "t_pkey";
 	dup.position = "8";
 	answer(&fx, dup);
-	tap_ok(r1->err && strcmp(r1->err->constraint_name, "t_pkey") == 0 &&
-		   strcmp(r1->err->table_name, "t") == 0 && strcmp(r1->err->schema_name, "public") == 0 &&
-		   r1->err->column_name == NULL && r1->err->position == 8,
+	tap_ok(request_failure(r1) && strcmp(request_failure(r1)->constraint_name, "t_pkey") == 0 &&
+		   strcmp(request_failure(r1)->table_name, "t") == 0 && strcmp(request_failure(r1)->schema_name, "public") == 0 &&
+		   request_failure(r1)->column_name == NULL && request_failure(r1)->position == 8,
 		   "error fields: the statement's error keeps the server's schema, table, constraint and position",
-		   "got constraint %s table %s column %s position %d", r1->err ? r1->err->constraint_name : "-",
-		   r1->err ? r1->err->table_name : "-", r1->err && r1->err->column_name ? r1->err->column_name : "NULL",
-		   r1->err ? r1->err->position : -1);
+		   "got constraint %s table %s column %s position %d", request_failure(r1) ? request_failure(r1)->constraint_name : "-",
+		   request_failure(r1) ? request_failure(r1)->table_name : "-", request_failure(r1) && request_failure(r1)->column_name ? request_failure(r1)->column_name : "NULL",
+		   request_failure(r1) ? request_failure(r1)->position : -1);
 	proto_send_unit(&fx.p, commit);
-	tap_ok(commit->err && commit->err->constraint_name && strcmp(commit->err->constraint_name, "t_pkey") == 0 &&
-		   commit->err->position == 8,
+	tap_ok(request_failure(commit) && request_failure(commit)->constraint_name && strcmp(request_failure(commit)->constraint_name, "t_pkey") == 0 &&
+		   request_failure(commit)->position == 8,
 		   "error fields: the commit that reports the failure has them too",
 		   "got constraint %s position %d",
-		   commit->err && commit->err->constraint_name ? commit->err->constraint_name : "NULL",
-		   commit->err ? commit->err->position : -1);
+		   request_failure(commit) && request_failure(commit)->constraint_name ? request_failure(commit)->constraint_name : "NULL",
+		   request_failure(commit) ? request_failure(commit)->position : -1);
 	tap_ok(commit->state == REQ_DONE && request_code(commit) == BM_ERR_SQL &&
 		   strcmp(req_message(commit), "duplicate key value") == 0,
 		   "savepoint, commit after a failure: the commit reports the failure without being sent",

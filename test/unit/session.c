@@ -24,7 +24,10 @@ add(bm_session *s, ReqKind kind, long unit, bool *sent)
 	if (req == NULL || (kind == REQ_EXEC && (req->sql = sqltext_get(&texts, "SELECT 1")) == NULL))
 		tap_bail("out of memory");
 	req->kind = kind;
-	req->unit = unit;
+	req->unit = (uint32_t) unit;
+	/* as the API queues: a request joins the open unit or ends the one before */
+	if (s->api_unit < unit)
+		s->api_unit = unit;
 	*sent = session_add(s, req);
 	return req;
 }
@@ -41,7 +44,7 @@ req_free(Request *req)
 static const char *
 message(const Request *req)
 {
-	return req->err && req->err->message ? req->err->message : "";
+	return request_failure(req) && request_failure(req)->message ? request_failure(req)->message : "";
 }
 
 /* a unit that fails on the wire: what was not sent of it is answered here */
@@ -87,7 +90,7 @@ test_fail_on_wire(void)
 	for (i = 0; i < 5; i++)
 		req_free(r[i]);
 	err_clear(&why);
-	err_clear(&s.failure);
+	session_destroy(&s);
 }
 
 /* no connection could be made: the first request gets the error itself */
@@ -118,7 +121,7 @@ test_fail_waiting(void)
 	req_free(b);
 	req_free(c);
 	err_clear(&why);
-	err_clear(&s.failure);
+	session_destroy(&s);
 }
 
 /* a failure with no message (out of memory): the next statement says only that it did not run */
@@ -141,7 +144,7 @@ test_fail_without_message(void)
 	req_free(a);
 	req_free(b);
 	err_clear(&why);
-	err_clear(&s.failure);
+	session_destroy(&s);
 }
 
 /* a unit that failed before any SAVEPOINT reached the server: its savepoint calls are not run either */
@@ -171,7 +174,7 @@ test_fail_savepoints(void)
 	for (i = 0; i < 4; i++)
 		req_free(r[i]);
 	err_clear(&why);
-	err_clear(&s.failure);
+	session_destroy(&s);
 }
 
 int
@@ -179,8 +182,12 @@ main(void)
 {
 	bm_session_options ro = {.isolation = BM_ISOLATION_SERIALIZABLE, .read_only = 1};
 
+	bm_session	rr = {.isolation = BM_ISOLATION_REPEATABLE_READ};
+
 	TAP_STR_EQ(session_begin_sql(&ro), "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
 			   "the BEGIN names the isolation level and READ ONLY");
+	TAP_STR_EQ(session_begin(&rr), "BEGIN ISOLATION LEVEL REPEATABLE READ",
+			   "a session's BEGIN follows from its isolation level and read_only");
 	test_fail_on_wire();
 	test_fail_waiting();
 	test_fail_without_message();
