@@ -29,6 +29,20 @@ answer_skipped(Fixture *fx)
 	return answer(fx, ans(PGRES_PIPELINE_ABORTED));
 }
 
+/* a test's end with requests still on the wire: they count as answered, then everything goes */
+static void
+drop_on_wire(Fixture *fx, Request **reqs, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		reqs[i]->state = REQ_DONE;
+	proto_reset(&fx->p);
+	for (i = 0; i < n; i++)
+		req_free(fx, reqs[i]);
+	fx_free(fx);
+}
+
 /* three statements with more behind them: one Sync for all, each answered at its COMMIT */
 static void
 test_one_sync(void)
@@ -215,11 +229,7 @@ test_unframed_kinds(void)
 		snprintf(name, sizeof(name), "unframed: %s goes alone, after the batch's Sync", cases[i]);
 		sent = fx_sent(&fx);
 		tap_ok(strncmp(sent, want, strlen(want)) == 0, name, "expected \"%s\" first, got \"%s\"", want, sent);
-		a->state = b->state = REQ_DONE;
-		proto_reset(&fx.p);
-		req_free(&fx, a);
-		req_free(&fx, b);
-		fx_free(&fx);
+		drop_on_wire(&fx, (Request *[]) {a, b}, 2);
 	}
 }
 
@@ -242,11 +252,7 @@ test_unit_after_batch(void)
 			   "query - BEGIN (0)\nquery - SELECT 1 (0)\nquery - COMMIT (0)\nsync\n"
 			   "query - BEGIN (0)\nquery - SELECT 2 (0)\n",
 			   "unit after batch: the batch's Sync comes before the unit's BEGIN");
-	a->state = s->state = REQ_DONE;
-	proto_reset(&fx.p);
-	req_free(&fx, a);
-	req_free(&fx, s);
-	fx_free(&fx);
+	drop_on_wire(&fx, (Request *[]) {a, s}, 2);
 }
 
 /* a batch holds AUTO_BATCH_MAX statements at most; the next starts another behind a Sync */
@@ -267,12 +273,7 @@ test_bounded(void)
 	TAP_INT_EQ(fx.p.stats.syncs, 1, "bounded: a full batch gets its Sync before the next statement");
 	proto_end_batch(&fx.p, &write);
 	TAP_INT_EQ(fx.p.stats.syncs, 2, "bounded: and the next batch its own at the end");
-	for (i = 0; i <= AUTO_BATCH_MAX; i++)
-		r[i]->state = REQ_DONE;
-	proto_reset(&fx.p);
-	for (i = 0; i <= AUTO_BATCH_MAX; i++)
-		req_free(&fx, r[i]);
-	fx_free(&fx);
+	drop_on_wire(&fx, r, AUTO_BATCH_MAX + 1);
 }
 
 /* under a statement timeout each framed statement sets it inside its own transaction */
@@ -297,11 +298,7 @@ test_timeout_framed(void)
 			   "query - BEGIN (0)\nquery - SELECT pg_catalog.set_config('statement_timeout', '250', true) (0)\n"
 			   "query - SELECT 2 (0)\nquery - COMMIT (0)\nsync\n",
 			   "timeout: set in each statement's transaction");
-	a->state = b->state = REQ_DONE;
-	proto_reset(&fx.p);
-	req_free(&fx, a);
-	req_free(&fx, b);
-	fx_free(&fx);
+	drop_on_wire(&fx, (Request *[]) {a, b}, 2);
 }
 
 /* the connection is lost mid-batch: a statement answered is done, the others' outcome is unknown */
