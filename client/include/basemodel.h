@@ -119,6 +119,7 @@ typedef struct bm_engine_options
 	int			statement_cache_size;	/* prepared statements per connection (up to 1000000); 0: default 256; -1: none, every statement unnamed (the setting behind PgBouncer in transaction or statement mode) */
 	const char *read_url;		/* replicas for read-only sessions (libpq URL or conninfo, several hosts allowed; target_session_attrs defaults to standby); NULL: read-only sessions use the main pool */
 	int			read_pool_size; /* connections to replicas at most (up to 10000); 0: pool_size */
+	int			autocommit_sync_each;	/* 1: every bm_engine_execute statement has a Sync of its own, none framed in a batch (the setting behind PgBouncer in statement mode); 0: statements queued at once share one */
 } bm_engine_options;
 
 /* transaction isolation level of a session's transactions */

@@ -146,6 +146,8 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 		opts->statement_timeout_ms < 0 || opts->statement_cache_size < -1 || opts->read_pool_size < 0)
 		return create_failed(NULL, err, BM_ERR_USAGE,
 							 "engine options must not be negative (pool_size, read_pool_size, timeouts; statement_cache_size may be -1)");
+	if (opts->autocommit_sync_each != 0 && opts->autocommit_sync_each != 1)
+		return create_failed(NULL, err, BM_ERR_USAGE, "autocommit_sync_each must be 0 or 1");
 	if (opts->pool_size > BM_MAX_POOL_SIZE || opts->read_pool_size > BM_MAX_POOL_SIZE ||
 		opts->statement_cache_size > BM_MAX_STATEMENT_CACHE)
 		return create_failed(NULL, err, BM_ERR_USAGE,
@@ -156,6 +158,7 @@ bm_engine_create(const char *url, const bm_engine_options *opts, bm_error *err)
 	if (e == NULL)
 		return create_failed(NULL, err, BM_ERR_NOMEM, "out of memory");
 	e->timer_ms = -1;
+	e->autocommit_sync_each = opts->autocommit_sync_each == 1;
 	engine_init_slabs(e);
 	e->pool = pool_create(url, NULL, opts, opts->pool_size ? opts->pool_size : BM_DEFAULT_POOL_SIZE,
 						  statement_cache(opts->statement_cache_size),

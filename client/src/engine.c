@@ -650,20 +650,21 @@ pump(bm_engine *e)
 	int			demand = 0,
 				i,
 				k;
+	bool		frame = !e->autocommit_sync_each && queue_empty(&e->wait);
 
 	/*
 	 * More to send: the statements share a Sync (see proto_send_auto).  Not
-	 * while a session waits for a connection: framed statements would keep
-	 * it off every connection for as long as they keep coming, while it may
-	 * follow statements sent alone.
+	 * with autocommit_sync_each, and not while a session waits for a
+	 * connection: framed statements would keep it off every connection for
+	 * as long as they keep coming, while it may follow statements sent alone.
 	 */
 	while ((req = QUEUE_HEAD(&e->auto_unsent, Request, send_link)) != NULL &&
-		   (c = pick(e, e->pool, !request_frameable(req) || !queue_empty(&e->wait))) != NULL)
+		   (c = pick(e, e->pool, !request_frameable(req) || !frame)) != NULL)
 	{
 		queue_pop(&e->auto_unsent);
 		if (req == e->replayed_last)
 			e->replayed_last = NULL;
-		sent(e, c, proto_send_auto(&c->proto, req, !queue_empty(&e->auto_unsent) && queue_empty(&e->wait)), req);
+		sent(e, c, proto_send_auto(&c->proto, req, frame && !queue_empty(&e->auto_unsent)), req);
 	}
 	if (e->read_pool)
 		pump_replicas(e);

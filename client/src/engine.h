@@ -66,6 +66,7 @@ struct bm_engine
 	long		replica_fallbacks;	/* read-only units run on the main pool instead */
 	Queue		auto_reqs;		/* of Request (link): autocommit, not yet called back */
 	Queue		auto_unsent;	/* of Request (send_link): autocommit, not sent */
+	bool		autocommit_sync_each;	/* the option: no autocommit statement is framed */
 	Request    *replayed_last;	/* the last request put back at the front of auto_unsent */
 	Queue		ready;			/* of Request (link): answered, callbacks due, in order */
 	long		pending;		/* accepted requests not yet called back */

@@ -86,6 +86,14 @@ main(void)
 		bm_engine_free(e);
 	}
 	{
+		bm_engine_options two = {.autocommit_sync_each = 2};
+
+		e = bm_engine_create(NULL, &two, &err);
+		tap_ok(e == NULL && err.code == BM_ERR_USAGE && strstr(err.message, "autocommit_sync_each"),
+			   "bad options: autocommit_sync_each other than 0 or 1 is refused and named", "got %s: %s",
+			   bm_error_name(err.code), err.message ? err.message : "(none)");
+	}
+	{
 		bm_engine_options huge_pool = {.pool_size = 1 << 30};
 		bm_engine_options huge_cache = {.statement_cache_size = 1 << 30};
 

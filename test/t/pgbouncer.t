@@ -7,7 +7,10 @@
 # statement_timeout_ms works through it in every pool mode (PgBouncer
 # refuses the "options" startup parameter): a pg_sleep longer than the
 # timeout fails with 57014, and the timeout does not leak to a later client
-# of the same server connection.
+# of the same server connection.  300 autocommit inserts with a duplicate in
+# the middle: in batches (transaction and session mode) and with a Sync each
+# (statement mode, autocommit_sync_each) only the duplicate fails; batched
+# through statement mode the outcomes stay truthful.
 use strict;
 use warnings;
 use File::Temp qw(tempdir);
@@ -112,24 +115,49 @@ sub sleep_times_out
 	is($got{session}, 'BM_ERR_TIMEOUT 57014', "$what: so does one in a session") unless $opt{no_sessions};
 }
 
-# 300 autocommit inserts queued at once through URL (they share Syncs, each
-# framed by BEGIN and COMMIT: three batches of 100 on the wire), the one in
-# the middle (of the second batch) a duplicate: it alone fails, every other
-# commits once, those of the third batch too (in statement mode PgBouncer
-# closes the connection at the aborted block's Sync, with the third batch
-# unanswered: it did not run and goes again)
+# 300 autocommit inserts queued at once through URL, the one in the middle a
+# duplicate; what the client said of each: (keys said BM_OK, the failure lines)
+sub run_batch
+{
+	my ($what, $url, $sync_each) = @_;
+	psql($direct, 'TRUNCATE pb_u');
+	my ($lines, $status) = run_load($url, -1, 10000, 'batch', 300, $sync_each);
+	is($status, 0, "$what: the client ran") or diag(join("\n", @$lines));
+	return ([ map { /^auto (\d+)$/ ? $1 : () } @$lines ], [ grep { /^fail / } @$lines ]);
+}
+
+# framed in batches (sync_each 0) or a Sync each: the duplicate alone fails,
+# every other statement commits once (those the server skipped behind the
+# duplicate were sent again)
 sub batch_fails_alone
 {
-	my ($what, $url) = @_;
-	psql($direct, 'TRUNCATE pb_u');
-	my ($lines, $status) = run_load($url, -1, 10000, 'batch', 300);
-	is($status, 0, "$what: the client ran") or diag(join("\n", @$lines));
-	my @ok = grep { /^auto \d+$/ } @$lines;
-	my @fail = grep { /^fail / } @$lines;
-	is(scalar(@ok), 299, "$what: 299 of 300 batched autocommit inserts committed")
-	  or diag(join("\n", @fail[0 .. ($#fail < 4 ? $#fail : 4)]));
-	like(join("\n", @fail), qr/^fail auto BM_ERR_SQL 23505 [^\n]*$/, "$what: the duplicate alone failed, with 23505");
+	my ($what, $url, $sync_each) = @_;
+	my ($ok, $fail) = run_batch($what, $url, $sync_each);
+	is(scalar(@$ok), 299, "$what: 299 of 300 autocommit inserts committed")
+	  or diag(join("\n", @$fail[0 .. ($#$fail < 4 ? $#$fail : 4)]));
+	like(join("\n", @$fail), qr/^fail auto:0 BM_ERR_SQL 23505 [^\n]*$/, "$what: the duplicate alone failed, with 23505");
 	is_deeply(keys_of('pb_u'), [ 0 .. 149, 151 .. 299 ], "$what: pb_u holds each committed key once");
+}
+
+# Batched through statement mode, where PgBouncer closes the connection when a
+# failure leaves the batch's transaction block open at its Sync: whether the
+# statements behind the duplicate were read as skipped (and sent again) or
+# are BM_ERR_OUTCOME_UNKNOWN depends on what the client read before the
+# close.  Either way the callbacks tell the truth: every key said BM_OK is
+# stored once, every stored key was said BM_OK or OUTCOME_UNKNOWN.
+sub batch_outcomes_truthful
+{
+	my ($what, $url) = @_;
+	my ($ok, $fail) = run_batch($what, $url, 0);
+	my %said = map { $_ => 'BM_OK' } @$ok;
+	for (@$fail) { $said{$1} //= $2 if /^fail auto:(\d+) (\S+)/; }
+	my $stored = keys_of('pb_u');
+	my %count;
+	$count{$_}++ for @$stored;
+	is_deeply([ grep { ($count{$_} // 0) != 1 } @$ok ], [], "$what: every key said BM_OK is stored once");
+	is_deeply([ grep { $said{$_} ne 'BM_OK' && $said{$_} ne 'BM_ERR_OUTCOME_UNKNOWN' } keys %count ], [],
+		"$what: every stored key was said BM_OK or BM_ERR_OUTCOME_UNKNOWN");
+	is(scalar(keys %count), scalar(@$stored), "$what: no key is stored twice");
 }
 
 # statement_timeout as a later client of the same (single) server connection sees it
@@ -156,7 +184,9 @@ for my $mode ('transaction', 'session', 'statement')
 	# one server connection: the next client gets the very one the timeout ran on
 	my $bouncer = BMPgBouncer->start(pool_mode => $mode, pool_size => 1);
 	sleep_times_out("$mode mode", $bouncer->url($db), -1, no_sessions => $mode eq 'statement');
-	batch_fails_alone("$mode mode", $bouncer->url($db));
+	batch_fails_alone("$mode mode, " . ($mode eq 'statement' ? 'a Sync each' : 'in batches'), $bouncer->url($db),
+		$mode eq 'statement' ? 1 : 0);
+	batch_outcomes_truthful("$mode mode, in batches", $bouncer->url($db)) if $mode eq 'statement';
 	is(later_timeout($bouncer->url($db)), '0',
 		"$mode mode: the next client on the same server connection sees the default statement_timeout");
 	is(psql($bouncer->url($db), 'SELECT pg_sleep(0.5)::text'), '',

@@ -16,11 +16,11 @@
  *	    on one connection (in session mode a pooler with one server
  *	    connection serves it): prints "auto NAME SQLSTATE" and
  *	    "session NAME SQLSTATE".
- *	  pgbouncer_load URL CACHE TIMEOUT_MS batch COUNT
+ *	  pgbouncer_load URL CACHE TIMEOUT_MS batch COUNT SYNC_EACH
  *	    COUNT autocommit inserts into pb_u (unique k) queued at once, so that
- *	    they share Syncs: key i, except that the one in the middle inserts
- *	    key 0 again (a unique violation); prints "auto KEY" or "fail ..." for
- *	    each.
+ *	    they share Syncs unless SYNC_EACH (autocommit_sync_each) is 1: key i,
+ *	    except that the one in the middle inserts key 0 again (a unique
+ *	    violation); prints "auto KEY" or "fail auto:KEY ..." for each.
  *	  CACHE is bm_engine_options.statement_cache_size, TIMEOUT_MS its
  *	  statement_timeout_ms.  Exits 0 unless it could not run.
  */
@@ -116,13 +116,15 @@ static void
 on_auto(bm_session *s, const bm_result *res, const bm_error *err, void *arg)
 {
 	Unit	   *u = arg;
+	char		what[32];
 
 	(void) s;
 	(void) res;
+	snprintf(what, sizeof(what), "auto:%ld", u->key);
 	if (err->code == BM_OK)
 		printf("auto %ld\n", u->key);
 	else
-		report("auto", err);
+		report(what, err);
 	free(u);
 }
 
@@ -194,12 +196,14 @@ main(int argc, char **argv)
 
 	if (argc != 6 && argc != 7)
 	{
-		fprintf(stderr, "usage: pgbouncer_load URL CACHE TIMEOUT_MS load TAG SESSIONS | sleep SECONDS | batch COUNT\n");
+		fprintf(stderr, "usage: pgbouncer_load URL CACHE TIMEOUT_MS load TAG SESSIONS | sleep SECONDS | batch COUNT SYNC_EACH\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (strcmp(argv[4], "sleep") == 0 || strcmp(argv[4], "batch") == 0)
 		opts.pool_size = 1;
+	if (strcmp(argv[4], "batch") == 0 && argc == 7)
+		opts.autocommit_sync_each = atoi(argv[6]);
 	opts.statement_cache_size = atoi(argv[2]);
 	opts.statement_timeout_ms = atoi(argv[3]);
 	e = bm_engine_create(argv[1], &opts, &err);
