@@ -833,13 +833,23 @@ pool_consume(Conn *c)
 	return true;
 }
 
-/* errors that mean the session (backend) is gone, not that a statement failed */
+/*
+ * Errors that mean the session (backend) is gone, not that a statement
+ * failed: the connection is bad, or the error is FATAL (the server's, or a
+ * pooler's such as PgBouncer's "transaction blocks not allowed in statement
+ * pooling mode", which libpq hands to whatever query is current, though it
+ * is not that statement's failure).
+ */
 static bool
 connection_error(PGconn *pg, const PGresult *res)
 {
 	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
 
-	if (PQstatus(pg) == CONNECTION_BAD)
+	if (severity == NULL)
+		severity = PQresultErrorField(res, PG_DIAG_SEVERITY);
+	if (PQstatus(pg) == CONNECTION_BAD ||
+		(severity && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)))
 		return true;
 	/* admin or crash shutdown; class 08 is not enough (08P01: wrong parameter count) */
 	return state && strncmp(state, "57P0", 4) == 0;

@@ -155,8 +155,10 @@ sub batch_outcomes_truthful
 	my %count;
 	$count{$_}++ for @$stored;
 	is_deeply([ grep { ($count{$_} // 0) != 1 } @$ok ], [], "$what: every key said BM_OK is stored once");
-	is_deeply([ grep { $said{$_} ne 'BM_OK' && $said{$_} ne 'BM_ERR_OUTCOME_UNKNOWN' } keys %count ], [],
-		"$what: every stored key was said BM_OK or BM_ERR_OUTCOME_UNKNOWN");
+	my @wrong = grep { ($said{$_} // 'nothing') !~ /^(BM_OK|BM_ERR_OUTCOME_UNKNOWN)$/ } sort { $a <=> $b } keys %count;
+	is_deeply(\@wrong, [], "$what: every stored key was said BM_OK or BM_ERR_OUTCOME_UNKNOWN")
+	  or diag(join("\n", map { "key $_ stored, said " . ($said{$_} // 'nothing') } @wrong[0 .. ($#wrong < 4 ? $#wrong : 4)]),
+		"\n", join("\n", grep { /^fail auto:(\d+) / && grep { $_ == $1 } @wrong } @$fail));
 	is(scalar(keys %count), scalar(@$stored), "$what: no key is stored twice");
 }
 
